@@ -1,0 +1,316 @@
+"""Running a scenario: a :class:`Program` and one training step, with or without events.
+
+:func:`run_step` is the per-step engine loop. With ``record=False`` it is the fast path
+that training ahead uses (values and gradients only, nothing materialised); with
+``record=True`` it also builds the step's events, including every chain-rule term. Both
+paths do the same arithmetic in the same order, so their numbers agree to the bit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .build import build, const_value
+from .errors import PlaceError, ScenarioError
+from .events import Backward, Event, Forward, Loss, Term, Update, frozen
+from .graph import Graph
+from .ops import OPS
+from .optim import Optimizer
+from .scenario import ModelSpec, Scenario
+
+Params = Mapping[str, np.ndarray]
+OptState = Mapping[str, Mapping[str, np.ndarray]]
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """Everything one step computed.
+
+    Attributes:
+        step: The 0-based step.
+        loss: The loss (a Python float; ``nan``/``inf`` when it is not finite).
+        values: Every node's value in this step (leaves included).
+        grads: ∂L/∂node for every node in ``graph.backward_order``.
+        params_after: The parameters after the step's updates.
+        state_after: The optimizer's buffers after them.
+        events: The step's events in order; empty unless recorded.
+    """
+
+    step: int
+    loss: float
+    values: Mapping[str, np.ndarray]
+    grads: Mapping[str, np.ndarray]
+    params_after: dict[str, np.ndarray]
+    state_after: dict[str, dict[str, np.ndarray]]
+    events: tuple[Event, ...] = ()
+
+
+@dataclass(frozen=True)
+class Program:
+    """A scenario made runnable: graph, starting parameters, data, optimizer.
+
+    Attributes:
+        scenario: The validated scenario.
+        graph: Its computation graph.
+        init_params: The parameters before step 0 (read-only arrays).
+        optimizer: The update rule.
+        fixed: Values that never change between steps: constants, and a graph's inputs.
+        x: A layered network's samples (``None`` for a graph).
+        y: Its targets.
+        batch_size: Rows per step; equal to the sample count for full batches.
+    """
+
+    scenario: Scenario
+    graph: Graph
+    init_params: Mapping[str, np.ndarray]
+    optimizer: Optimizer
+    fixed: Mapping[str, np.ndarray]
+    x: np.ndarray | None = None
+    y: np.ndarray | None = None
+    batch_size: int = 0
+    _batch_cache: dict = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def steps(self) -> int:
+        """How many steps the scenario trains for."""
+        return self.scenario.train.steps
+
+    @property
+    def events_per_step(self) -> int:
+        g = self.graph
+        return len(g.forward_order) + 1 + len(g.backward_order) + len(g.params)
+
+    def inputs(self, step: int) -> dict[str, np.ndarray]:
+        """The leaves' values for ``step`` apart from parameters: data batch and fixed."""
+        if self.x is None:
+            return dict(self.fixed)
+        n = self.x.shape[0]
+        b = self.batch_size
+        if b == n:
+            return {"x": self.x, "y": self.y, **self.fixed}
+        start = (step * b) % n
+        key = start
+        cached = self._batch_cache.get(key)
+        if cached is None:
+            rows = (start + np.arange(b)) % n  # consecutive rows, wrapping around
+            cached = (frozen(self.x[rows]), frozen(self.y[rows]))
+            if len(self._batch_cache) < 4096:
+                self._batch_cache[key] = cached
+        return {"x": cached[0], "y": cached[1], **self.fixed}
+
+    def batch_rows(self, step: int) -> tuple[int, int]:
+        """The first row and the row count of ``step``'s mini-batch."""
+        n = 0 if self.x is None else self.x.shape[0]
+        if n == 0:
+            return 0, 0
+        return (step * self.batch_size) % n, self.batch_size
+
+    def initial_state(self) -> dict[str, dict[str, np.ndarray]]:
+        """The optimizer's buffers before step 0."""
+        return {p: self.optimizer.init_state(v) for p, v in self.init_params.items()}
+
+
+def make_program(scenario: Scenario) -> Program:
+    """Build and initialise a scenario.
+
+    Raises:
+        ScenarioError: The graph cannot be built (bad expression, shapes that do not fit).
+    """
+    try:
+        graph = build(scenario)
+    except PlaceError as e:
+        raise ScenarioError(scenario.source, e.place, e.message) from None
+    fixed = {n.name: frozen(const_value(n)) for n in graph.nodes if n.kind == "const"}
+    opt = Optimizer(scenario.optimizer)
+    if scenario.model is not None:
+        assert scenario.data is not None
+        params = init_model_params(scenario.model)
+        n = scenario.data.x.shape[0]
+        return Program(
+            scenario, graph, params, opt, fixed,
+            x=frozen(scenario.data.x), y=frozen(scenario.data.y),
+            batch_size=scenario.train.batch_size or n,
+        )
+    assert scenario.graph is not None
+    fixed |= {k: frozen(v) for k, v in scenario.graph.inputs.items()}
+    params = {k: frozen(v) for k, v in scenario.graph.params.items()}
+    return Program(scenario, graph, params, opt, fixed)
+
+
+def init_model_params(model: ModelSpec) -> dict[str, np.ndarray]:
+    """A layered network's starting parameters.
+
+    Layers that give ``weight``/``bias`` use them. Others draw from one generator seeded
+    with ``model.seed``, layer by layer in order (a layer with a given weight draws
+    nothing): ``xavier`` is uniform on ±√(6/(fan_in+fan_out)) (Glorot), ``he`` is normal
+    with standard deviation √(2/fan_in) (Kaiming), ``normal`` is the standard normal,
+    ``zeros`` is zeros. Biases that are not given start at zero.
+    """
+    rng = np.random.default_rng(model.seed)
+    params: dict[str, np.ndarray] = {}
+    fan_in = model.inputs
+    for k, layer in enumerate(model.layers, start=1):
+        shape = (fan_in, layer.units)
+        if layer.weight is not None:
+            w = np.array(layer.weight, dtype=np.float64)
+        elif model.init == "xavier":
+            bound = np.sqrt(6.0 / (fan_in + layer.units))
+            w = rng.uniform(-bound, bound, size=shape)
+        elif model.init == "he":
+            w = rng.normal(0.0, np.sqrt(2.0 / fan_in), size=shape)
+        elif model.init == "normal":
+            w = rng.normal(0.0, 1.0, size=shape)
+        else:
+            w = np.zeros(shape)
+        b = np.zeros(layer.units) if layer.bias is None else np.array(layer.bias, dtype=np.float64)
+        params[f"W{k}"] = frozen(w)
+        params[f"b{k}"] = frozen(b)
+        fan_in = layer.units
+    return params
+
+
+def forward_values(program: Program, params: Params, step: int) -> dict[str, np.ndarray]:
+    """Every node's value for ``step`` with the given parameters (no gradients)."""
+    values = program.inputs(step)
+    values.update(params)
+    graph = program.graph
+    with np.errstate(all="ignore"):
+        for node in graph.nodes:
+            if node.kind == "op":
+                op = OPS[node.op]
+                if node.attrs:
+                    values[node.name] = op.forward(*[values[i] for i in node.inputs], **node.attrs)
+                else:
+                    values[node.name] = op.forward(*[values[i] for i in node.inputs])
+    return values
+
+
+def run_step(
+    program: Program,
+    step: int,
+    params: Params,
+    state: OptState,
+    *,
+    record: bool = False,
+    seq0: int = 0,
+) -> StepResult:
+    """Run one training step: forward, loss, backward, update.
+
+    Args:
+        program: What to run.
+        step: The 0-based step (selects the mini-batch and Adam's bias correction).
+        params: The parameters at the start of the step.
+        state: The optimizer's buffers at the start of the step.
+        record: Also build the step's events (the slow, complete path).
+        seq0: The ``seq`` of the step's first event.
+
+    Returns:
+        The step's values, gradients, new parameters and state, and events if recorded.
+    """
+    graph = program.graph
+    events: list[Event] = []
+    with np.errstate(all="ignore"):
+        values = forward_values(program, params, step)
+        loss_arr = values[graph.loss]
+        loss = float(loss_arr.reshape(-1)[0])
+        if record:
+            for name in graph.forward_order:
+                node = graph[name]
+                events.append(
+                    Forward(len(events) + seq0, step, name, node.op, node.inputs, frozen(values[name]))
+                )
+            events.append(Loss(len(events) + seq0, step, graph.loss, loss, frozen(loss_arr)))
+        grads = _backward(program, values, events if record else None, seq0, step)
+        params_after: dict[str, np.ndarray] = {}
+        state_after: dict[str, dict[str, np.ndarray]] = {}
+        opt = program.optimizer
+        for p in graph.params:
+            new_p, new_s = opt.update(params[p], grads[p], state[p], step)
+            params_after[p] = frozen(new_p)
+            state_after[p] = {k: frozen(v) for k, v in new_s.items()}
+            if record:
+                events.append(
+                    Update(
+                        len(events) + seq0, step, p, frozen(params[p]), frozen(grads[p]),
+                        params_after[p], state_after[p],
+                    )
+                )
+    return StepResult(step, loss, values, grads, params_after, state_after, tuple(events))
+
+
+def _backward(
+    program: Program,
+    values: Mapping[str, np.ndarray],
+    events: list[Event] | None,
+    seq0: int,
+    step: int,
+) -> dict[str, np.ndarray]:
+    """Reverse accumulation over ``graph.backward_order``; appends Backward events if asked.
+
+    A node's gradient is complete when it is reached, because every consumer comes later
+    in topological order and so earlier here.
+    """
+    graph = program.graph
+    wanted = graph.grad_nodes
+    pending: dict[str, list] = {}
+    grads: dict[str, np.ndarray] = {}
+    for name in graph.backward_order:
+        node = graph[name]
+        if name == graph.loss:
+            g = np.ones(node.shape)
+            parts: list = []
+        else:
+            parts = pending.pop(name, [])
+            if not parts:
+                g = np.zeros(node.shape)
+            else:
+                # Terms arrive from the last consumer back; sum them in consumer order.
+                parts.reverse()
+                g = parts[0][3]
+                for part in parts[1:]:
+                    g = g + part[3]
+        grads[name] = g
+        if events is not None:
+            terms = tuple(
+                Term(via, frozen(up), None if loc is None else frozen(loc), frozen(val))
+                for via, up, loc, val in parts
+            )
+            events.append(Backward(len(events) + seq0, step, name, frozen(g), terms))
+        if node.kind != "op":
+            continue
+        op = OPS[node.op]
+        ins = [values[i] for i in node.inputs]
+        need = [i in wanted for i in node.inputs]
+        if not any(need):
+            continue
+        contrib = op.vjp(g, values[name], ins, need, node.attrs)
+        locs = op.local(values[name], ins, node.attrs) if events is not None else None
+        seen: dict[str, int] = {}
+        for k, i in enumerate(node.inputs):
+            if not need[k]:
+                continue
+            if i in seen:  # the same node read twice: one consumer, contributions summed
+                via, up, loc, val = pending[i][seen[i]]
+                other = None if locs is None else locs[k]
+                loc = None if loc is None or other is None else loc + other
+                pending[i][seen[i]] = (via, up, loc, val + contrib[k])
+                continue
+            seen[i] = len(pending.setdefault(i, []))
+            pending[i].append((name, g, None if locs is None else locs[k], contrib[k]))
+    return grads
+
+
+def load_program(ref: str) -> Program:
+    """Load, validate and build a scenario from a ``.toml`` path or a built-in id.
+
+    Raises:
+        ScenarioError: The file is missing or invalid; the message names file and place.
+    """
+    from scenarios import resolve  # the built-in index is data, not UI
+
+    from .scenario import load
+
+    return make_program(load(resolve(ref)))
