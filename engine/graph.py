@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from .ops import OPS
+
 Shape = tuple[int, ...]
 
 LEAF_KINDS = ("input", "param", "const")
@@ -77,6 +79,13 @@ class Graph:
     """The op nodes that get a forward event (all but the loss), in topological order."""
     grad_nodes: frozenset[str] = field(init=False, repr=False)
     """The nodes in :attr:`backward_order`, as a set."""
+    op_nodes: tuple[Node, ...] = field(init=False, repr=False)
+    """The computed nodes, in topological order."""
+    forward_plan: tuple = field(init=False, repr=False)
+    """``(name, forward, input names, attrs)`` per computed node: the forward loop's work,
+    looked up once rather than on every step."""
+    backward_plan: tuple = field(init=False, repr=False)
+    """``(name, shape, op or None, input names, need)`` per node of :attr:`backward_order`."""
 
     def __post_init__(self) -> None:
         by_name = {n.name: n for n in self.nodes}
@@ -105,6 +114,20 @@ class Graph:
             tuple(n.name for n in reversed(self.nodes) if n.name in needs),
         )
         object.__setattr__(self, "grad_nodes", frozenset(needs))
+        op_nodes = tuple(n for n in self.nodes if n.kind == "op")
+        object.__setattr__(self, "op_nodes", op_nodes)
+        object.__setattr__(
+            self,
+            "forward_plan",
+            tuple((n.name, OPS[n.op].forward, n.inputs, dict(n.attrs)) for n in op_nodes),
+        )
+        plan = []
+        for name in self.backward_order:
+            n = by_name[name]
+            op = OPS[n.op] if n.kind == "op" else None
+            need = tuple(i in needs for i in n.inputs)
+            plan.append((name, n.shape, op if op and any(need) else None, n.inputs, need))
+        object.__setattr__(self, "backward_plan", tuple(plan))
         object.__setattr__(
             self,
             "forward_order",

@@ -90,7 +90,7 @@ class Program:
         n = self.x.shape[0]
         b = self.batch_size
         if b == n:
-            return {"x": self.x, "y": self.y, **self.fixed}
+            return {"x": self.x, "y": self.y} | self.fixed if self.fixed else {"x": self.x, "y": self.y}
         start = (step * b) % n
         key = start
         cached = self._batch_cache.get(key)
@@ -174,17 +174,18 @@ def init_model_params(model: ModelSpec) -> dict[str, np.ndarray]:
 
 def forward_values(program: Program, params: Params, step: int) -> dict[str, np.ndarray]:
     """Every node's value for ``step`` with the given parameters (no gradients)."""
+    with np.errstate(all="ignore"):
+        return _forward(program, params, step)
+
+
+def _forward(program: Program, params: Params, step: int) -> dict[str, np.ndarray]:
     values = program.inputs(step)
     values.update(params)
-    graph = program.graph
-    with np.errstate(all="ignore"):
-        for node in graph.nodes:
-            if node.kind == "op":
-                op = OPS[node.op]
-                if node.attrs:
-                    values[node.name] = op.forward(*[values[i] for i in node.inputs], **node.attrs)
-                else:
-                    values[node.name] = op.forward(*[values[i] for i in node.inputs])
+    for name, forward, inputs, attrs in program.graph.forward_plan:
+        if attrs:
+            values[name] = forward(*[values[i] for i in inputs], **attrs)
+        else:
+            values[name] = forward(*[values[i] for i in inputs])
     return values
 
 
@@ -213,7 +214,7 @@ def run_step(
     graph = program.graph
     events: list[Event] = []
     with np.errstate(all="ignore"):
-        values = forward_values(program, params, step)
+        values = _forward(program, params, step)
         loss_arr = values[graph.loss]
         loss = float(loss_arr.reshape(-1)[0])
         if record:
@@ -229,8 +230,8 @@ def run_step(
         opt = program.optimizer
         for p in graph.params:
             new_p, new_s = opt.update(params[p], grads[p], state[p], step)
-            params_after[p] = frozen(new_p)
-            state_after[p] = {k: frozen(v) for k, v in new_s.items()}
+            params_after[p] = _seal(new_p)
+            state_after[p] = {k: _seal(v) for k, v in new_s.items()}
             if record:
                 events.append(
                     Update(
@@ -254,18 +255,17 @@ def _backward(
     in topological order and so earlier here.
     """
     graph = program.graph
-    wanted = graph.grad_nodes
+    loss = graph.loss
     pending: dict[str, list] = {}
     grads: dict[str, np.ndarray] = {}
-    for name in graph.backward_order:
-        node = graph[name]
-        if name == graph.loss:
-            g = np.ones(node.shape)
+    for name, shape, op, inputs, need in graph.backward_plan:
+        if name == loss:
+            g = np.ones(shape)
             parts: list = []
         else:
             parts = pending.pop(name, [])
             if not parts:
-                g = np.zeros(node.shape)
+                g = np.zeros(shape)
             else:
                 # Terms arrive from the last consumer back; sum them in consumer order.
                 parts.reverse()
@@ -279,17 +279,20 @@ def _backward(
                 for via, up, loc, val in parts
             )
             events.append(Backward(len(events) + seq0, step, name, frozen(g), terms))
-        if node.kind != "op":
+        if op is None:  # a leaf, or a node none of whose inputs needs a gradient
             continue
-        op = OPS[node.op]
-        ins = [values[i] for i in node.inputs]
-        need = [i in wanted for i in node.inputs]
-        if not any(need):
+        ins = [values[i] for i in inputs]
+        attrs = graph.by_name[name].attrs
+        contrib = op.vjp(g, values[name], ins, need, attrs)
+        locs = op.local(values[name], ins, attrs) if events is not None else None
+        if len(inputs) == 1 or len(set(inputs)) == len(inputs):
+            for k, i in enumerate(inputs):
+                if need[k]:
+                    loc = None if locs is None else locs[k]
+                    pending.setdefault(i, []).append((name, g, loc, contrib[k]))
             continue
-        contrib = op.vjp(g, values[name], ins, need, node.attrs)
-        locs = op.local(values[name], ins, node.attrs) if events is not None else None
         seen: dict[str, int] = {}
-        for k, i in enumerate(node.inputs):
+        for k, i in enumerate(inputs):
             if not need[k]:
                 continue
             if i in seen:  # the same node read twice: one consumer, contributions summed
@@ -301,6 +304,14 @@ def _backward(
             seen[i] = len(pending.setdefault(i, []))
             pending[i].append((name, g, None if locs is None else locs[k], contrib[k]))
     return grads
+
+
+def _seal(a: np.ndarray) -> np.ndarray:
+    """Make a freshly computed array read-only in place (cheaper than :func:`frozen`)."""
+    if type(a) is not np.ndarray:  # arithmetic on 0-d arrays gives numpy scalars
+        a = np.array(a, dtype=np.float64)
+    a.flags.writeable = False
+    return a
 
 
 def load_program(ref: str) -> Program:

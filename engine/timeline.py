@@ -30,9 +30,9 @@ import numpy as np
 from .events import Event
 from .run import OptState, Params, Program, StepResult, run_step
 
-KEYFRAME_BUDGET = 32 * 2**20
+KEYFRAME_BUDGET = 16 * 2**20
 """Bytes of keyframes a timeline keeps at most (parameters + optimizer buffers)."""
-HISTORY_BUDGET = 32 * 2**20
+HISTORY_BUDGET = 16 * 2**20
 """Bytes of parameter samples a timeline keeps at most."""
 RECORD_CACHE = 8
 """Materialised steps kept for quick stepping back and forth."""
@@ -215,9 +215,11 @@ class Timeline:
         self._head_step = start[0]
         self._head: tuple[Params, OptState] = (dict(start[1]), dict(start[2]))
         self._keyframes: dict[int, tuple[Params, OptState]] = {start[0]: self._head}
+        # A keyframe's cost counts Python's per-array and per-dict overhead, not just data.
+        n_arrays = len(params) * (1 + len(next(iter(start[2].values()), {})))
         per_kf = sum(v.nbytes for v in start[1].values()) * (
             1 + len(next(iter(start[2].values()), {}))
-        )
+        ) + 128 * n_arrays + 512 * (1 + len(params))
         self._kf_cap = max(16, keyframe_budget // max(1, per_kf))
         self._kf_stride = 1
         self._losses = np.empty(1024)
@@ -294,20 +296,20 @@ class Timeline:
             self.compute(target - self._head_step)
 
     def _commit(self, step: int, params: Params, result: StepResult) -> None:
-        row = np.empty(self.history.width)
-        for p, sl in self.param_slices.items():
-            row[sl] = params[p].reshape(-1)
-        finite = math.isfinite(result.loss)
-        for p, col in self.grad_norm_cols.items():
-            norm = float(np.linalg.norm(result.grads[p]))
-            row[col] = norm
-            finite = finite and math.isfinite(norm)
+        sq_norms = [float(np.vdot(result.grads[p], result.grads[p])) for p in self.graph_params]
+        finite = math.isfinite(result.loss) and math.isfinite(math.fsum(sq_norms))
+        row = None
+        if step % self.history.stride == 0:  # most steps of a long run are not sampled
+            row = np.concatenate(
+                [params[p].reshape(-1) for p in self.graph_params] + [np.sqrt(sq_norms)]
+            )
         with self._lock:
             i = step - self.first_step
             if i >= len(self._losses):
                 self._losses = np.resize(self._losses, 2 * len(self._losses))
             self._losses[i] = result.loss
-            self.history.add(step, row)
+            if row is not None:
+                self.history.add(step, row)
             if not finite and self.first_nonfinite_step is None:
                 self.first_nonfinite_step = step
             self._head = (result.params_after, result.state_after)

@@ -1,0 +1,154 @@
+"""Engine benchmark: training throughput, event materialisation, memory on long runs.
+
+Prints ratios against baselines measured in the same run, never absolute verdicts:
+
+1. Training a 2-16-16-1 tanh/tanh/sigmoid network (MSE, SGD) on 256 samples for 2,000
+   steps with events not materialised, against a plain numpy loop doing the same maths.
+   Goal: ratio ≤ 1.5.
+2. The cost of materialising one step's events (``Timeline.record``), as a multiple of
+   one fast step.
+3. Peak memory (RSS) after computing 100,000 steps, in a fresh process, against the RSS
+   of the same process before the run. Goal: ≤ 150 MB.
+
+Run: ``python bench/bench_engine.py [--steps 2000] [--long 100000]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import resource
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+from engine.run import make_program
+from engine.scenario import DataSpec, LayerSpec, ModelSpec, OptimizerSpec, Scenario, TrainSpec
+from engine.timeline import Timeline
+
+
+def scenario(steps: int, samples: int = 256) -> Scenario:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(samples, 2))
+    y = (x[:, :1] * x[:, 1:] > 0).astype(np.float64)
+    return Scenario(
+        name="bench",
+        source="bench",
+        optimizer=OptimizerSpec("sgd", 0.1),
+        train=TrainSpec(steps=steps),
+        model=ModelSpec(
+            2, (LayerSpec(16, "tanh"), LayerSpec(16, "tanh"), LayerSpec(1, "sigmoid")), seed=0
+        ),
+        data=DataSpec(x, y),
+        loss="mse",
+    )
+
+
+def plain_numpy(program, steps: int) -> dict[str, np.ndarray]:
+    """The same training written as a plain numpy loop: the baseline."""
+    p = {k: np.array(v) for k, v in program.init_params.items()}
+    x, y, lr = program.x, program.y, program.scenario.optimizer.lr
+    n = y.size
+    for _ in range(steps):
+        z1 = x @ p["W1"] + p["b1"]
+        a1 = np.tanh(z1)
+        z2 = a1 @ p["W2"] + p["b2"]
+        a2 = np.tanh(z2)
+        z3 = a2 @ p["W3"] + p["b3"]
+        e = np.exp(-np.abs(z3))
+        a3 = np.where(z3 >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+        _loss = np.mean((a3 - y) ** 2)
+        g_a3 = 2.0 * (a3 - y) / n
+        g_z3 = g_a3 * (a3 * (1.0 - a3))
+        g_W3, g_b3 = a2.T @ g_z3, g_z3.sum(axis=0)
+        g_z2 = (g_z3 @ p["W3"].T) * (1.0 - a2 * a2)
+        g_W2, g_b2 = a1.T @ g_z2, g_z2.sum(axis=0)
+        g_z1 = (g_z2 @ p["W2"].T) * (1.0 - a1 * a1)
+        g_W1, g_b1 = x.T @ g_z1, g_z1.sum(axis=0)
+        for k, g in (("W1", g_W1), ("b1", g_b1), ("W2", g_W2), ("b2", g_b2), ("W3", g_W3), ("b3", g_b3)):
+            p[k] = p[k] - lr * g
+    return p
+
+
+def best_of(fn, repeats: int = 5) -> float:
+    times = []
+    for _ in range(repeats):
+        gc.collect()
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return min(times)
+
+
+def throughput(steps: int) -> None:
+    program = make_program(scenario(steps))
+    engine_t = best_of(lambda: Timeline(program).compute(steps))
+    numpy_t = best_of(lambda: plain_numpy(program, steps))
+    # The two must agree, or the comparison means nothing.
+    tl = Timeline(program)
+    tl.compute(steps)
+    ref = plain_numpy(program, steps)
+    params, _ = tl.start_of(steps)
+    worst = max(float(np.max(np.abs(params[k] - ref[k]))) for k in ref)
+    print(f"training {steps} steps, 2-16-16-1 on 256 samples, events not materialised")
+    print(f"  plain numpy loop      {numpy_t * 1e6 / steps:8.1f} µs/step (baseline)")
+    print(f"  engine (fast path)    {engine_t * 1e6 / steps:8.1f} µs/step")
+    print(f"  ratio engine/numpy    {engine_t / numpy_t:8.2f}×   (goal ≤ 1.5×; max |Δparam| {worst:.1e})")
+    fast_step = engine_t / steps
+    tl2 = Timeline(program)
+    tl2.compute(steps)
+    records = 200
+    t = time.perf_counter()
+    for s in range(records):
+        tl2._records.clear()  # measure materialisation, not the cache
+        tl2.record(steps - 1 - s)
+    rec_t = (time.perf_counter() - t) / records
+    print("materialising one step's events (Timeline.record, from the nearest keyframe)")
+    print(f"  per step              {rec_t * 1e6:8.1f} µs  = {rec_t / fast_step:.1f}× one fast step")
+
+
+def memory_child(steps: int) -> None:
+    program = make_program(scenario(steps))
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    tl = Timeline(program)
+    t = time.perf_counter()
+    tl.compute(steps)
+    elapsed = time.perf_counter() - t
+    tl.frame(tl.computed_events - 1)  # a frame at the very end, as `G` would show
+    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"before_kb": before, "after_kb": after, "seconds": elapsed,
+                      "keyframes": len(tl._keyframes), "history_stride": tl.history.stride}))
+
+
+def memory(steps: int) -> None:
+    out = subprocess.run(
+        [sys.executable, __file__, "--memory-child", str(steps)],
+        capture_output=True, text=True, check=True,
+    )
+    m = json.loads(out.stdout.strip().splitlines()[-1])
+    print(f"memory after {steps:,} steps (fresh process)")
+    print(f"  peak RSS              {m['after_kb'] / 1024:8.1f} MB  (goal ≤ 150 MB)")
+    print(f"  before the run        {m['before_kb'] / 1024:8.1f} MB  → the run added "
+          f"{(m['after_kb'] - m['before_kb']) / 1024:.1f} MB, ratio {m['after_kb'] / m['before_kb']:.2f}×")
+    print(f"  keyframes kept        {m['keyframes']:8d}   history stride {m['history_stride']}")
+    print(f"  time                  {m['seconds']:8.1f} s")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--steps", type=int, default=2000)
+    ap.add_argument("--long", type=int, default=100_000)
+    ap.add_argument("--memory-child", type=int, default=0, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.memory_child:
+        memory_child(args.memory_child)
+        return
+    throughput(args.steps)
+    memory(args.long)
+
+
+if __name__ == "__main__":
+    main()
