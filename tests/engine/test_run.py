@@ -1,0 +1,262 @@
+"""The step loop and the timeline: exact numbers, event order, replay, bounded memory."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import scenarios
+from engine.gradcheck import check_step
+from engine.run import load_program, make_program, run_step
+from engine.scenario import (
+    DataSpec,
+    GraphSpec,
+    LayerSpec,
+    ModelSpec,
+    OptimizerSpec,
+    Scenario,
+    TrainSpec,
+)
+from engine.timeline import History, Timeline
+
+
+def graph_program(nodes, params, inputs=None, opt=OptimizerSpec("sgd", 0.1), steps=5):
+    spec = GraphSpec(
+        {k: np.array(v, dtype=float) for k, v in (inputs or {}).items()},
+        {k: np.array(v, dtype=float) for k, v in params.items()},
+        tuple(tuple(part.strip() for part in n.split("=", 1)) for n in nodes),
+        nodes[-1].split("=")[0].strip(),
+    )
+    return make_program(
+        Scenario(name="t", source="t.toml", optimizer=opt, train=TrainSpec(steps=steps), graph=spec)
+    )
+
+
+def test_worked_example_step_zero_matches_the_seed_document():
+    program = load_program("worked-example")
+    events = Timeline(program).record(0).events
+    by = {(e.phase, getattr(e, "node", None) or getattr(e, "param", None)): e for e in events}
+    assert by[("forward", "z1")].value.tolist() == [[0.5]]
+    assert by[("loss", "L")].value == 0.25
+    assert by[("backward", "z1")].grad.tolist() == [[1.0]]
+    w = by[("backward", "W1")]
+    assert w.grad.tolist() == [[1.0]]
+    (term,) = w.terms
+    assert (term.via, term.upstream.tolist(), term.local.tolist(), term.value.tolist()) == (
+        "z1", [[1.0]], [[1.0]], [[1.0]],
+    )
+    u = by[("update", "W1")]
+    assert (u.before.tolist(), u.grad.tolist(), u.after.tolist(), dict(u.state)) == (
+        [[0.5]], [[1.0]], [[0.4]], {},
+    )
+    assert by[("update", "b1")].after.tolist() == [-0.1]
+
+
+def test_event_order_is_forward_loss_backward_update():
+    program = load_program("xor")
+    events = Timeline(program).record(3).events
+    phases = [e.phase for e in events]
+    assert phases == sorted(phases, key=["forward", "loss", "backward", "update"].index)
+    assert [e.seq for e in events] == list(range(3 * len(events), 4 * len(events)))
+    assert {e.step for e in events} == {3}
+    backward = [e.node for e in events if e.phase == "backward"]
+    assert backward[0] == "L"
+    # one backward event for every parameter, one update for every parameter
+    assert set(program.graph.params) <= set(backward)
+    assert [e.param for e in events if e.phase == "update"] == list(program.graph.params)
+    # each node's backward event comes after those of all its consumers
+    pos = {n: i for i, n in enumerate(backward)}
+    for n in backward:
+        for c in program.graph.consumers[n]:
+            if c in pos:
+                assert pos[c] < pos[n]
+
+
+def test_fan_out_gradient_is_the_sum_of_one_term_per_consumer():
+    program = load_program("fan-out")
+    events = Timeline(program).record(0).events
+    (h,) = [e for e in events if e.phase == "backward" and e.node == "h"]
+    assert sorted(t.via for t in h.terms) == ["q", "s"]
+    assert h.grad == pytest.approx(sum(t.value for t in h.terms), rel=0, abs=0)
+    for t in h.terms:
+        # the documented rule: contribution = upstream × local (elementwise here)
+        assert t.value == pytest.approx(t.upstream * t.local, rel=1e-15)
+
+
+def test_a_node_read_twice_by_one_consumer_is_one_term():
+    program = graph_program(["L = w * w"], {"w": 3.0})
+    events = Timeline(program).record(0).events
+    (w,) = [e for e in events if e.phase == "backward" and e.node == "w"]
+    assert len(w.terms) == 1
+    assert float(w.grad) == 6.0
+    assert float(w.terms[0].local) == 6.0
+
+
+def test_broadcast_gradients_are_reduced_to_the_operand_shape():
+    program = graph_program(
+        ["z = W * x + b", "L = sum(square(z))"],
+        {"W": [[1.0, 2.0, 3.0]], "b": 0.5},
+        {"x": [[1.0], [2.0]]},
+    )
+    r = run_step(program, 0, program.init_params, program.initial_state())
+    z = np.array([[1.0, 2.0, 3.0], [2.0, 4.0, 6.0]]) + 0.5
+    np.testing.assert_array_equal(r.grads["W"], (2 * z * np.array([[1.0], [2.0]])).sum(0, keepdims=True))
+    assert r.grads["b"].shape == () and float(r.grads["b"]) == (2 * z).sum()
+
+
+def test_a_parameter_that_cannot_reach_the_loss_gets_a_zero_gradient():
+    program = graph_program(["u = v * 2", "L = square(w)"], {"w": 1.0, "v": 5.0})
+    events = Timeline(program).record(0).events
+    (v,) = [e for e in events if e.phase == "backward" and e.node == "v"]
+    assert float(v.grad) == 0.0 and v.terms == ()
+    (upd,) = [e for e in events if e.phase == "update" and e.param == "v"]
+    assert float(upd.after) == 5.0
+
+
+@pytest.mark.parametrize("sid", scenarios.builtin_ids())
+def test_recorded_and_fast_paths_agree_to_the_bit(sid):
+    program = load_program(sid)
+    tl = Timeline(program)
+    tl.compute(min(program.steps, 7))
+    step = min(program.steps, 7) - 1
+    rec = tl.record(step)
+    fast = run_step(program, step, *tl.start_of(step))
+    assert rec.result.loss == fast.loss or (np.isnan(rec.result.loss) and np.isnan(fast.loss))
+    for p in program.graph.params:
+        assert np.array_equal(rec.result.grads[p], fast.grads[p], equal_nan=True)
+        assert np.array_equal(rec.result.params_after[p], fast.params_after[p], equal_nan=True)
+
+
+@pytest.mark.parametrize("sid", scenarios.builtin_ids())
+def test_every_builtin_passes_the_gradient_check_at_step_zero(sid):
+    program = load_program(sid)
+    tl = Timeline(program)
+    checks = check_step(program, 0, *tl.start_of(0))
+    assert checks and all(c.ok for c in checks), [(c.param, c.max_rel_error) for c in checks]
+
+
+def test_gradient_check_flags_a_wrong_gradient():
+    program = load_program("worked-example")
+    from engine.gradcheck import check_param
+
+    params = program.init_params
+    bad = check_param(program, 0, params, np.array([[1.5]]), "W1")
+    good = check_param(program, 0, params, np.array([[1.0]]), "W1")
+    assert not bad.ok and good.ok
+    assert good.numeric[0, 0] == pytest.approx(1.0, rel=1e-8)
+
+
+def test_stepping_back_gives_exactly_the_same_frame():
+    program = load_program("softmax-3class")
+    tl = Timeline(program, keyframe_budget=1)  # force sparse keyframes and replays
+    tl.compute(40)
+    seq = 37 * tl.events_per_step + 11
+    first = tl.frame(seq)
+    for s in range(0, 40, 3):  # wander about so the record cache is evicted
+        tl.frame(s * tl.events_per_step)
+    again = tl.frame(seq)
+    assert first.event.phase == again.event.phase
+    for k, v in first.values.items():
+        assert np.array_equal(v, again.values[k])
+    for k, v in first.grads.items():
+        assert np.array_equal(v, again.grads[k])
+    for k, v in first.params.items():
+        assert np.array_equal(v, again.params[k])
+
+
+def test_keyframe_spacing_doubles_and_replay_is_exact():
+    program = load_program("xor")
+    sparse = Timeline(program, keyframe_budget=1)
+    dense = Timeline(program)
+    sparse.compute(300)
+    dense.compute(300)
+    assert sparse._kf_stride > 1 and len(sparse._keyframes) <= sparse._kf_cap
+    for step in (0, 1, 17, 150, 299, 300):
+        a, _ = sparse.start_of(step)
+        b, _ = dense.start_of(step)
+        for k in a:
+            assert np.array_equal(a[k], b[k])
+
+
+def test_history_stride_doubles_within_its_budget():
+    h = History(width=2, budget_bytes=64 * 16)
+    for step in range(1000):
+        h.add(step, np.array([step, -step], dtype=float))
+    assert len(h.steps()) <= h.capacity
+    assert h.stride > 1
+    steps = h.steps()
+    assert steps[0] == 0 and np.all(np.diff(steps) == h.stride)
+    np.testing.assert_array_equal(h.column(0), steps)
+
+
+def test_a_long_run_opens_lazily():
+    program = load_program("worked-example")
+    long = make_program(
+        Scenario(
+            name="long", source="long", optimizer=program.scenario.optimizer,
+            train=TrainSpec(steps=10_000_000), model=program.scenario.model,
+            data=program.scenario.data, loss="mse",
+        )
+    )
+    tl = Timeline(long)
+    assert tl.computed_steps == 0 and tl.total_steps == 10_000_000
+    frame = tl.frame(0)
+    assert frame.event.phase == "forward" and tl.computed_steps == 1
+
+
+def test_frame_state_follows_the_events():
+    program = load_program("worked-example")
+    tl = Timeline(program)
+    rec = tl.record(0)
+    for pos, e in enumerate(rec.events):
+        f = tl.frame(pos)
+        assert f.event is e
+        if e.phase == "forward":
+            assert e.node in f.values and f.loss is None
+        if e.phase == "backward":
+            assert e.node in f.grads
+        if e.phase == "update":
+            assert f.params[e.param] is e.after
+    assert tl.frame(0).grads == {}
+    assert "z1" not in tl.frame(0).values or rec.events[0].node == "z1"
+
+
+def test_non_finite_steps_are_found():
+    program = graph_program(["L = square(w)"], {"w": 1.0}, opt=OptimizerSpec("sgd", 1e160), steps=10)
+    tl = Timeline(program)
+    tl.compute(10)
+    assert tl.first_nonfinite_step is not None
+    assert not np.isfinite(tl.losses()[tl.first_nonfinite_step])
+
+
+def test_branch_shares_the_past_and_diverges_after():
+    program = load_program("ravine-sgd")
+    base = Timeline(program)
+    base.compute(30)
+    params, state = base.start_of(10)
+    import dataclasses
+
+    faster = dataclasses.replace(
+        program, optimizer=dataclasses.replace(program.optimizer, spec=OptimizerSpec("sgd", 0.05))
+    )
+    branch = Timeline(faster, start=(10, params, state), parent=base)
+    branch.compute(20)
+    lb, lo = branch.losses(), base.losses()
+    assert len(lb) == 30
+    np.testing.assert_array_equal(lb[:11], lo[:11])
+    assert lb[15] != lo[15]
+    assert branch.frame(5 * branch.events_per_step).record is base.record(5)
+
+
+def test_mini_batches_wrap_around_consecutively():
+    x = np.arange(10.0).reshape(5, 2)
+    y = np.arange(5.0).reshape(5, 1)
+    program = make_program(
+        Scenario(
+            name="b", source="b", optimizer=OptimizerSpec("sgd", 0.1),
+            train=TrainSpec(steps=4, batch_size=2),
+            model=ModelSpec(2, (LayerSpec(1, "identity"),)), data=DataSpec(x, y), loss="mse",
+        )
+    )
+    rows = [program.inputs(t)["y"].reshape(-1).tolist() for t in range(4)]
+    assert rows == [[0, 1], [2, 3], [4, 0], [1, 2]]
