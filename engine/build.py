@@ -91,7 +91,8 @@ def build_graph(spec: GraphSpec) -> Graph:
         try:
             tree = ex.parse(text)
         except ex.ExprError as e:
-            raise PlaceError(place, f'"{name} = {text}": {e}') from None
+            # Columns count from the start of the line as shown, "name = expression".
+            raise PlaceError(place, f'"{name} = {text}": {e.at(len(name) + 3)}') from None
         _Lowering(add, by_name, place, f"{name} = {text}").lower(tree, name)
 
     loss = by_name.get(spec.loss)

@@ -22,8 +22,13 @@ class ExprError(ValueError):
     """A refused expression. ``column`` is 1-based, or 0 when it is the whole text."""
 
     def __init__(self, message: str, column: int = 0) -> None:
+        self.reason = message
         self.column = column
-        super().__init__(message if not column else f"column {column}: {message}")
+        super().__init__(message if not column else f"{message} (column {column})")
+
+    def at(self, offset: int) -> str:
+        """The message with the column shifted by ``offset`` (for a longer line shown)."""
+        return self.reason if not self.column else f"{self.reason} (column {self.column + offset})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,7 +166,9 @@ class _Converter:
                 )
             if node.keywords:
                 raise ExprError(f"{fname}() takes no keyword arguments", col)
-            if len(node.args) != 1 or isinstance(node.args[0], ast.Starred):
+            if any(isinstance(a, ast.Starred) for a in node.args):
+                raise ExprError(f"unpacking is not allowed: {text}", col)
+            if len(node.args) != 1:
                 raise ExprError(
                     f"{fname}() takes exactly one argument, found {len(node.args)}", col
                 )
