@@ -85,7 +85,9 @@ class Graph:
     """``(name, forward, input names, attrs)`` per computed node: the forward loop's work,
     looked up once rather than on every step."""
     backward_plan: tuple = field(init=False, repr=False)
-    """``(name, shape, op or None, input names, need)`` per node of :attr:`backward_order`."""
+    """``(name, shape, op or None, input names, indices of inputs that need a gradient,
+    the same as one flag per input, attrs, inputs all distinct)`` per node of
+    :attr:`backward_order`."""
 
     def __post_init__(self) -> None:
         by_name = {n.name: n for n in self.nodes}
@@ -125,8 +127,20 @@ class Graph:
         for name in self.backward_order:
             n = by_name[name]
             op = OPS[n.op] if n.kind == "op" else None
-            need = tuple(i in needs for i in n.inputs)
-            plan.append((name, n.shape, op if op and any(need) else None, n.inputs, need))
+            wanted = tuple(k for k, i in enumerate(n.inputs) if i in needs)
+            distinct = len(set(n.inputs)) == len(n.inputs)
+            plan.append(
+                (
+                    name,
+                    n.shape,
+                    op if op and wanted else None,
+                    n.inputs,
+                    wanted,
+                    tuple(k in wanted for k in range(len(n.inputs))),
+                    dict(n.attrs),
+                    distinct,
+                )
+            )
         object.__setattr__(self, "backward_plan", tuple(plan))
         object.__setattr__(
             self,

@@ -227,16 +227,22 @@ def run_step(
         grads = _backward(program, values, events if record else None, seq0, step)
         params_after: dict[str, np.ndarray] = {}
         state_after: dict[str, dict[str, np.ndarray]] = {}
-        opt = program.optimizer
+        update = program.optimizer.update
         for p in graph.params:
-            new_p, new_s = opt.update(params[p], grads[p], state[p], step)
-            params_after[p] = _seal(new_p)
-            state_after[p] = {k: _seal(v) for k, v in new_s.items()}
-            if record:
+            params_after[p], state_after[p] = update(params[p], grads[p], state[p], step)
+        if record:
+            for p in graph.params:
+                params_after[p] = _seal(params_after[p])
+                state_after[p] = {k: _seal(v) for k, v in state_after[p].items()}
                 events.append(
                     Update(
-                        len(events) + seq0, step, p, frozen(params[p]), frozen(grads[p]),
-                        params_after[p], state_after[p],
+                        len(events) + seq0,
+                        step,
+                        p,
+                        frozen(params[p]),
+                        frozen(grads[p]),
+                        params_after[p],
+                        state_after[p],
                     )
                 )
     return StepResult(step, loss, values, grads, params_after, state_after, tuple(events))
@@ -252,57 +258,66 @@ def _backward(
     """Reverse accumulation over ``graph.backward_order``; appends Backward events if asked.
 
     A node's gradient is complete when it is reached, because every consumer comes later
-    in topological order and so earlier here.
+    in topological order and so earlier here. The fast path (``events is None``) keeps
+    only the contributions; the recorded path also keeps each term's upstream and local
+    derivative. Both sum the same arrays in the same order.
     """
     graph = program.graph
     loss = graph.loss
-    pending: dict[str, list] = {}
+    record = events is not None
+    pending: dict[str, list[np.ndarray]] = {}  # contributions, last consumer first
+    terms: dict[str, list[tuple]] = {}  # (via, upstream, local, value), when recording
     grads: dict[str, np.ndarray] = {}
-    for name, shape, op, inputs, need in graph.backward_plan:
-        if name == loss:
-            g = np.ones(shape)
-            parts: list = []
+    for name, shape, op, inputs, wanted, need, attrs, distinct in graph.backward_plan:
+        parts = pending.pop(name, None)
+        if parts is None:
+            g = np.ones(shape) if name == loss else np.zeros(shape)
         else:
-            parts = pending.pop(name, [])
-            if not parts:
-                g = np.zeros(shape)
-            else:
-                # Terms arrive from the last consumer back; sum them in consumer order.
-                parts.reverse()
-                g = parts[0][3]
-                for part in parts[1:]:
-                    g = g + part[3]
+            g = parts[-1]
+            for k in range(len(parts) - 2, -1, -1):  # in consumer order
+                g = g + parts[k]
         grads[name] = g
-        if events is not None:
-            terms = tuple(
-                Term(via, frozen(up), None if loc is None else frozen(loc), frozen(val))
-                for via, up, loc, val in parts
+        if record:
+            node_terms = terms.pop(name, [])
+            events.append(
+                Backward(
+                    len(events) + seq0,
+                    step,
+                    name,
+                    frozen(g),
+                    tuple(
+                        Term(via, frozen(up), None if loc is None else frozen(loc), frozen(val))
+                        for via, up, loc, val in reversed(node_terms)
+                    ),
+                )
             )
-            events.append(Backward(len(events) + seq0, step, name, frozen(g), terms))
         if op is None:  # a leaf, or a node none of whose inputs needs a gradient
             continue
+        out = values[name]
         ins = [values[i] for i in inputs]
-        attrs = graph.by_name[name].attrs
-        contrib = op.vjp(g, values[name], ins, need, attrs)
-        locs = op.local(values[name], ins, attrs) if events is not None else None
-        if len(inputs) == 1 or len(set(inputs)) == len(inputs):
-            for k, i in enumerate(inputs):
-                if need[k]:
-                    loc = None if locs is None else locs[k]
-                    pending.setdefault(i, []).append((name, g, loc, contrib[k]))
+        contrib = op.vjp(g, out, ins, need, attrs)
+        locs = op.local(out, ins, attrs) if record else None
+        if distinct:
+            for k in wanted:
+                pending.setdefault(inputs[k], []).append(contrib[k])
+                if record:
+                    terms.setdefault(inputs[k], []).append((name, g, locs[k], contrib[k]))
             continue
-        seen: dict[str, int] = {}
-        for k, i in enumerate(inputs):
-            if not need[k]:
-                continue
-            if i in seen:  # the same node read twice: one consumer, contributions summed
-                via, up, loc, val = pending[i][seen[i]]
-                other = None if locs is None else locs[k]
-                loc = None if loc is None or other is None else loc + other
-                pending[i][seen[i]] = (via, up, loc, val + contrib[k])
-                continue
-            seen[i] = len(pending.setdefault(i, []))
-            pending[i].append((name, g, None if locs is None else locs[k], contrib[k]))
+        # The same node read twice (x * x) is one consumer: its contributions, and its
+        # local derivatives where both exist, are summed into one term.
+        merged: dict[str, tuple] = {}
+        for k in wanted:
+            i, loc = inputs[k], (locs[k] if record else None)
+            if i in merged:
+                val, prev = merged[i]
+                both = prev is not None and loc is not None
+                merged[i] = (val + contrib[k], prev + loc if both else None)
+            else:
+                merged[i] = (contrib[k], loc)
+        for i, (val, loc) in merged.items():
+            pending.setdefault(i, []).append(val)
+            if record:
+                terms.setdefault(i, []).append((name, g, loc, val))
     return grads
 
 
