@@ -1,0 +1,337 @@
+"""``bpdbg trace`` writers: JSON Lines exactly per SPEC §3 (golden files, bit-exact round
+trip), the text trace, Markdown, and streaming one step at a time.
+
+Golden files live in ``tests/golden/``. After a deliberate change to the trace, rewrite
+them with ``BPDBG_REGEN_GOLDEN=1 pytest tests/engine/test_trace.py`` and read the diff.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engine import trace
+from engine.events import Backward, Forward, Loss, Update
+from engine.run import Program, make_program
+from engine.scenario import loads
+from engine.timeline import Timeline
+
+GOLDEN = Path(__file__).parent.parent / "golden"
+REGEN = os.environ.get("BPDBG_REGEN_GOLDEN") == "1"
+
+SCENARIOS = {
+    "worked-example": """
+name = "Worked example"
+[model]
+inputs = 1
+[[model.layers]]
+units = 1
+activation = "identity"
+weight = [[0.5]]
+bias = [0.0]
+[data]
+x = [[1.0]]
+y = [[0.0]]
+[loss]
+kind = "mse"
+[optimizer]
+kind = "sgd"
+lr = 0.1
+[train]
+steps = 3
+""",
+    "xor-adam": """
+name = "XOR with adam"
+[model]
+inputs = 2
+[[model.layers]]
+units = 2
+activation = "tanh"
+weight = [[0.1, -0.2], [0.3, 0.4]]
+[[model.layers]]
+units = 1
+activation = "sigmoid"
+weight = [[0.5], [-0.5]]
+bias = [0.1]
+[data]
+x = [[0, 0], [0, 1], [1, 0], [1, 1]]
+y = [[0], [1], [1], [0]]
+[loss]
+kind = "bce"
+[optimizer]
+kind = "adam"
+lr = 0.01
+[train]
+steps = 2
+batch_size = 3
+""",
+    "fan-out-momentum": """
+name = "Fan-out with momentum"
+[graph]
+inputs = { x = 2.0, y = 1.0 }
+params = { w = 0.5, v = [1.0, -2.0] }
+nodes = [
+  "h = w * x",
+  "s = sigmoid(h)",
+  "q = h * s + sum(v * h)",
+  "L = (q - y) ** 2",
+]
+[optimizer]
+kind = "momentum"
+lr = 0.05
+momentum = 0.9
+[train]
+steps = 2
+""",
+    "non-finite": """
+name = "Logs of negatives"
+[graph]
+params = { w = -1.0, u = 0.0 }
+nodes = ["L = log(w) + 1 / u"]
+[optimizer]
+kind = "sgd"
+lr = 0.1
+[train]
+steps = 1
+""",
+}
+
+
+def program(name: str) -> Program:
+    return make_program(loads(SCENARIOS[name], f"{name}.toml"))
+
+
+def jsonl_lines(name: str) -> list[str]:
+    return list(trace.jsonl(Timeline(program(name))))
+
+
+def check_golden(path: Path, lines: list[str]) -> None:
+    text = "\n".join(lines) + "\n"
+    if REGEN:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    assert path.read_text(encoding="utf-8") == text
+
+
+# --- JSON Lines ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
+def test_jsonl_matches_golden(name):
+    check_golden(GOLDEN / f"{name}.jsonl", jsonl_lines(name))
+
+
+def test_text_matches_golden():
+    check_golden(
+        GOLDEN / "worked-example.txt", list(trace.text(Timeline(program("worked-example"))))
+    )
+
+
+FIELDS = {
+    "forward": ["seq", "step", "phase", "node", "op", "inputs", "value"],
+    "loss": ["seq", "step", "phase", "node", "value"],
+    "backward": ["seq", "step", "phase", "node", "grad", "terms"],
+    "update": ["seq", "step", "phase", "param", "before", "grad", "after", "state"],
+}
+
+
+def _floats(v) -> np.ndarray:
+    """A JSON value back to float64, the strings "nan"/"inf"/"-inf" included."""
+    if isinstance(v, list):
+        return np.array([_floats(e) for e in v], dtype=np.float64)
+    return np.array(float(v), dtype=np.float64)
+
+
+def _same_bits(parsed, array: np.ndarray) -> bool:
+    a = np.array(array, dtype=np.float64, order="C")  # ascontiguousarray would make 0-d 1-d
+    b = _floats(parsed)
+    return a.shape == b.shape and a.tobytes() == b.tobytes()
+
+
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
+def test_jsonl_round_trips_bit_exactly(name):
+    prog = program(name)
+    timeline = Timeline(prog)
+    lines = list(trace.jsonl(timeline))
+    events = [e for s in range(prog.steps) for e in timeline.record(s).events]
+    assert len(lines) == len(events) == prog.steps * prog.events_per_step
+    for i, (line, ev) in enumerate(zip(lines, events, strict=True)):
+        assert "NaN" not in line and "Infinity" not in line  # strict JSON only
+        obj = json.loads(line)
+        assert list(obj) == FIELDS[obj["phase"]]
+        assert (obj["seq"], obj["step"], obj["phase"]) == (i, ev.step, ev.phase)
+        if isinstance(ev, Forward):
+            assert (obj["node"], obj["op"], obj["inputs"]) == (ev.node, ev.op, list(ev.inputs))
+            assert _same_bits(obj["value"], ev.value)
+        elif isinstance(ev, Loss):
+            assert obj["node"] == ev.node
+            assert isinstance(obj["value"], float | str)
+            assert _same_bits(obj["value"], np.array(ev.value))
+        elif isinstance(ev, Backward):
+            assert obj["node"] == ev.node
+            assert _same_bits(obj["grad"], ev.grad)
+            assert len(obj["terms"]) == len(ev.terms)
+            for t, term in zip(obj["terms"], ev.terms, strict=True):
+                assert list(t) == ["via", "upstream", "local", "value"]
+                assert t["via"] == term.via
+                assert _same_bits(t["upstream"], term.upstream)
+                assert _same_bits(t["value"], term.value)
+                if term.local is None:
+                    assert t["local"] is None
+                else:
+                    assert _same_bits(t["local"], term.local)
+        else:
+            assert isinstance(ev, Update)
+            assert obj["param"] == ev.param
+            for key in ("before", "grad", "after"):
+                assert _same_bits(obj[key], getattr(ev, key))
+            assert sorted(obj["state"]) == sorted(ev.state)
+            for key, buf in ev.state.items():
+                assert _same_bits(obj["state"][key], buf)
+
+
+def test_jsonl_event_order_and_one_backward_per_parameter_per_step():
+    prog = program("xor-adam")
+    objs = [json.loads(line) for line in jsonl_lines("xor-adam")]
+    order = ["forward", "loss", "backward", "update"]
+    for step in range(prog.steps):
+        mine = [o for o in objs if o["step"] == step]
+        phases = [o["phase"] for o in mine]
+        assert phases == sorted(phases, key=order.index)
+        assert phases.count("loss") == 1
+        backward = [o["node"] for o in mine if o["phase"] == "backward"]
+        assert backward[0] == "L"
+        for p in prog.graph.params:
+            assert backward.count(p) == 1
+        assert [o["param"] for o in mine if o["phase"] == "update"] == list(prog.graph.params)
+
+
+def test_jsonl_worked_example_numbers():
+    objs = [json.loads(line) for line in jsonl_lines("worked-example")]
+    step0 = {(o["phase"], o.get("node") or o.get("param")): o for o in objs if o["step"] == 0}
+    assert step0[("loss", "L")]["value"] == 0.25
+    assert step0[("backward", "L")] == {
+        "seq": 3,
+        "step": 0,
+        "phase": "backward",
+        "node": "L",
+        "grad": 1.0,
+        "terms": [],
+    }
+    assert step0[("backward", "z1")]["grad"] == [[1.0]]
+    assert step0[("backward", "W1")]["terms"] == [
+        {"via": "z1", "upstream": [[1.0]], "local": [[1.0]], "value": [[1.0]]}
+    ]
+    assert step0[("update", "W1")] == {
+        "seq": 8,
+        "step": 0,
+        "phase": "update",
+        "param": "W1",
+        "before": [[0.5]],
+        "grad": [[1.0]],
+        "after": [[0.4]],
+        "state": {},
+    }
+
+
+def test_jsonl_null_local_for_a_full_jacobian():
+    objs = [json.loads(line) for line in jsonl_lines("xor-adam")]
+    w1 = next(o for o in objs if o["phase"] == "backward" and o["node"] == "W1")
+    assert w1["terms"][0]["local"] is None
+    update = next(o for o in objs if o["phase"] == "update")
+    assert sorted(update["state"]) == ["m", "v"]
+
+
+def test_jsonl_non_finite_numbers_are_strings():
+    objs = [json.loads(line) for line in jsonl_lines("non-finite")]
+    loss = next(o for o in objs if o["phase"] == "loss")
+    assert loss["value"] == "nan"  # log(-1) + 1/0 = nan + inf
+    forward = {o["node"]: o["value"] for o in objs if o["phase"] == "forward"}
+    assert forward["log(w)"] == "nan"
+    assert forward["1 / u"] == "inf"
+    u = next(o for o in objs if o["phase"] == "update" and o["param"] == "u")
+    assert u["grad"] == "-inf"
+
+
+def test_json_value_keeps_repr_precision():
+    x = 0.1 + 0.2
+    assert trace.json_value(np.array(x)) == x
+    assert json.dumps(trace.json_value(np.array([x, -0.0, 1e-310]))) == (
+        "[0.30000000000000004, -0.0, 1e-310]"
+    )
+    assert trace.json_value(np.array([[math.nan, math.inf], [-math.inf, 1.0]])) == [
+        ["nan", "inf"],
+        ["-inf", 1.0],
+    ]
+
+
+# --- text and Markdown ----------------------------------------------------------------------
+
+
+def test_text_one_line_per_event():
+    prog = program("xor-adam")
+    lines = list(trace.text(Timeline(prog)))
+    heads = [ln for ln in lines if not ln.startswith(trace.INDENT)]
+    assert len(heads) == prog.steps * prog.events_per_step
+    assert all(h.startswith(("step 0 · ", "step 1 · ")) for h in heads)
+    assert heads[0].startswith("step 0 · forward · z1 = x @ W1 + b1 = ")
+    assert any(h.startswith("step 0 · update · W1 ← W1 − lr·m̂/(√v̂ + ε) = ") for h in heads)
+
+
+def test_text_worked_example_step_zero():
+    lines = list(trace.text(Timeline(program("worked-example")), 1))
+    heads = [ln for ln in lines if not ln.startswith(trace.INDENT)]
+    assert heads == [
+        "step 0 · forward · z1 = x·W1 + b1 = 1.0·0.5 + 0.0 = 0.5",
+        "step 0 · forward · a1 = z1 = 0.5",
+        "step 0 · loss · L = mean((a1 − y)²) = (0.5 − 0.0)² = 0.25",
+        "step 0 · backward · ∂L/∂L = 1",
+        "step 0 · backward · ∂L/∂a1 via L = ∂L/∂L · ∂L/∂a1 = 1.0 · 1.0 = 1.0",
+        "step 0 · backward · ∂L/∂z1 via a1 = ∂L/∂a1 · ∂a1/∂z1 = 1.0 · 1.0 = 1.0",
+        "step 0 · backward · ∂L/∂b1 via z1 = ∂L/∂z1 · ∂z1/∂b1 = 1.0 · 1.0 = 1.0",
+        "step 0 · backward · ∂L/∂W1 via z1 = ∂L/∂z1 · ∂z1/∂W1 = 1.0 · 1.0 = 1.0",
+        "step 0 · update · W1 ← W1 − lr·∂L/∂W1 = 0.5 − 0.1·1.0 = 0.4",
+        "step 0 · update · b1 ← b1 − lr·∂L/∂b1 = 0.0 − 0.1·1.0 = -0.1",
+    ]
+    assert "    ∂L/∂W1 = ∂L/∂a1 · ∂a1/∂z1 · ∂z1/∂W1 = 1.0 · 1.0 · 1.0 = 1.0" in lines
+
+
+def test_text_writes_each_note_once():
+    lines = list(trace.text(Timeline(program("worked-example"))))
+    seed = [ln for ln in lines if "the seed of backpropagation" in ln]
+    assert len(seed) == 1
+
+
+def test_markdown_has_headings_and_balanced_code_blocks():
+    lines = list(trace.markdown(Timeline(program("worked-example")), 2))
+    assert lines[0] == "# Worked example"
+    assert "## Step 0 (loss 0.25)" in lines
+    assert "## Step 1 (loss 0.09)" in lines
+    for heading in ("### Forward pass", "### Loss", "### Backward pass", "### Update"):
+        assert lines.count(heading) == 2
+    assert lines.count("```text") == lines.count("```") == 2 * 10
+    assert "W1 ← W1 − lr·∂L/∂W1 = 0.5 − 0.1·1.0 = 0.4" in lines
+    assert "**Backward: ∂L/∂W1**" in lines
+
+
+# --- streaming ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fmt", sorted(trace.WRITERS))
+def test_writers_stream_one_step_at_a_time(fmt):
+    text = SCENARIOS["worked-example"].replace("steps = 3", "steps = 100000")
+    timeline = Timeline(make_program(loads(text, "long.toml")))
+    first = next(iter(trace.WRITERS[fmt](timeline, None)))
+    assert first
+    assert timeline.computed_steps <= 1
+
+
+def test_steps_limits_the_trace():
+    timeline = Timeline(program("worked-example"))
+    assert len(list(trace.jsonl(timeline, 1))) == 10
+    assert len(list(trace.jsonl(timeline, 99))) == 30  # never past the run's length

@@ -1,0 +1,358 @@
+"""The ``bpdbg`` command line (SPEC §2): exit statuses, ``bpdbg: error:`` on stderr, never
+a traceback, and no Textual import for the headless commands."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import scenarios
+from engine import ops
+from engine.scenario import MAX_STEPS
+from tui import cli
+
+ROOT = Path(__file__).parent.parent
+
+GOOD = """
+name = "Tiny"
+description = "A tiny neuron. It learns."
+[model]
+inputs = 1
+[[model.layers]]
+units = 1
+activation = "identity"
+weight = [[0.5]]
+bias = [0.0]
+[data]
+x = [[1.0]]
+y = [[0.0]]
+[loss]
+kind = "mse"
+[optimizer]
+kind = "sgd"
+lr = 0.1
+[train]
+steps = 4
+"""
+
+
+def bpdbg(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        [sys.executable, "-m", "tui.cli", *args],
+        check=False,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        cwd=cwd or ROOT,
+        timeout=120,
+    )
+    assert "Traceback" not in result.stderr
+    assert "Traceback" not in result.stdout
+    return result
+
+
+@pytest.fixture
+def good(tmp_path: Path) -> Path:
+    path = tmp_path / "tiny.toml"
+    path.write_text(GOOD, encoding="utf-8")
+    return path
+
+
+# --- list -------------------------------------------------------------------------------------
+
+
+def test_list():
+    r = bpdbg("list")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    ids = scenarios.builtin_ids()
+    assert [ln.split()[0] for ln in lines] == ids
+    we = next(ln for ln in lines if ln.startswith("worked-example "))
+    assert " — " in we
+    assert "\n" not in we
+
+
+def test_one_line_description():
+    assert cli.one_line("A tiny neuron. It learns.") == "A tiny neuron."
+    assert cli.one_line("First line\nsame sentence.\n\nSecond paragraph.") == (
+        "First line same sentence."
+    )
+    assert cli.one_line("**Bold** and `x ** 2` code. More.") == "Bold and x ** 2 code."
+    assert cli.one_line("") == ""
+
+
+# --- trace --------------------------------------------------------------------------------------
+
+
+def test_trace_jsonl_is_the_default(good):
+    r = bpdbg("trace", str(good))
+    assert r.returncode == 0, r.stderr
+    objs = [json.loads(line) for line in r.stdout.splitlines()]
+    assert len(objs) == 4 * 10
+    assert [o["seq"] for o in objs] == list(range(40))
+    assert objs[2] == {"seq": 2, "step": 0, "phase": "loss", "node": "L", "value": 0.25}
+
+
+def test_trace_steps_overrides_train_steps(good):
+    r = bpdbg("trace", str(good), "--steps", "2", "--format", "jsonl")
+    assert r.returncode == 0
+    assert len(r.stdout.splitlines()) == 20
+
+
+def test_trace_text_worked_example():
+    r = bpdbg("trace", "worked-example", "--format", "text", "--steps", "1")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0] == "step 0 · forward · z1 = x·W1 + b1 = 1.0·0.5 + 0.0 = 0.5"
+    assert "step 0 · update · W1 ← W1 − lr·∂L/∂W1 = 0.5 − 0.1·1.0 = 0.4" in lines
+
+
+def test_trace_md(good):
+    r = bpdbg("trace", str(good), "--format", "md", "--steps", "1")
+    assert r.returncode == 0
+    assert r.stdout.startswith("# Tiny\n")
+    assert "### Backward pass" in r.stdout
+
+
+@pytest.mark.parametrize("steps", ["0", "-1", "abc", "1.5", str(MAX_STEPS + 1), ""])
+def test_bad_steps_are_refused(good, steps):
+    r = bpdbg("trace", str(good), "--steps", steps)
+    assert r.returncode == 2
+    assert "bpdbg: error: argument --steps: expected a whole number from 1 to" in r.stderr
+    assert r.stdout == ""
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["trace"],
+        ["trace", "worked-example", "--format", "xml"],
+        ["trace", "worked-example", "--nope"],
+        ["check"],
+        ["list", "extra"],
+        ["a.toml", "b.toml"],
+    ],
+)
+def test_bad_usage_exits_2(args):
+    r = bpdbg(*args)
+    assert r.returncode == 2
+    assert "bpdbg: error: " in r.stderr
+
+
+def test_invalid_scenario_exits_2_with_file_and_place(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text(GOOD.replace('activation = "identity"', 'activation = "swish"'), "utf-8")
+    for args in (["trace", str(bad)], ["check", str(bad)], [str(bad)]):
+        r = bpdbg(*args)
+        assert r.returncode == 2
+        assert r.stderr.startswith(f"bpdbg: error: {bad}: model.layers[0].activation")
+        assert r.stderr.count("\n") == 1
+        assert r.stdout == ""
+
+
+def test_toml_syntax_error_names_line_and_column(tmp_path):
+    bad = tmp_path / "syntax.toml"
+    bad.write_text('name = "x"\n[model\n', "utf-8")
+    r = bpdbg("trace", str(bad))
+    assert r.returncode == 2
+    assert r.stderr.startswith(f"bpdbg: error: {bad}: line 2, column")
+
+
+def test_missing_scenario_exits_2():
+    r = bpdbg("trace", "no-such-scenario")
+    assert r.returncode == 2
+    assert r.stderr.startswith("bpdbg: error: no-such-scenario: no such file or built-in")
+
+
+def test_help_exits_0():
+    for args in (["--help"], ["trace", "--help"], ["check", "-h"], ["list", "--help"]):
+        r = bpdbg(*args)
+        assert r.returncode == 0
+        assert "usage:" in r.stdout
+
+
+# --- subcommands win over files; opening the app ---------------------------------------------
+
+
+def test_subcommand_names_win_over_files(tmp_path):
+    (tmp_path / "list").write_text(GOOD, "utf-8")
+    r = bpdbg("list", cwd=tmp_path)
+    assert r.returncode == 0
+    assert r.stdout.splitlines()[0].split()[0] == scenarios.builtin_ids()[0]
+    # As the scenario of a subcommand, the file is found.
+    r = bpdbg("trace", "list", "--steps", "1", cwd=tmp_path)
+    assert r.returncode == 0
+    assert len(r.stdout.splitlines()) == 10
+
+
+def test_open_paths(monkeypatch, tmp_path):
+    opened: list[str] = []
+    monkeypatch.setattr(cli, "cmd_open", lambda ref: opened.append(ref) or 0)
+    monkeypatch.chdir(tmp_path)
+    assert cli.main([]) == 0
+    assert cli.main(["./list"]) == 0
+    assert cli.main(["xor"]) == 0
+    assert opened == ["worked-example", "./list", "xor"]
+
+
+def test_open_validates_before_starting_the_app(monkeypatch, tmp_path, capsys):
+    started: list[object] = []
+    fake_app = type(sys)("tui.app")
+    fake_app.run_app = lambda program: started.append(program) or 0
+    monkeypatch.setitem(sys.modules, "tui.app", fake_app)
+    (tmp_path / "list").write_text(GOOD, "utf-8")
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["./list"]) == 0
+    assert [p.scenario.name for p in started] == ["Tiny"]
+    assert cli.main(["missing.toml"]) == 2
+    assert capsys.readouterr().err.startswith("bpdbg: error: missing.toml: ")
+    assert len(started) == 1
+
+
+# --- check -------------------------------------------------------------------------------------
+
+
+def test_check_worked_example():
+    r = bpdbg("check", "worked-example")
+    assert r.returncode == 0, r.stdout + r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[-1].startswith("OK: all 10 gradients agree with finite differences")
+    rows = [ln.split() for ln in lines if ln.strip().split(" ")[0].isdigit()]
+    assert {int(row[0]) for row in rows} == {0, 5, 10, 14, 19}
+    assert all(row[-1] == "OK" for row in rows)
+
+
+def test_check_steps(good):
+    r = bpdbg("check", str(good), "--steps", "1")
+    assert r.returncode == 0
+    assert "OK: all 2 gradients agree with finite differences (1 step × 2 parameters)" in r.stdout
+
+
+@pytest.mark.parametrize(
+    ("n", "steps"),
+    [
+        (1, [0]),
+        (2, [0, 1]),
+        (3, [0, 1, 2]),
+        (5, [0, 1, 2, 3, 4]),
+        (20, [0, 5, 10, 14, 19]),
+        (1000, [0, 250, 500, 749, 999]),
+    ],
+)
+def test_check_steps_are_first_last_and_three_between(n, steps):
+    assert cli.check_steps(n) == steps
+
+
+def test_check_exits_1_when_a_gradient_is_wrong(monkeypatch):
+    identity = ops.OPS["identity"]
+
+    def twice(g, out, inputs, need, attrs):  # a wrong backward: twice the true gradient
+        return [2.0 * g]
+
+    # Patched before the program is built, as the graph's plans hold the ops they run.
+    monkeypatch.setitem(ops.OPS, "identity", dataclasses.replace(identity, vjp=twice))
+    program = cli.load_program(str(ROOT / "scenarios" / "worked-example.toml"), steps=3)
+    out = io.StringIO()
+    assert cli.run_check(program, out) == 1
+    text = out.getvalue()
+    assert "FAIL" in text
+    assert "worst element W1[0, 0]: analytic 2.0, numeric 1.0" in text
+    assert text.splitlines()[-1].startswith("FAIL: 6 of 6 gradients disagree")
+
+
+def test_check_skips_steps_whose_loss_is_not_finite(tmp_path):
+    path = tmp_path / "nan.toml"
+    path.write_text(
+        textwrap.dedent("""
+        name = "log of a negative"
+        [graph]
+        params = { w = -1.0 }
+        nodes = ["L = log(w)"]
+        [optimizer]
+        kind = "sgd"
+        lr = 0.1
+        [train]
+        steps = 1
+        """),
+        "utf-8",
+    )
+    out = io.StringIO()
+    assert cli.run_check(cli.load_program(str(path)), out) == 0
+    assert "SKIP: loss is nan" in out.getvalue()
+
+
+# --- never a traceback -----------------------------------------------------------------------
+
+
+def test_headless_commands_do_not_import_textual():
+    code = textwrap.dedent("""
+        import contextlib, io, sys
+        import tui
+        assert "textual" not in sys.modules, "tui/__init__ imports textual"
+        from tui.cli import main
+        with contextlib.redirect_stdout(io.StringIO()):
+            assert main(["trace", "worked-example", "--steps", "2", "--format", "text"]) == 0
+            assert main(["trace", "xor", "--steps", "1"]) == 0
+            assert main(["check", "worked-example", "--steps", "2"]) == 0
+            assert main(["list"]) == 0
+        assert "textual" not in sys.modules, sorted(m for m in sys.modules if "textual" in m)
+        print("clean")
+    """)
+    r = subprocess.run(
+        [sys.executable, "-c", code],
+        check=False,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "clean"
+
+
+def test_broken_pipe_is_quiet(tmp_path):
+    err = tmp_path / "err.txt"
+    script = (
+        f"{sys.executable} -m tui.cli trace worked-example --steps 20000 --format text "
+        f"2>{err} | head -n 1; echo ${{PIPESTATUS[0]}}"
+    )
+    r = subprocess.run(
+        ["bash", "-c", script], check=False, capture_output=True, text=True, cwd=ROOT, timeout=120
+    )
+    first, status = r.stdout.splitlines()
+    assert first.startswith("step 0 · forward · ")
+    assert int(status) in (0, 141)
+    assert err.read_text() == ""
+
+
+def test_interrupt_exits_130(monkeypatch):
+    def interrupted(*args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "cmd_trace", interrupted)
+    assert cli.main(["trace", "worked-example"]) == 130
+
+
+def test_unexpected_errors_are_one_line_with_status_70(monkeypatch, capsys):
+    def broken(*args):
+        raise RuntimeError("something odd")
+
+    monkeypatch.setattr(cli, "cmd_trace", broken)
+    assert cli.main(["trace", "worked-example"]) == 70
+    assert capsys.readouterr().err == "bpdbg: internal error: RuntimeError: something odd\n"
+
+
+def test_main_in_process_writes_the_trace(capsys, good):
+    assert cli.main(["trace", str(good), "--steps", "1", "--format", "jsonl"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert json.loads(lines[-1])["after"] == [-0.1]
+    first = json.loads(lines[0])
+    assert np.array(first["value"]).shape == (1, 1)

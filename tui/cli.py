@@ -1,0 +1,382 @@
+"""The ``bpdbg`` command line (SPEC §2): open the app, list built-ins, trace, check.
+
+``list``, ``trace`` and ``check`` run headless and never import Textual; the app is
+imported only when it is opened. A scenario is loaded and validated here, before the
+app starts, so an invalid file is reported as one line on stderr with exit status 2.
+Nothing a user types may end in a Python traceback: :func:`main` turns every failure
+into a ``bpdbg: error: …`` line and an exit status.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import math
+import os
+import re
+import sys
+from collections.abc import Iterable, Sequence
+from typing import TextIO
+
+import numpy as np
+
+from engine import fmt, gradcheck
+from engine.errors import ScenarioError
+from engine.run import Program, make_program
+from engine.scenario import MAX_STEPS, load
+from engine.timeline import Timeline
+from engine.trace import WRITERS
+from scenarios import builtin_dir, builtin_ids, resolve
+
+PROG = "bpdbg"
+DEFAULT_SCENARIO = "worked-example"
+"""What ``bpdbg`` opens with no argument: the one-neuron worked example."""
+COMMANDS = ("list", "trace", "check")
+"""Subcommands; these words win over files of the same name (``./list`` is a file)."""
+
+EXIT_OK = 0
+EXIT_DISAGREE = 1
+EXIT_INVALID = 2
+EXIT_SOFTWARE = 70  # sysexits.h EX_SOFTWARE: a bug in bpdbg, not in the user's input
+EXIT_SIGPIPE = 141  # 128 + SIGPIPE, what a shell reports for a tool cut off by `head`
+EXIT_INTERRUPTED = 130  # 128 + SIGINT
+
+USAGE = f"""\
+{PROG} [SCENARIO]
+       {PROG} list
+       {PROG} trace SCENARIO [--steps N] [--format jsonl|text|md]
+       {PROG} check SCENARIO [--steps N]"""
+
+DESCRIPTION = """\
+A terminal step debugger for backpropagation.
+
+  bpdbg [SCENARIO]   open the app on a built-in scenario id or a .toml file
+                     (default: worked-example)
+  bpdbg list         list the built-in scenarios
+  bpdbg trace ...    run headless and write every event to stdout
+  bpdbg check ...    compare every analytic gradient with finite differences
+
+Run "bpdbg COMMAND --help" for a command's options."""
+
+
+class UsageError(Exception):
+    """Bad command-line usage; the message follows ``bpdbg: error:``."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser that reports errors as ``bpdbg: error: …`` via :func:`main`."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        raise UsageError(message)
+
+
+def _steps_arg(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if not 1 <= n <= MAX_STEPS:
+        raise argparse.ArgumentTypeError(
+            f"expected a whole number from 1 to {MAX_STEPS:,}, found {text[:40]!r}"
+        )
+    return n
+
+
+def _parsers() -> dict[str, argparse.ArgumentParser]:
+    """The parser for opening the app (``""``) and one per subcommand."""
+    formatter = argparse.RawDescriptionHelpFormatter
+    open_ = _Parser(prog=PROG, usage=USAGE, description=DESCRIPTION, formatter_class=formatter)
+    open_.add_argument(
+        "scenario",
+        nargs="?",
+        default=DEFAULT_SCENARIO,
+        metavar="SCENARIO",
+        help=f"a built-in scenario id or a .toml file (default: {DEFAULT_SCENARIO})",
+    )
+    open_.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+
+    list_ = _Parser(
+        prog=f"{PROG} list",
+        description="List the built-in scenarios: id, name and a one-line description.",
+    )
+
+    trace = _Parser(
+        prog=f"{PROG} trace",
+        description="Run a scenario headless and write its trace to stdout.",
+        epilog="jsonl is one JSON object per event (SPEC §3); text is for people; "
+        "md is a step-by-step derivation in Markdown.",
+    )
+    trace.add_argument("scenario", metavar="SCENARIO", help="a built-in id or a .toml file")
+    trace.add_argument(
+        "--steps", type=_steps_arg, metavar="N", help="training steps (overrides train.steps)"
+    )
+    trace.add_argument(
+        "--format", choices=tuple(WRITERS), default="jsonl", help="output format (default: jsonl)"
+    )
+
+    check = _Parser(
+        prog=f"{PROG} check",
+        description="Validate a scenario and compare every analytic gradient with central "
+        "finite differences at the first and last step and up to three steps between. "
+        "Exit status: 0 all agree, 1 a gradient disagrees, 2 invalid scenario.",
+    )
+    check.add_argument("scenario", metavar="SCENARIO", help="a built-in id or a .toml file")
+    check.add_argument(
+        "--steps", type=_steps_arg, metavar="N", help="training steps (overrides train.steps)"
+    )
+    return {"": open_, "list": list_, "trace": trace, "check": check}
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("bpdbg")
+    except PackageNotFoundError:
+        return "(not installed)"
+
+
+# --- loading ------------------------------------------------------------------------------
+
+
+def load_program(ref: str, steps: int | None = None) -> Program:
+    """Load, validate and build the scenario ``ref`` names.
+
+    Args:
+        ref: A built-in id or a ``.toml`` path, as the user typed it (messages use it).
+        steps: Overrides ``train.steps`` when given.
+
+    Raises:
+        ScenarioError: The scenario is missing or invalid.
+    """
+    scenario = load(resolve(ref), source=ref)
+    if steps is not None:
+        scenario = dataclasses.replace(
+            scenario, train=dataclasses.replace(scenario.train, steps=steps)
+        )
+    return make_program(scenario)
+
+
+# --- commands -------------------------------------------------------------------------------
+
+
+def _write_lines(lines: Iterable[str], out: TextIO) -> None:
+    write = out.write
+    for line in lines:
+        write(line)
+        write("\n")
+    out.flush()
+
+
+def one_line(description: str) -> str:
+    """The first sentence of a Markdown description, as plain text on one line."""
+    paragraph = description.strip().split("\n\n", 1)[0]
+    text = " ".join(line.strip().lstrip("#").strip() for line in paragraph.splitlines())
+    # Drop emphasis and code marks, but not a ``**`` inside code such as `x ** 2`.
+    pieces = text.split("`")
+    text = "".join(p if i % 2 else re.sub(r"\*\*|__", "", p) for i, p in enumerate(pieces))
+    m = re.search(r"(?<=[.!?])\s", text)
+    return (text[: m.start()] if m else text).strip()
+
+
+def cmd_list(out: TextIO) -> int:
+    """``bpdbg list``: one line per built-in, ``id  name — description``."""
+    ids = builtin_ids()
+    width = max((len(i) for i in ids), default=0)
+    status = EXIT_OK
+    rows = []
+    for ident in ids:
+        try:
+            scenario = load(builtin_dir() / f"{ident}.toml", source=ident)
+        except ScenarioError as e:
+            print(f"{PROG}: error: {e}", file=sys.stderr)
+            status = EXIT_INVALID
+            rows.append(f"{ident:<{width}}  (invalid: see the error above)")
+            continue
+        desc = one_line(scenario.description)
+        rows.append(f"{ident:<{width}}  {scenario.name}" + (f" — {desc}" if desc else ""))
+    _write_lines(rows, out)
+    return status
+
+
+def cmd_trace(ref: str, steps: int | None, output_format: str, out: TextIO) -> int:
+    """``bpdbg trace``: the whole run's events to ``out`` in ``output_format``."""
+    program = load_program(ref, steps)
+    _write_lines(WRITERS[output_format](Timeline(program), None), out)
+    return EXIT_OK
+
+
+def check_steps(n: int) -> list[int]:
+    """The steps ``check`` examines: the first, the last, and up to three evenly between."""
+    if n <= 0:
+        return []
+    return sorted({0, n - 1} | {round(k * (n - 1) / 4) for k in (1, 2, 3)})
+
+
+def run_check(program: Program, out: TextIO) -> int:
+    """Compare every parameter's analytic gradient with central differences.
+
+    Prints a table (step, param, shape, max abs error, max rel error, result) and a
+    summary line.
+
+    Returns:
+        0 when every gradient agrees, 1 when any disagrees.
+    """
+    scenario = program.scenario
+    steps = check_steps(program.steps)
+    params = program.graph.params
+    shapes = {p: fmt.shape(program.init_params[p].shape) for p in params}
+    wp = max([5, *map(len, params)])
+    ws = max([5, *map(len, shapes.values())])
+    print(f"checking {scenario.name} ({scenario.source})", file=out)
+    print(
+        f"central differences, h = {gradcheck.STEP:g}·max(1, |θ|); agree when "
+        f"|analytic − numeric| ≤ {gradcheck.ATOL:g} + {gradcheck.RTOL:g}·max(|analytic|, |numeric|)",
+        file=out,
+    )
+    print(file=out)
+    print(
+        f"{'step':>8}  {'param':<{wp}}  {'shape':<{ws}}  {'max abs err':>11}  "
+        f"{'max rel err':>11}  result",
+        file=out,
+    )
+    out.flush()
+    timeline = Timeline(program)
+    timeline.compute(steps[-1])  # the state at the start of the last step checked
+    checked = failed = 0
+    skipped: list[str] = []
+    for step in steps:
+        start_params, start_state = timeline.start_of(step)
+        loss = gradcheck.loss_at(program, start_params, step)
+        if not math.isfinite(loss):
+            skipped.append(f"step {step} (loss is {fmt.num(loss)})")
+            blank = " " * (wp + ws + 28)  # the param, shape and two error columns
+            print(f"{step:>8}  {blank}  SKIP: loss is {fmt.num(loss)}", file=out)
+            continue
+        for c in gradcheck.check_step(program, step, start_params, start_state):
+            checked += 1
+            result = "OK" if c.ok else "FAIL"
+            print(
+                f"{step:>8}  {c.param:<{wp}}  {shapes[c.param]:<{ws}}  "
+                f"{c.max_abs_error:>11.2e}  {c.max_rel_error:>11.2e}  {result}",
+                file=out,
+            )
+            if not c.ok:
+                failed += 1
+                print(_worst(c), file=out)
+        out.flush()
+    print(file=out)
+    where = _count(len(steps) - len(skipped), "step") + " × " + _count(len(params), "parameter")
+    if failed:
+        print(
+            f"FAIL: {failed} of {checked} gradients disagree with finite differences ({where})",
+            file=out,
+        )
+    elif not checked:
+        print("nothing checked: the loss is not finite at any step checked", file=out)
+    else:
+        print(f"OK: all {checked} gradients agree with finite differences ({where})", file=out)
+    if skipped:
+        print("skipped, as the loss is not finite: " + ", ".join(skipped), file=out)
+    return EXIT_DISAGREE if failed else EXIT_OK
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
+def _worst(c: gradcheck.ParamCheck) -> str:
+    diff = np.abs(c.analytic - c.numeric)
+    # nan differences are the worst of all
+    i = int(np.argmax(np.where(np.isnan(diff), np.inf, diff))) if diff.size else 0
+    index = np.unravel_index(i, c.analytic.shape) if c.analytic.ndim else ()
+    where = "[" + ", ".join(str(int(k)) for k in index) + "]" if index else ""
+    analytic, numeric = c.analytic.reshape(-1)[i], c.numeric.reshape(-1)[i]
+    return (
+        f"{'':>8}  worst element {c.param}{where}: "
+        f"analytic {fmt.num(analytic)}, numeric {fmt.num(numeric)}"
+    )
+
+
+def cmd_check(ref: str, steps: int | None, out: TextIO) -> int:
+    """``bpdbg check``: validate, then :func:`run_check`."""
+    return run_check(load_program(ref, steps), out)
+
+
+def cmd_open(ref: str) -> int:
+    """``bpdbg [SCENARIO]``: validate first, then open the app (importing Textual now)."""
+    program = load_program(ref)
+    from tui.app import run_app
+
+    status = run_app(program)
+    return status if isinstance(status, int) else EXIT_OK
+
+
+# --- entry point ------------------------------------------------------------------------------
+
+
+def _dispatch(argv: list[str]) -> int:
+    parsers = _parsers()
+    command = argv[0] if argv and argv[0] in COMMANDS else ""
+    args = parsers[command].parse_args(argv[1:] if command else argv)
+    out = sys.stdout
+    if command == "list":
+        return cmd_list(out)
+    if command == "trace":
+        return cmd_trace(args.scenario, args.steps, args.format, out)
+    if command == "check":
+        return cmd_check(args.scenario, args.steps, out)
+    return cmd_open(args.scenario)
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
+def _replace_unencodable() -> None:
+    # Formulas use ∂, ←, ², ·: a terminal that cannot show them gets "?" rather than a crash.
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            try:
+                reconfigure(errors="replace")
+            except (ValueError, OSError):
+                pass
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``bpdbg`` with ``argv`` (default: the process's arguments).
+
+    Returns:
+        The exit status: 0 success; 1 a gradient disagrees (``check``); 2 an invalid
+        scenario or bad usage; 130 interrupted; 141 stdout closed early; 70 a bug.
+    """
+    _replace_unencodable()
+    try:
+        return _dispatch(list(sys.argv[1:] if argv is None else argv))
+    except ScenarioError as e:
+        print(f"{PROG}: error: {e}", file=sys.stderr)
+        return EXIT_INVALID
+    except UsageError as e:
+        print(f"{PROG}: error: {e}", file=sys.stderr)
+        return EXIT_INVALID
+    except SystemExit as e:  # argparse's --help and --version
+        return e.code if isinstance(e.code, int) else (EXIT_OK if e.code is None else EXIT_INVALID)
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        _quiet_stdout()
+        return EXIT_SIGPIPE
+    except Exception as e:  # noqa: BLE001 - the last line of defence against a traceback
+        print(f"{PROG}: internal error: {type(e).__name__}: {e}", file=sys.stderr)
+        return EXIT_SOFTWARE
+
+
+if __name__ == "__main__":
+    sys.exit(main())
