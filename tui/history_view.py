@@ -1,0 +1,446 @@
+"""The history pane: loss and one parameter over the steps up to the cursor.
+
+Two plots stacked: the loss of every step so far, and the chosen parameter element's
+value at the start of each step (with ‖∂L/∂param‖ on a second axis). A vertical line
+marks the current step. Everything plotted is a function of the frame and the timeline's
+history only, so stepping back shows exactly what was shown before.
+
+Plots are rebuilt only when what they show changes (a new step, the loss or an update
+arriving within a step, another parameter, a toggle, a resize), never for other events,
+and long runs are reduced to about two points per column first.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from textual.app import ComposeResult, RenderResult
+from textual.binding import Binding
+from textual.color import Color
+from textual.message import Message
+from textual.reactive import reactive
+from textual.widget import Widget
+from textual.widgets import Select
+from textual_plotext import PlotextPlot
+
+from engine import fmt
+from engine.run import Program
+from engine.timeline import Frame, Timeline
+
+MAX_ELEMENTS = 64
+"""Elements of one parameter listed in the chooser; larger tensors list the first ones."""
+NORM = -1
+"""The ``index`` that stands for a parameter's gradient norm rather than an element."""
+MARKER = "hd"
+"""Plotext's half-block marker: finer than a cell, and in every monospace font (braille
+is not, and renders at the wrong width in some)."""
+COMPACT_HEIGHT = 8
+"""Plots shorter than this drop their title and step labels: every row goes to the curve."""
+MIN_PLOT_HEIGHT = 6
+"""Rows a plot needs to draw any curve at all (its frame takes two, plus a few of data).
+A pane too short for two plots shows only the loss; shorter still, not even the chooser."""
+LOG_SPAN = 1e3
+"""In automatic mode, the loss is plotted on a log scale once max/min reaches this."""
+
+ParamChoice = tuple[str, int]
+"""``(parameter, row-major element index)``, or ``(parameter, NORM)``."""
+
+
+def element_label(param: str, shape: tuple[int, ...], index: int) -> str:
+    """``W1[0,1]`` for element ``index`` (row-major) of ``param``; ``W`` for a scalar."""
+    if index == NORM:
+        return f"‖∂L/∂{param}‖"
+    if not shape:
+        return param
+    return f"{param}[{','.join(map(str, np.unravel_index(index, shape)))}]"
+
+
+def param_choices(program: Program) -> list[tuple[str, ParamChoice]]:
+    """``(label, (param, index))`` for every parameter element the chooser offers."""
+    out: list[tuple[str, ParamChoice]] = []
+    for p in program.graph.params:
+        shape = tuple(program.init_params[p].shape)
+        size = math.prod(shape)
+        for i in range(min(size, MAX_ELEMENTS)):
+            out.append((element_label(p, shape, i), (p, i)))
+        out.append((element_label(p, shape, NORM), (p, NORM)))
+    return out
+
+
+def x_extent(step: int, total: int) -> int:
+    """The right end of the step axis for a cursor at ``step`` in a run of ``total``.
+
+    It grows in 1-2-5 jumps (9, 19, 49, 99, …) so the axes stay put for a while, stops
+    at the run's last step, and depends on nothing else, so stepping back redraws the
+    same axes.
+    """
+    need = max(step, 1)
+    scale = 10
+    while True:
+        for m in (1, 2, 5):
+            if scale * m - 1 >= need:
+                return max(need, min(scale * m - 1, total - 1))
+        scale *= 10
+
+
+def step_ticks(extent: int, width: int) -> list[int]:
+    """Whole-number ticks for a step axis from 0 to ``extent``, about one per 10 columns."""
+    most = max(2, width // 10)
+    scale = 1
+    while True:
+        for m in (1, 2, 5):
+            if extent / (scale * m) <= most:
+                return list(range(0, extent + 1, scale * m))
+        scale *= 10
+
+
+def value_ticks(y: np.ndarray, rows: int) -> tuple[list[float], list[str]]:
+    """Ticks for a value axis, labelled by :func:`engine.fmt.num` with just enough digits
+    to tell them apart (plotext writes ``1.2e-08`` as ``0.000000012``, and gradient norms
+    are often that small).
+
+    Args:
+        y: The values plotted (finite).
+        rows: Rows the axis spans; about one tick per two rows, 2 to 5 ticks.
+    """
+    lo, hi = float(np.min(y)), float(np.max(y))
+    if lo == hi:
+        return [lo], [fmt.num(lo, 4)]
+    n = max(2, min(5, rows // 2))
+    ticks = np.linspace(lo, hi, n).tolist()
+    magnitude = max(abs(lo), abs(hi))
+    digits = min(12, max(3, math.ceil(math.log10(magnitude * (n - 1) / (hi - lo))) + 1))
+    return ticks, [fmt.num(t, digits) for t in ticks]
+
+
+def downsample(x: np.ndarray, y: np.ndarray, buckets: int) -> tuple[np.ndarray, np.ndarray]:
+    """At most ``2 * buckets`` points: each bucket's min and max, so spikes survive.
+
+    Non-finite values are dropped first (a plot cannot draw them).
+    """
+    keep = np.isfinite(y)
+    x, y = x[keep], y[keep]
+    if len(x) <= 2 * buckets:
+        return x, y
+    edges = np.linspace(0, len(x), buckets + 1).astype(np.int64)[:-1]
+    lo, hi = np.minimum.reduceat(y, edges), np.maximum.reduceat(y, edges)
+    ends = np.append(edges[1:], len(x)) - 1
+    mid = (x[edges] + x[ends]) / 2
+    return np.repeat(mid, 2), np.column_stack([lo, hi]).reshape(-1)
+
+
+class _Plot(PlotextPlot):
+    """A plotext plot that rebuilds its text only when its data, size or theme change.
+
+    Textual re-renders widgets for reasons of its own (focus, hover, layout); building a
+    plotext figure each time would cost milliseconds per redraw.
+    """
+
+    version: reactive[int] = reactive(0, layout=False)
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._cache: tuple[tuple, RenderResult] | None = None
+
+    def render(self) -> RenderResult:
+        key = (self.size, self.version, self.app.theme, self.theme)
+        if self._cache is None or self._cache[0] != key:
+            self._cache = (key, super().render())
+        return self._cache[1]
+
+
+class HistoryView(Widget, can_focus=True):
+    """Loss and parameter history up to the current step.
+
+    The screen calls :meth:`show` with each frame and :meth:`select_param` when the user
+    selects a parameter elsewhere. Choosing in the pane's own chooser posts
+    :class:`HistoryView.ParamSelected`. Keys when focused: ``l`` toggles the loss's log
+    scale, ``r`` toggles the gradient norm (right axis) on the parameter plot.
+    """
+
+    DEFAULT_CSS = """
+    HistoryView {
+        width: 1fr;
+        height: 1fr;
+        layout: vertical;
+    }
+    HistoryView > Select {
+        width: 1fr;
+    }
+    """
+
+    BINDINGS = [
+        Binding("l", "toggle_log", "Log scale"),
+        # Not "d": the app's notes key. "r" for the right axis the norm is drawn on.
+        Binding("r", "toggle_grad_norm", "Grad norm"),
+    ]
+
+    log_scale: reactive[bool | None] = reactive(None)
+    """Log scale for the loss: True, False, or None to decide from the data."""
+    show_grad_norm: reactive[bool] = reactive(True)
+    """Also plot ‖∂L/∂param‖ (on a second axis) with the parameter's value."""
+
+    class ParamSelected(Message):
+        """The user chose a parameter element in the pane's chooser."""
+
+        def __init__(self, param: str, index: int) -> None:
+            super().__init__()
+            self.param = param
+            """The parameter's name."""
+            self.index = index
+            """Row-major element index, or :data:`NORM` for the gradient norm."""
+
+    def __init__(
+        self,
+        *,
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+        disabled: bool = False,
+    ) -> None:
+        super().__init__(name=name, id=id, classes=classes, disabled=disabled)
+        self._program: Program | None = None
+        self._frame: Frame | None = None
+        self._timeline: Timeline | None = None
+        self._choice: ParamChoice | None = None
+        self._keys: dict[str, tuple | None] = {"loss": None, "param": None}
+        self._loss_log = False
+
+    def compose(self) -> ComposeResult:
+        yield Select[ParamChoice]([], prompt="parameter", allow_blank=True, compact=True)
+        yield _Plot(id="loss-plot")
+        yield _Plot(id="param-plot")
+
+    # --- public ------------------------------------------------------------------------
+
+    @property
+    def loss_is_log(self) -> bool:
+        """Whether the loss is plotted on a log scale now (chosen, or decided from data)."""
+        return self._loss_log
+
+    @property
+    def choice(self) -> ParamChoice | None:
+        """The parameter element plotted: ``(param, index)``."""
+        return self._choice
+
+    def show(self, frame: Frame, timeline: Timeline) -> None:
+        """Plot the history up to ``frame``.
+
+        Args:
+            frame: The current state; its step bounds what is plotted.
+            timeline: The run, for its loss and parameter history.
+        """
+        self._frame, self._timeline = frame, timeline
+        if frame.program is not self._program:
+            self._program = frame.program
+            self.set_reactive(HistoryView.log_scale, None)  # a new loss: decide afresh
+            choices = param_choices(frame.program)
+            keep = self._choice if self._choice in {v for _, v in choices} else None
+            self._choice = keep or (choices[0][1] if choices else None)
+            if self.is_mounted:
+                self._fill_chooser(choices)
+        self._replot()
+
+    def select_param(self, name: str, index: int = 0) -> None:
+        """Plot element ``index`` of parameter ``name`` (ignored if it is not one)."""
+        if self._program is None or name not in self._program.graph.params:
+            return
+        size = self._program.init_params[name].size
+        if index != NORM and not 0 <= index < min(size, MAX_ELEMENTS):
+            index = 0
+        self._choice = (name, index)
+        if self.is_mounted:
+            select = self.query_one(Select)
+            if select.value != self._choice:
+                select.value = self._choice
+        self._replot()
+
+    # --- internals -----------------------------------------------------------------------
+
+    def on_mount(self) -> None:
+        if self._program is not None:
+            self._fill_chooser(param_choices(self._program))
+        self._replot()
+
+    def _fill_chooser(self, choices: list[tuple[str, ParamChoice]]) -> None:
+        select = self.query_one(Select)
+        select.set_options(choices)
+        if self._choice is not None:
+            select.value = self._choice
+
+    def on_select_changed(self, event: Select.Changed) -> None:
+        event.stop()
+        value = event.value
+        if not isinstance(value, tuple) or value == self._choice:
+            return  # blank, or the echo of select_param / a program change
+        self._choice = value
+        self._replot()
+        self.post_message(self.ParamSelected(*value))
+
+    def on_resize(self) -> None:
+        height = self.size.height
+        self.query_one(Select).display = height > MIN_PLOT_HEIGHT
+        self.query_one("#param-plot", _Plot).display = height > 2 * MIN_PLOT_HEIGHT
+        self._replot()
+
+    def action_toggle_log(self) -> None:
+        self.log_scale = not self._loss_log
+
+    def action_toggle_grad_norm(self) -> None:
+        self.show_grad_norm = not self.show_grad_norm
+
+    def watch_log_scale(self) -> None:
+        self._replot()
+
+    def watch_show_grad_norm(self) -> None:
+        self._replot()
+
+    def _colors(self) -> dict[str, tuple[int, int, int]]:
+        """Curve colours: the app's phase colours (``$phase-*``) where it publishes them,
+        so the loss, the parameter and its gradient match the other panes."""
+        v = self.app.theme_variables
+        background = Color.parse(v.get("background", "#000000"))
+
+        def rgb(name: str, fallback: str) -> tuple[int, int, int]:
+            c = Color.parse(v.get(name, v.get(fallback, "#888888")))
+            return (background + c).rgb if c.a < 1 else c.rgb
+
+        return {
+            "loss": rgb("phase-loss", "text-error"),
+            "value": rgb("phase-update", "text-success"),
+            "grad": rgb("phase-backward", "text-accent"),
+            "cursor": rgb("foreground-muted", "foreground"),
+        }
+
+    def _loss_data(self) -> tuple[np.ndarray, np.ndarray]:
+        """Steps and losses up to the cursor: the current step's once its loss event is past."""
+        assert self._frame is not None and self._timeline is not None
+        frame = self._frame
+        n = frame.step + (1 if frame.loss is not None else 0)
+        losses = self._timeline.losses()[:n]
+        return np.arange(len(losses), dtype=np.float64), losses
+
+    def _replot(self) -> None:
+        if not self.is_mounted or self._frame is None or self._timeline is None:
+            return
+        loss_plot = self.query_one("#loss-plot", _Plot)
+        param_plot = self.query_one("#param-plot", _Plot)
+        frame = self._frame
+        rec = frame.record
+        choice = self._choice
+        updated = grad_known = False
+        if choice is not None:
+            updated = rec.update_at[choice[0]] <= frame.pos
+            grad_known = rec.grad_at[choice[0]] <= frame.pos
+        extent = x_extent(frame.step + 1, self._timeline.total_steps)
+        theme = self.app.theme
+        # Keys of what each plot shows: the data is fetched only when one changes.
+        loss_key = (
+            id(self._program), frame.step, frame.loss is not None, self.log_scale, extent,
+            loss_plot.size, theme,
+        )
+        if loss_key != self._keys["loss"]:
+            self._keys["loss"] = loss_key
+            self._plot_loss(loss_plot, extent)
+        param_key = (
+            id(self._program), frame.step, choice, updated, grad_known, self.show_grad_norm,
+            extent, param_plot.size, theme,
+        )
+        if param_key != self._keys["param"]:
+            self._keys["param"] = param_key
+            self._plot_param(param_plot, extent, updated, grad_known)
+
+    def _plot_loss(self, plot: _Plot, extent: int) -> None:
+        frame = self._frame
+        assert frame is not None
+        colors = self._colors()
+        plt = plot.plt
+        plt.clear_figure()
+        x, y = self._loss_data()
+        log = self.log_scale
+        if log is None:
+            positive = y[np.isfinite(y) & (y > 0)]
+            log = len(positive) > 1 and float(positive.max()) >= LOG_SPAN * float(positive.min())
+        self._loss_log = log
+        if log:
+            keep = y > 0
+            x, y = x[keep], y[keep]
+        x, y = downsample(x, y, max(8, plot.size.width))
+        title = "loss (log)" if log else "loss"
+        if frame.loss is not None:
+            title += f"  {frame.loss:.4g}"
+        self._title(plot, title)
+        if len(x):
+            plt.plot(x.tolist(), y.tolist(), marker=MARKER, color=colors["loss"])
+            if not log:  # plotext's own log ticks are fine
+                plt.yticks(*value_ticks(y, self._rows(plot)))
+        plt.yscale("log" if log else "linear")
+        self._axes(plot, extent)
+        plot.version += 1
+
+    def _axes(self, plot: _Plot, extent: int) -> None:
+        """The step axis and the current step's line, the same on both plots."""
+        assert self._frame is not None
+        plt = plot.plt
+        plt.vline(self._frame.step, color=self._colors()["cursor"])
+        plt.xlim(0, extent)
+        if plot.size.height < COMPACT_HEIGHT:
+            plt.xticks([])
+        else:
+            ticks = step_ticks(extent, plot.size.width)
+            plt.xticks(ticks, [str(t) for t in ticks])
+
+    @staticmethod
+    def _rows(plot: _Plot) -> int:
+        """Rows of a plot's canvas: less its frame, step labels and title."""
+        return plot.size.height - (2 if plot.size.height < COMPACT_HEIGHT else 4)
+
+    @staticmethod
+    def _title(plot: _Plot, title: str) -> None:
+        if plot.size.height >= COMPACT_HEIGHT:
+            plot.plt.title(title)
+
+    def _plot_param(self, plot: _Plot, extent: int, updated: bool, grad_known: bool) -> None:
+        frame, timeline, choice = self._frame, self._timeline, self._choice
+        assert frame is not None and timeline is not None
+        colors = self._colors()
+        plt = plot.plt
+        plt.clear_figure()
+        self._axes(plot, extent)
+        plot.version += 1
+        if choice is None:
+            return
+        param, index = choice
+        width = max(8, plot.size.width)
+        shape = tuple(frame.program.init_params[param].shape)
+        gx, gy = timeline.grad_norm_history(param)
+        # The gradient of step s is known once its backward event is past.
+        keep = gx < frame.step + (1 if grad_known else 0)
+        gx, gy = downsample(gx[keep].astype(np.float64), gy[keep], width)
+        grad_label = element_label(param, shape, NORM)
+        if index == NORM:
+            self._title(plot, grad_label)
+            if len(gx):
+                plt.plot(gx.tolist(), gy.tolist(), marker=MARKER, color=colors["grad"])
+                plt.yticks(*value_ticks(gy, self._rows(plot)))
+            return
+        px, py = timeline.param_history(param, index)
+        keep = px <= frame.step
+        px, py = px[keep].astype(np.float64), py[keep]
+        if updated:  # the update's result is the value at the start of the next step
+            after = frame.params[param].reshape(-1)[index]
+            px, py = np.append(px, frame.step + 1), np.append(py, after)
+        px, py = downsample(px, py, width)
+        label = element_label(param, shape, index)
+        current = float(frame.params[param].reshape(-1)[index])
+        title = f"{label} {current:.4g}"
+        if self.show_grad_norm and len(gx):
+            # Legends would cover the data in a pane this small; the title names the axes.
+            title += f"  ·  right: {grad_label}"
+            plt.plot(gx.tolist(), gy.tolist(), marker=MARKER, color=colors["grad"], yside="right")
+            plt.yticks(*value_ticks(gy, self._rows(plot)), yside="right")
+        if len(px):  # drawn last, so that the parameter itself is on top
+            plt.plot(px.tolist(), py.tolist(), marker=MARKER, color=colors["value"])
+            plt.yticks(*value_ticks(py, self._rows(plot)))
+        self._title(plot, title)
