@@ -181,20 +181,17 @@ class _Lowering:
         return node
 
     def _const(self, c: ex.Const) -> Node:
-        name = _const_name(c.value)
-        node = self.by_name.get(name)
+        # Named by its source text, which (unlike an identifier) no user name can be;
+        # the value travels in attrs, so -0.0 keeps its sign and 1e999 stays inf.
+        node = self.by_name.get(c.text)
         if node is None:
-            node = self.add(Node(name, "const", shape=(), source=self.place))
+            node = self.add(Node(c.text, "const", attrs={"value": c.value}, shape=(), source=self.place))
         return node
 
 
-def _const_name(value: float) -> str:
-    return str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
-
-
 def const_value(node: Node) -> np.ndarray:
-    """The value of a ``const`` node, from its name."""
-    return np.array(float(node.name), dtype=np.float64)
+    """The value of a ``const`` node."""
+    return np.array(node.attrs["value"], dtype=np.float64)
 
 
 def _with_depths(nodes: list[Node]) -> list[Node]:

@@ -122,7 +122,10 @@ class _Converter:
             value = node.value
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise ExprError(f"only numbers are allowed, found {text}", col)
-            return Const(float(value), text)
+            try:
+                return Const(float(value), text)
+            except OverflowError:
+                raise ExprError(f"the number {text[:20]}… is too large for float64", col) from None
         if isinstance(node, ast.UnaryOp):
             if isinstance(node.op, ast.USub):
                 if isinstance(node.operand, ast.Constant):

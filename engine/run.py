@@ -9,6 +9,7 @@ paths do the same arithmetic in the same order, so their numbers agree to the bi
 from __future__ import annotations
 
 from collections.abc import Mapping
+import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -71,6 +72,8 @@ class Program:
     x: np.ndarray | None = None
     y: np.ndarray | None = None
     batch_size: int = 0
+    breakpoints: tuple = ()
+    """The scenario's ``[[breakpoints]]``, compiled (:class:`engine.watch.Breakpoint`)."""
     _batch_cache: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -129,15 +132,20 @@ def make_program(scenario: Scenario) -> Program:
         assert scenario.data is not None
         params = init_model_params(scenario.model)
         n = scenario.data.x.shape[0]
-        return Program(
+        program = Program(
             scenario, graph, params, opt, fixed,
             x=frozen(scenario.data.x), y=frozen(scenario.data.y),
             batch_size=scenario.train.batch_size or n,
         )
-    assert scenario.graph is not None
-    fixed |= {k: frozen(v) for k, v in scenario.graph.inputs.items()}
-    params = {k: frozen(v) for k, v in scenario.graph.params.items()}
-    return Program(scenario, graph, params, opt, fixed)
+    else:
+        fixed |= {k: frozen(v) for k, v in scenario.graph.inputs.items()}
+        params = {k: frozen(v) for k, v in scenario.graph.params.items()}
+        program = Program(scenario, graph, params, opt, fixed)
+    if not scenario.breakpoints:
+        return program
+    from .watch import compile_scenario_breakpoints  # watch reads programs: import late
+
+    return dataclasses.replace(program, breakpoints=tuple(compile_scenario_breakpoints(program)))
 
 
 def init_model_params(model: ModelSpec) -> dict[str, np.ndarray]:

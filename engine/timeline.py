@@ -296,12 +296,19 @@ class Timeline:
             self.compute(target - self._head_step)
 
     def _commit(self, step: int, params: Params, result: StepResult) -> None:
-        sq_norms = [float(np.vdot(result.grads[p], result.grads[p])) for p in self.graph_params]
-        finite = math.isfinite(result.loss) and math.isfinite(math.fsum(sq_norms))
+        grads = result.grads
+        with np.errstate(all="ignore"):
+            sq_norms = [float(np.vdot(grads[p], grads[p])) for p in self.graph_params]
+        # A squared norm overflows long before the gradient does: only then look closer.
+        finite = math.isfinite(result.loss) and all(
+            math.isfinite(sq) or bool(np.isfinite(grads[p]).all())
+            for p, sq in zip(self.graph_params, sq_norms)
+        )
         row = None
         if step % self.history.stride == 0:  # most steps of a long run are not sampled
             row = np.concatenate(
-                [params[p].reshape(-1) for p in self.graph_params] + [np.sqrt(sq_norms)]
+                [params[p].reshape(-1) for p in self.graph_params]
+                + [[float(np.linalg.norm(grads[p])) for p in self.graph_params]]
             )
         with self._lock:
             i = step - self.first_step
