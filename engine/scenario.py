@@ -35,7 +35,16 @@ constant                       value           what it bounds
 ``MAX_CLASSES``                8               ``data.classes`` (gauss, spiral;
                                                the other generators take 2)
 ``MAX_SEED``                   2**64 - 1       every ``seed``
+``MAX_BREAKPOINTS``            64              entries of ``[[breakpoints]]``
 =============================  ==============  ===================================
+
+``[[breakpoints]]`` (an extension of SPEC §1) lists breakpoints the app sets when it
+opens the scenario: each entry has exactly one of ``node = "W1"`` (every event of a node
+or parameter), ``phase = "update"`` (where each step enters a phase) or
+``when = "norm(grad) > 10"`` (a watchpoint condition, see :mod:`engine.watch`), and may
+add ``enabled = false``. Keys and types are checked here; whether the node exists and
+whether the condition compiles need the graph, so
+:func:`engine.watch.compile_scenario_breakpoints` checks those.
 """
 
 from __future__ import annotations
@@ -56,6 +65,7 @@ import numpy as np
 
 from . import data as _data
 from .errors import ScenarioError
+from .events import PHASES
 from .ops import ACTIVATIONS, FUNCTIONS, LOSSES
 
 MAX_FILE_BYTES = 4 * 1024 * 1024
@@ -74,6 +84,7 @@ MAX_STEPS = 10_000_000
 MAX_GENERATED_SAMPLES = _data.MAX_SAMPLES
 MAX_CLASSES = _data.MAX_CLASSES
 MAX_SEED = 2**64 - 1
+MAX_BREAKPOINTS = 64
 
 INITS: tuple[str, ...] = ("xavier", "he", "zeros", "normal")
 OPTIMIZERS: tuple[str, ...] = ("sgd", "momentum", "adam")
@@ -149,6 +160,17 @@ class TrainSpec:
 
 
 @dataclass(frozen=True)
+class BreakpointSpec:
+    """One ``[[breakpoints]]`` entry, checked for keys and types but not against the graph."""
+
+    kind: str
+    """``"node"``, ``"phase"`` or ``"condition"`` (the file's ``when``)."""
+    target: str
+    """The node or parameter name, the phase, or the condition's text."""
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
 class Scenario:
     """A validated scenario. Exactly one of ``model`` and ``graph`` is set."""
 
@@ -163,6 +185,8 @@ class Scenario:
     data: DataSpec | None = None
     loss: str | None = None
     """The loss kind for ``[model]`` scenarios: mse, sse, bce or cross_entropy."""
+    breakpoints: tuple[BreakpointSpec, ...] = ()
+    """The file's ``[[breakpoints]]``, in file order."""
 
 
 def load(path: str | os.PathLike[str], *, source: str | None = None) -> Scenario:
@@ -351,7 +375,9 @@ def _find_assign(line: str) -> int | None:
 # The loader
 
 
-_TOP_KEYS = ("name", "description", "model", "graph", "data", "loss", "optimizer", "train")
+_TOP_KEYS = (
+    "name", "description", "model", "graph", "data", "loss", "optimizer", "train", "breakpoints",
+)
 _MODEL_KEYS = ("inputs", "init", "seed", "layers")
 _LAYER_KEYS = ("units", "activation", "weight", "bias")
 _DATA_KEYS = ("x", "y", "generator", "samples", "noise", "seed", "classes")
@@ -362,6 +388,9 @@ _OPTIMIZER_SETTINGS = {"momentum": "momentum", "betas": "adam", "eps": "adam"}
 """Each optional optimizer key and the one kind it belongs to."""
 _TRAIN_KEYS = ("steps", "batch_size", "seed")
 _GRAPH_KEYS = ("inputs", "params", "nodes", "loss")
+_BREAKPOINT_KEYS = ("node", "phase", "when", "enabled")
+_BREAKPOINT_KINDS = {"node": "node", "phase": "phase", "when": "condition"}
+"""Each key that says where a breakpoint stops, and the kind it makes."""
 
 
 class _Loader:
@@ -577,6 +606,7 @@ class _Loader:
 
         optimizer = self.optimizer(self.table(doc["optimizer"], "optimizer"))
         train = self.train(self.table(doc.get("train", {}), "train"), samples)
+        breakpoints = self.breakpoints(doc["breakpoints"]) if "breakpoints" in doc else ()
         return Scenario(
             name=name,
             source=self.source,
@@ -587,6 +617,7 @@ class _Loader:
             graph=graph,
             data=data,
             loss=loss,
+            breakpoints=breakpoints,
         )
 
     # -- [model] ---------------------------------------------------------------------------
@@ -1034,3 +1065,75 @@ class _Loader:
             )
         seed = self.integer(table.get("seed", 0), "train.seed", 0, MAX_SEED)
         return TrainSpec(steps=steps, batch_size=batch_size, seed=seed)
+
+    # -- [[breakpoints]] -------------------------------------------------------------------
+
+    def breakpoints(self, value: Any) -> tuple[BreakpointSpec, ...]:
+        expected = "an array of tables ([[breakpoints]]), each with node, phase or when"
+        if not isinstance(value, list):
+            self.fail("breakpoints", f"expected {expected}, found {_describe(value)}")
+        if len(value) > MAX_BREAKPOINTS:
+            self.fail(
+                "breakpoints",
+                f"found {len(value)} breakpoints, above the limit of {MAX_BREAKPOINTS}",
+            )
+        return tuple(self.breakpoint(entry, i) for i, entry in enumerate(value))
+
+    def breakpoint(self, entry: Any, i: int) -> BreakpointSpec:
+        place = f"breakpoints[{i}]"
+        one_of = "exactly one of node, phase or when"
+        if not isinstance(entry, dict):
+            self.fail(place, f"expected a table with {one_of}, found {_describe(entry)}")
+        self.keys(entry, place, _BREAKPOINT_KEYS)
+        given = [key for key in _BREAKPOINT_KINDS if key in entry]
+        if not given:
+            self.fail(
+                place,
+                f"expected {one_of}, e.g. node = \"W1\", phase = \"update\" or"
+                f" when = \"norm(grad) > 10\"; found none",
+            )
+        if len(given) > 1:
+            self.fail(
+                _join(place, given[1]),
+                f"found both {given[0]} and {given[1]}; a breakpoint has {one_of}"
+                " (write two [[breakpoints]] entries for two)",
+            )
+        key = given[0]
+        where = _join(place, key)
+        value = entry[key]
+        if key == "phase":
+            target = self.choice(value, where, PHASES, "phase")
+        elif key == "node":
+            if not isinstance(value, str):
+                self.fail(
+                    where, f"expected the name of a node or parameter, found {_describe(value)}"
+                )
+            if not value.isidentifier():
+                self.fail(
+                    where,
+                    f"expected the name of a node or parameter such as W1 or a1,"
+                    f" found {_quote(value)}",
+                )
+            target = value
+        else:
+            if not isinstance(value, str):
+                self.fail(
+                    where,
+                    f'expected a condition as a string, e.g. "norm(grad) > 10";'
+                    f" found {_describe(value)}",
+                )
+            if not value.strip():
+                self.fail(where, "expected a condition, found an empty string")
+            if len(value) > MAX_EXPRESSION_CHARS:
+                self.fail(
+                    where,
+                    f"condition has {len(value):,} characters,"
+                    f" above the limit of {MAX_EXPRESSION_CHARS:,}",
+                )
+            target = value.strip()
+        enabled = entry.get("enabled", True)
+        if not isinstance(enabled, bool):
+            self.fail(
+                _join(place, "enabled"), f"expected true or false, found {_describe(enabled)}"
+            )
+        return BreakpointSpec(kind=_BREAKPOINT_KINDS[key], target=target, enabled=enabled)
