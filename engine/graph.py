@@ -151,6 +151,17 @@ class Graph:
     def __getitem__(self, name: str) -> Node:
         return self.by_name[name]
 
+    def descendants(self, name: str) -> frozenset[str]:
+        """Every node whose value depends on ``name`` (not ``name`` itself)."""
+        seen: set[str] = set()
+        todo = [name]
+        while todo:
+            for c in self.consumers[todo.pop()]:
+                if c not in seen:
+                    seen.add(c)
+                    todo.append(c)
+        return frozenset(seen)
+
 
 
 def leaves_before_use(nodes: list[Node]) -> tuple[Node, ...]:
