@@ -1,0 +1,129 @@
+"""Apps for the pilot and snapshot tests, built from Scenario objects (no files needed),
+and helpers that move an app to a given event before a screenshot."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+import numpy as np
+
+from engine.run import Program, make_program
+from engine.scenario import (
+    DataSpec,
+    GraphSpec,
+    LayerSpec,
+    ModelSpec,
+    OptimizerSpec,
+    Scenario,
+    TrainSpec,
+)
+from textual.pilot import Pilot
+from textual.worker import WorkerCancelled
+from tui.app import BpdbgApp
+from tui.timeline_view import step_layout
+
+THEME = "textual-dark"
+
+
+def worked_example(steps: int = 20, optimizer: OptimizerSpec | None = None) -> Program:
+    """The seed document's example: x=1, W=0.5, b=0, y=0, identity, mse, sgd lr=0.1."""
+    return make_program(
+        Scenario(
+            name="Worked example",
+            source="worked-example",
+            description="# Worked example\n\nOne neuron: `z1 = x·W1 + b1`, squared error.",
+            optimizer=optimizer or OptimizerSpec("sgd", 0.1),
+            train=TrainSpec(steps=steps),
+            model=ModelSpec(
+                inputs=1,
+                layers=(LayerSpec(1, "identity", np.array([[0.5]]), np.array([0.0])),),
+            ),
+            data=DataSpec(np.array([[1.0]]), np.array([[0.0]])),
+            loss="mse",
+        )
+    )
+
+
+def adam_example() -> Program:
+    """The worked example trained with Adam."""
+    return worked_example(optimizer=OptimizerSpec("adam", 0.1))
+
+
+def fan_out() -> Program:
+    """An expression graph where ``w`` feeds two consumers: ``u = w*x`` and ``v = sin(w)``."""
+    return make_program(
+        Scenario(
+            name="Fan-out",
+            source="fan-out-test",
+            optimizer=OptimizerSpec("sgd", 0.1),
+            train=TrainSpec(steps=5),
+            graph=GraphSpec(
+                inputs={"x": np.array(3.0)},
+                params={"w": np.array(2.0)},
+                nodes=(("u", "w * x"), ("v", "sin(w)"), ("L", "u * v")),
+                loss="L",
+            ),
+        )
+    )
+
+
+def xor() -> Program:
+    """A 2-2-1 tanh/sigmoid network on the 4 XOR samples (matrix-shaped gradients)."""
+    return make_program(
+        Scenario(
+            name="XOR 2-2-1",
+            source="xor-test",
+            optimizer=OptimizerSpec("sgd", 0.5),
+            train=TrainSpec(steps=10),
+            model=ModelSpec(
+                inputs=2,
+                layers=(
+                    LayerSpec(2, "tanh", np.array([[0.5, -0.4], [0.3, 0.8]]), np.array([0.0, 0.1])),
+                    LayerSpec(1, "sigmoid", np.array([[0.7], [-0.6]]), np.array([0.2])),
+                ),
+            ),
+            data=DataSpec(
+                np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]]),
+                np.array([[0.0], [1.0], [1.0], [0.0]]),
+            ),
+            loss="mse",
+        )
+    )
+
+
+def make_app(program: Program) -> BpdbgApp:
+    """An app for tests: fixed theme, no blinking cursor."""
+    app = BpdbgApp(program, cursor_blink=False)
+    app.theme = THEME
+    return app
+
+
+def event_seq(program: Program, phase: str, subject: str, step: int = 0) -> int:
+    """The ``seq`` of the event of ``phase`` about ``subject`` in ``step``."""
+    layout = step_layout(program.graph)
+    return step * len(layout) + layout.index((phase, subject))
+
+
+async def settle(pilot: Pilot) -> None:
+    """Wait until training ahead has finished and the screen is up to date."""
+    for _ in range(10):
+        try:
+            await pilot.app.workers.wait_for_complete()
+            break
+        except WorkerCancelled:  # the run of a scenario that was replaced
+            continue
+    await pilot.pause()
+    await pilot.pause()
+
+
+def goto(phase: str, subject: str, step: int = 0) -> Callable[[Pilot], Awaitable[None]]:
+    """A ``run_before`` that moves the cursor to an event, once every step is computed."""
+
+    async def run_before(pilot: Pilot) -> None:
+        await settle(pilot)
+        app = pilot.app
+        assert isinstance(app, BpdbgApp)
+        app.cursor = event_seq(app.timeline.program, phase, subject, step)
+        await pilot.pause()
+
+    return run_before

@@ -1,0 +1,459 @@
+"""Pilot tests of the app: stepping, breakpoints, playing, dialogs, resizing."""
+
+from __future__ import annotations
+
+import difflib
+import io
+import time
+
+import pytest
+from rich.console import Console
+from textual.widgets import Input, Markdown, OptionList, Static
+
+from engine.timeline import Frame, Timeline
+from tui.actions import ACTIONS, ActionsProvider
+from tui.app import BpdbgApp
+from tui.chain_rule_view import ChainRuleView, wrap
+from tui.graph_view import GraphView
+from tui.help_screen import HelpScreen, key_rows
+from tui.notes_screen import NotesScreen
+from tui.picker_screen import PickerScreen
+from tui.timeline_view import TimelineView, step_layout
+
+from snapshot_apps import adam_example, event_seq, fan_out, make_app, settle, worked_example, xor
+
+PROGRAMS = (worked_example, fan_out, xor, adam_example)
+
+
+def header(app: BpdbgApp) -> str:
+    parts = ("title", "position", "status")
+    return " ".join(str(app.query_one(f"#{part}", Static).render()) for part in parts)
+
+
+def chain(app: BpdbgApp) -> str:
+    return app.query_one(ChainRuleView).snapshot_text()
+
+
+def last_notification(app: BpdbgApp) -> str:
+    return list(app._notifications)[-1].message
+
+
+def screen_text(app: BpdbgApp) -> str:
+    """The whole screen as plain text, the way the terminal shows it."""
+    console = Console(
+        width=app.size.width, height=app.size.height, file=io.StringIO(),
+        force_terminal=True, color_system="truecolor", record=True, legacy_windows=False,
+    )
+    console.print(app.screen._compositor.render_update(full=True))
+    return console.export_text(styles=True)
+
+
+def pane_texts(app: BpdbgApp) -> tuple[str, ...]:
+    """What every pane and the header show now: as text, and the whole styled screen."""
+    return (
+        header(app),
+        app.query_one(TimelineView).snapshot_text(),
+        chain(app),
+        screen_text(app),
+    )
+
+
+@pytest.mark.parametrize("make", PROGRAMS)
+def test_step_layout_is_the_engines_order(make) -> None:
+    """The timeline labels events without computing them; the order must be the engine's."""
+    program = make()
+    timeline = Timeline(program)
+    events = timeline.record(0).events
+    assert step_layout(program.graph) == tuple((e.phase, e.subject) for e in events)
+
+
+async def test_worked_example_reads_like_the_seed() -> None:
+    """Step 0 with n, as the seed document tells it: z, the loss, ∂L/∂W, the update."""
+    app = make_app(worked_example())
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        assert "step 0/20" in header(app) and "forward" in header(app)
+        assert "event 0/200" in header(app)
+        assert "z1 = x·W1 + b1 = 1.0·0.5 + 0.0 = 0.5" in chain(app)
+        shown = {}
+        for _ in range(9):
+            await pilot.press("n")
+            assert app.frame is not None
+            # Wrapped lines continue indented: join them to read each formula whole.
+            shown[(app.frame.phase, app.frame.event.subject)] = chain(app).replace("\n    ", " ")
+        assert app.cursor == 9
+        assert "(0.5 − 0.0)² = 0.25" in shown[("loss", "L")]
+        assert "∂L/∂a1 = 2·(a1 − y)/n = 2·(0.5 − 0.0)/1 = 1.0" in shown[("backward", "a1")]
+        assert "∂z1/∂W1 = x = 1.0" in shown[("backward", "W1")]
+        assert (
+            "∂L/∂W1 = ∂L/∂a1 · ∂a1/∂z1 · ∂z1/∂W1 = 1.0 · 1.0 · 1.0 = 1.0"
+            in shown[("backward", "W1")]
+        )
+        assert "W1 ← W1 − lr·∂L/∂W1 = 0.5 − 0.1·1.0 = 0.4" in shown[("update", "W1")]
+        assert "b1 ← b1 − lr·∂L/∂b1 = 0.0 − 0.1·1.0 = -0.1" in shown[("update", "b1")]
+        for _ in range(9):
+            await pilot.press("p")
+        assert app.cursor == 0
+        assert "z1 = x·W1 + b1 = 1.0·0.5 + 0.0 = 0.5" in chain(app)
+
+
+@pytest.mark.parametrize("size", [(120, 40), (80, 24)])
+async def test_stepping_back_is_exact(size: tuple[int, int]) -> None:
+    """Forward N events then back N: every pane shows exactly what it showed before."""
+    app = make_app(xor())
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        app.cursor = 5
+        await pilot.pause()
+        n = 45
+        before = []
+        for _ in range(n):
+            before.append(pane_texts(app))
+            await app.run_action("next_event")
+            await pilot.pause(0)
+        assert app.cursor == 5 + n
+        for i in reversed(range(n)):
+            await app.run_action("prev_event")
+            await pilot.pause(0)
+            now = pane_texts(app)
+            if now != before[i]:
+                was, is_ = before[i][3].splitlines(), now[3].splitlines()
+                diff = "\n".join(difflib.unified_diff(was, is_, lineterm=""))
+                raise AssertionError(f"event {5 + i} differs after stepping back:\n{diff}")
+
+
+async def test_step_keys_keep_the_place_within_the_step() -> None:
+    program = xor()
+    eps = program.events_per_step
+    app = make_app(program)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        start = event_seq(program, "backward", "W1", 0)
+        app.cursor = start
+        await pilot.press("right_square_bracket")
+        assert app.cursor == start + eps
+        assert app.frame is not None and app.frame.step == 1
+        assert (app.frame.phase, app.frame.event.subject) == ("backward", "W1")
+        await pilot.press("left_square_bracket")
+        assert app.cursor == start
+        await pilot.press("G")
+        assert app.cursor == app.timeline.computed_events - 1 == 10 * eps - 1
+        assert app.check_action("next_event", ()) is None
+        assert app.check_action("next_step", ()) is None
+        await pilot.press("n", "right", "right_square_bracket")
+        assert app.cursor == 10 * eps - 1
+        await pilot.press("g")
+        assert app.cursor == 0
+        assert app.check_action("prev_event", ()) is None
+        assert app.check_action("prev_step", ()) is None
+        await pilot.press("p", "left", "left_square_bracket")
+        assert app.cursor == 0
+        await pilot.press("right", "right")
+        assert app.cursor == 2
+        await pilot.press("left")
+        assert app.cursor == 1
+
+
+async def test_cursor_is_clamped() -> None:
+    app = make_app(worked_example())
+    async with app.run_test() as pilot:
+        await settle(pilot)
+        app.cursor = 10_000
+        assert app.cursor == 199
+        app.cursor = -5
+        assert app.cursor == 0
+
+
+async def test_play_and_pause() -> None:
+    app = make_app(worked_example())
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("space")
+        assert app.playing
+        await pilot.pause(0.4)
+        await pilot.press("space")
+        assert not app.playing
+        stopped_at = app.cursor
+        assert stopped_at > 0
+        await pilot.pause(0.2)
+        assert app.cursor == stopped_at
+        # Playing stops by itself at the end.
+        app.cursor = app.last - 2
+        await pilot.press("space")
+        await pilot.pause(0.5)
+        assert app.cursor == app.last
+        assert not app.playing
+
+
+async def test_play_stops_at_a_breakpoint() -> None:
+    program = worked_example()
+    app = make_app(program)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        app.breakpoints = frozenset({"W1"})
+        await pilot.press("space")
+        await pilot.pause(0.6)
+        assert not app.playing
+        assert app.cursor == event_seq(program, "backward", "W1", 0)
+
+
+async def test_breakpoint_and_continue() -> None:
+    program = worked_example()
+    app = make_app(program)
+    async with app.run_test(size=(120, 40), notifications=True) as pilot:
+        await settle(pilot)
+        graph = app.query_one(GraphView)
+        graph.post_message(GraphView.NodeSelected("W1"))
+        await pilot.pause()
+        assert app.selected == "W1"
+        await pilot.press("b")
+        assert app.breakpoints == {"W1"}
+        assert "●" in app.query_one(TimelineView).snapshot_text()
+        await pilot.press("c")
+        assert app.cursor == event_seq(program, "backward", "W1", 0)
+        await pilot.press("c")
+        assert app.cursor == event_seq(program, "update", "W1", 0)
+        await pilot.press("c")
+        assert app.cursor == event_seq(program, "backward", "W1", 1)
+        await pilot.press("b")  # the selection is still W1: this removes it
+        assert app.breakpoints == frozenset()
+        here = app.cursor
+        await pilot.press("c")
+        assert app.cursor == here
+        assert "No breakpoints" in last_notification(app)
+
+
+async def test_breakpoint_defaults_to_the_events_subject_and_can_miss() -> None:
+    program = worked_example()
+    app = make_app(program)
+    async with app.run_test(size=(120, 40), notifications=True) as pilot:
+        await settle(pilot)
+        app.cursor = event_seq(program, "forward", "a1", 19)
+        await pilot.press("b")
+        assert app.breakpoints == {"a1"}
+        await pilot.press("c")
+        assert app.cursor == event_seq(program, "backward", "a1", 19)
+        await pilot.press("c")  # no a1 event after the last backward of a1
+        assert app.cursor == event_seq(program, "backward", "a1", 19)
+        assert "No breakpoint hit" in last_notification(app)
+
+
+async def test_clicking_a_timeline_line_moves_there() -> None:
+    app = make_app(worked_example())
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.click(TimelineView, offset=(6, 4))  # row 4 = border + 3 lines
+        await pilot.pause()
+        assert app.cursor == 3
+
+
+async def test_every_action_is_bound_listed_and_in_the_palette() -> None:
+    app = make_app(worked_example())
+    async with app.run_test() as pilot:
+        await settle(pilot)
+        bound = {b.action for bs in app._bindings.key_to_bindings.values() for b in bs}
+        assert {a.action for a in ACTIONS} <= bound
+        help_text = "\n".join(f"{k} {t}" for k, t in key_rows())
+        assert all(a.title in help_text and a.display in help_text for a in ACTIONS)
+        provider = ActionsProvider(app.screen)
+        titles = [hit.text async for hit in provider.discover()]
+        assert titles == [a.title for a in ACTIONS]
+        hits = [hit.text async for hit in provider.search("breakpoint")]
+        assert "Toggle a breakpoint" in hits
+
+
+async def test_palette_runs_an_action() -> None:
+    app = make_app(worked_example())
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        provider = ActionsProvider(app.screen)
+        hit = [h async for h in provider.search("Last computed event")][0]
+        await hit.command()
+        await pilot.pause()
+        assert app.cursor == app.last
+
+
+async def test_help_and_notes() -> None:
+    app = make_app(worked_example())
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("n")  # the panes behind a dialog stay still
+        assert app.cursor == 0
+        await pilot.press("escape")
+        assert not isinstance(app.screen, HelpScreen)
+        await pilot.press("d")
+        assert isinstance(app.screen, NotesScreen)
+        markdown = app.screen.query_one(Markdown)
+        assert "One neuron" in markdown.source
+        await pilot.press("d")
+        assert not isinstance(app.screen, NotesScreen)
+
+
+async def test_picker_refuses_a_bad_file_and_keeps_the_scenario(tmp_path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text(
+        'name = "bad"\n[model]\ninputs = 1\n[[model.layers]]\nunits = 1\nactivation = "tanhh"\n'
+    )
+    app = make_app(worked_example())
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        app.cursor = 7
+        await pilot.press("o")
+        assert isinstance(app.screen, PickerScreen)
+        path = app.screen.query_one(Input)
+        path.focus()
+        path.value = str(bad)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, PickerScreen)
+        error = str(app.screen.query_one("#picker-error", Static).render())
+        assert str(bad) in error
+        assert "Traceback" not in error
+        await pilot.press("escape")
+        assert not isinstance(app.screen, PickerScreen)
+        assert app.timeline.program.scenario.name == "Worked example"
+        assert app.cursor == 7
+
+
+async def test_picker_path_input_takes_every_key(tmp_path) -> None:
+    """Typing a path in the picker types, whatever the app binds the keys to."""
+    app = make_app(worked_example())
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("o")
+        path = app.screen.query_one(Input)
+        path.focus()
+        await pilot.press("q", "n", "p", "b", "d", "o", "g", "G", "c", "question_mark", "space")
+        assert path.value == "qnpbdogGc? "
+        assert isinstance(app.screen, PickerScreen)
+
+
+async def test_picker_opens_a_builtin_and_resets_the_cursor() -> None:
+    app = make_app(worked_example())
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        app.breakpoints = frozenset({"W1"})
+        app.cursor = 15
+        await pilot.press("o")
+        picker = app.screen
+        assert isinstance(picker, PickerScreen)
+        options = picker.query_one(OptionList)
+        ids = [options.get_option_at_index(i).id for i in range(options.option_count)]
+        assert "fan-out" in ids
+        options.highlighted = ids.index("fan-out")
+        await pilot.press("enter")
+        await settle(pilot)
+        assert not isinstance(app.screen, PickerScreen)
+        assert app.timeline.program.scenario.source == "fan-out"
+        assert app.cursor == 0
+        assert app.breakpoints == frozenset()
+        assert "Fan-out" in header(app)
+        assert "h = w·x" in chain(app) or "h = w" in chain(app)
+
+
+async def test_switching_program_replaces_the_timeline() -> None:
+    app = make_app(worked_example())
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        app.cursor = 12
+        app.set_program(fan_out())
+        await settle(pilot)
+        assert app.cursor == 0
+        assert app.timeline.program.scenario.name == "Fan-out"
+        assert app.query_one(TimelineView).snapshot_text().splitlines()[0].startswith("▶")
+
+
+async def test_training_ahead_shows_progress_and_keeps_the_ui_live() -> None:
+    app = make_app(worked_example(steps=200_000))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause(0)
+        for _ in range(3):
+            await app.run_action("next_event")
+            await pilot.pause(0)
+        assert app.cursor == 3  # the keys were handled while the worker computes
+        assert not app.timeline.done
+        await pilot.pause(0.5)
+        assert "computing" in header(app)
+        computed = app.timeline.computed_steps
+        await pilot.press("G")
+        assert app.cursor >= computed * 10 - 1
+        app.set_program(worked_example())  # cancels the old run's worker
+        await settle(pilot)
+        assert app.timeline.done
+        assert "computing" not in header(app)
+        await pilot.press("G")
+        assert app.cursor == 199
+
+
+SIZES = [(40, 12), (80, 24), (120, 40), (200, 60)]
+
+
+async def test_every_key_on_every_screen_at_every_size() -> None:
+    """Nothing raises, whatever is pressed where; the app is still running afterwards."""
+    keys = [k for a in ACTIONS for k in a.keys.split(",") if k != "q"]
+    app = make_app(xor())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        for width, height in SIZES:
+            await pilot.resize_terminal(width, height)
+            await pilot.pause()
+            for opener in (None, "question_mark", "d", "o"):
+                if opener:
+                    await pilot.press(opener)
+                await pilot.press(*keys)
+                while len(app.screen_stack) > 1:
+                    await pilot.press("escape")
+            app.playing = False
+        assert app.is_running
+        await pilot.press("q")
+    assert app.return_code == 0
+
+
+async def test_q_quits() -> None:
+    app = make_app(worked_example())
+    async with app.run_test() as pilot:
+        await settle(pilot)
+        await pilot.press("q")
+    assert app.return_code == 0
+
+
+def test_timeline_view_cost_does_not_grow_with_the_run() -> None:
+    """Rendering around event 5,000,000 of a 10,000,000-event run materialises nothing."""
+    program = worked_example(steps=1_000_000)
+    real = Timeline(program)
+    record = real.record(0)
+
+    class Huge:
+        """Just what the timeline pane reads; any attempt to compute fails the test."""
+
+        def __init__(self) -> None:
+            self.program = program
+            self.total_steps = 1_000_000
+            self.computed_events = 10_000_000
+
+        def record(self, step: int):
+            raise AssertionError("the timeline pane must not materialise steps")
+
+    view = TimelineView()
+    frame = Frame(5_000_000, 500_000, 0, record, program)
+    view.show(frame, Huge())  # type: ignore[arg-type]
+    began = time.perf_counter()
+    lines = [view.line_text(seq, 40) for seq in range(5_000_000 - 20, 5_000_000 + 20)]
+    assert time.perf_counter() - began < 0.05
+    assert "".join(t for t, _ in lines[20]).strip().startswith("step 500000 · forward")
+
+
+def test_wrap_never_cuts_a_number() -> None:
+    parts = (
+        ("∂L/∂W1", "grad"), (" = ", ""), ("0.123456", "num"), (" · ", "op"),
+        ("-1.5e-07", "num"), (" = ", ""), ("[[0.25, -0.5], [1.0, 2.0]]", "num"),
+    )
+    for width in range(12, 60):
+        lines = wrap(parts, width)
+        texts = ["".join(t for t, _ in line) for line in lines]
+        assert all(len(t) <= width for t in texts)
+        words = " ".join(texts).split()
+        for number in ("0.123456", "-1.5e-07", "[[0.25,", "-0.5],", "[1.0,", "2.0]]"):
+            assert number in words, (width, texts)

@@ -1,0 +1,127 @@
+"""Snapshot tests: what the app looks like, one small scenario each.
+
+Each test's docstring says what its SVG must show. Update with
+``pytest tests/tui/test_snapshots.py --snapshot-update`` and look at every changed SVG
+before accepting it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from textual.pilot import Pilot
+from textual.widgets import Input
+
+from snapshot_apps import adam_example, fan_out, goto, make_app, settle, worked_example, xor
+
+BIG = (120, 40)
+
+
+def test_startup(snap_compare) -> None:
+    """The worked example at its first event: header `step 0/20`, a blue `forward` badge,
+    `event 0/200`; the timeline's first line highlighted; the graph with x=1 and W1=0.5;
+    the chain rule `z1 = x·W1 + b1 = 1.0·0.5 + 0.0 = 0.5`; the footer's keys."""
+    assert snap_compare(make_app(worked_example()), terminal_size=BIG, run_before=settle)
+
+
+def test_worked_example_forward(snap_compare) -> None:
+    """Forward of a1: `a1 = z1 = 0.5` with the identity explained; the graph shows a1 = 0.5."""
+    app = make_app(worked_example())
+    assert snap_compare(app, terminal_size=BIG, run_before=goto("forward", "a1"))
+
+
+def test_worked_example_loss(snap_compare) -> None:
+    """The loss event: `L = (0.5 − 0.0)² = 0.25`, a `loss` badge in the loss colour."""
+    app = make_app(worked_example())
+    assert snap_compare(app, terminal_size=BIG, run_before=goto("loss", "L"))
+
+
+def test_worked_example_backward(snap_compare) -> None:
+    """Backward of W1: `∂L/∂W1 = ∂L/∂z1 · ∂z1/∂W1 = 1.0 · 1.0 = 1.0` and the whole path
+    from the loss; gradients in the gradient colour."""
+    app = make_app(worked_example())
+    assert snap_compare(app, terminal_size=BIG, run_before=goto("backward", "W1"))
+
+
+def test_worked_example_update(snap_compare) -> None:
+    """Update of W1: `W1 ← W1 − lr·∂L/∂W1 = 0.5 − 0.1·1.0 = 0.4`; the graph shows W1 = 0.4."""
+    app = make_app(worked_example())
+    assert snap_compare(app, terminal_size=BIG, run_before=goto("update", "W1"))
+
+
+def test_fan_out_backward(snap_compare) -> None:
+    """w feeds u = w*x and v = sin(w): its backward event shows one term per consumer and
+    their sum."""
+    app = make_app(fan_out())
+    assert snap_compare(app, terminal_size=BIG, run_before=goto("backward", "w"))
+
+
+def test_matrix_backward(snap_compare) -> None:
+    """XOR 2-2-1, 4 samples: the backward event of W1, a 2×2 gradient from a matrix
+    product, with shapes shown."""
+    app = make_app(xor())
+    assert snap_compare(app, terminal_size=BIG, run_before=goto("backward", "W1"))
+
+
+def test_adam_update(snap_compare) -> None:
+    """The worked example under Adam, update of W1 in step 1: the moment estimates m and v,
+    their bias corrections and the step."""
+    app = make_app(adam_example())
+    assert snap_compare(app, terminal_size=BIG, run_before=goto("update", "W1", step=1))
+
+
+def test_help_screen(snap_compare) -> None:
+    """The help dialog over the app: every key of the action table, what each pane shows,
+    and the four phase colours."""
+
+    async def run_before(pilot: Pilot) -> None:
+        await settle(pilot)
+        await pilot.press("question_mark")
+
+    assert snap_compare(make_app(worked_example()), terminal_size=BIG, run_before=run_before)
+
+
+def test_picker(snap_compare) -> None:
+    """The scenario picker: each built-in scenario's id, name and first line of
+    description, and the path input below."""
+
+    async def run_before(pilot: Pilot) -> None:
+        await settle(pilot)
+        await pilot.press("o")
+
+    assert snap_compare(make_app(worked_example()), terminal_size=BIG, run_before=run_before)
+
+
+def test_error_in_app(snap_compare, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An invalid file typed into the picker: the picker stays open and shows
+    `bad.toml: model.layers[0].activation: …` in the error colour; no traceback."""
+    (tmp_path / "bad.toml").write_text(
+        'name = "bad"\n[model]\ninputs = 1\n[[model.layers]]\nunits = 1\n'
+        'activation = "tanhh"\n[data]\nx = [[1.0]]\ny = [[0.0]]\n[loss]\nkind = "mse"\n'
+        '[optimizer]\nkind = "sgd"\nlr = 0.1\n'
+    )
+    monkeypatch.chdir(tmp_path)
+
+    async def run_before(pilot: Pilot) -> None:
+        await settle(pilot)
+        await pilot.press("o")
+        path = pilot.app.screen.query_one(Input)
+        path.focus()
+        path.value = "bad.toml"
+        await pilot.press("enter")
+
+    assert snap_compare(make_app(worked_example()), terminal_size=BIG, run_before=run_before)
+
+
+def test_small_terminal(snap_compare) -> None:
+    """80×24: all four panes still visible — a narrow timeline with short phase names,
+    graph, chain rule and history stacked — at the backward event of W1."""
+    app = make_app(worked_example())
+    assert snap_compare(app, terminal_size=(80, 24), run_before=goto("backward", "W1"))
+
+
+def test_large_terminal(snap_compare) -> None:
+    """160×50: the XOR network at the forward event of a2, every pane roomy."""
+    app = make_app(xor())
+    assert snap_compare(app, terminal_size=(160, 50), run_before=goto("forward", "a2"))

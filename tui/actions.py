@@ -1,0 +1,109 @@
+"""The app's actions as data: one table feeds the key bindings, the help screen and the
+command palette, so the three can never disagree.
+
+Each row names the keys (Textual key syntax, comma-separated), the action (a method
+``action_<name>`` on the app) and what it does, in words a learner would use.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+
+from textual.binding import Binding
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+
+
+@dataclass(frozen=True)
+class Action:
+    """One thing the user can do.
+
+    Attributes:
+        keys: Textual key names, comma-separated (``"n,right"``); the first is the main one.
+        action: The app action it runs (``"next_event"`` runs ``action_next_event``).
+        label: One word for the footer.
+        title: What it does, for the command palette and the help screen's key table.
+        help: More about it, for the help screen.
+        display: How the keys are written for people (``"n →"``).
+        footer: Whether the footer shows it.
+    """
+
+    keys: str
+    action: str
+    label: str
+    title: str
+    display: str
+    help: str = ""
+    footer: bool = True
+
+
+ACTIONS: tuple[Action, ...] = (
+    Action("n,right", "next_event", "next", "Next event", "n →"),
+    Action(
+        "p,left", "prev_event", "prev", "Previous event", "p ←",
+        "Stepping back is exact: every pane shows what it showed before.",
+    ),
+    Action(
+        "right_square_bracket", "next_step", "step", "Next training step", "]",
+        "Same place within the step: same phase, same node.",
+    ),
+    Action(
+        "left_square_bracket", "prev_step", "step", "Previous training step", "[",
+        "Same place within the step.", footer=False,
+    ),
+    Action("g", "first_event", "first", "First event", "g", footer=False),
+    Action(
+        "G", "last_event", "last", "Last computed event", "G",
+        "Later steps appear as they are computed.", footer=False,
+    ),
+    Action("space", "toggle_play", "play", "Play / pause", "space", "One event per tick."),
+    Action(
+        "c", "continue_to_breakpoint", "continue", "Continue to the next breakpoint", "c",
+        "Runs to the next event of a node or parameter that has a breakpoint (●).",
+    ),
+    Action(
+        "b", "toggle_breakpoint", "break", "Toggle a breakpoint", "b",
+        "On the node selected in the graph (click one), else on the current event's"
+        " node or parameter.",
+    ),
+    Action(
+        "h", "toggle_history", "history", "Show the history instead of the graph", "h",
+        "On small terminals the graph and the history share one place; h swaps them.",
+    ),
+    Action(
+        "o", "open_scenario", "open", "Open a scenario", "o", "A built-in, or a .toml file.",
+        footer=False,
+    ),
+    Action("d", "description", "notes", "Scenario description", "d", footer=False),
+    Action("question_mark", "help", "help", "Help", "?", "Every key, and what each pane shows."),
+    Action("q", "quit", "quit", "Quit", "q"),
+)
+"""Every action of the main screen, in the order the help screen lists them."""
+
+
+def bindings() -> list[Binding]:
+    """The key bindings for :data:`ACTIONS`."""
+    return [
+        Binding(a.keys, a.action, a.label, show=a.footer, key_display=a.display.split()[0])
+        for a in ACTIONS
+    ]
+
+
+class ActionsProvider(Provider):
+    """Offers every action of :data:`ACTIONS` in the command palette (ctrl+p)."""
+
+    async def discover(self) -> Hits:
+        for a in ACTIONS:
+            yield DiscoveryHit(
+                a.title, partial(self.app.run_action, a.action), help=f"key: {a.display}"
+            )
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for a in ACTIONS:
+            score = matcher.match(a.title)
+            if score > 0:
+                yield Hit(
+                    score, matcher.highlight(a.title), partial(self.app.run_action, a.action),
+                    text=a.title, help=f"key: {a.display}",
+                )

@@ -1,0 +1,459 @@
+"""The bpdbg app: a step debugger over a :class:`~engine.timeline.Timeline`.
+
+The app owns one reactive ``cursor`` (the current event's ``seq``), clamped to the events
+computed so far. When it changes, the app builds the :class:`~engine.timeline.Frame` once
+and hands it to every pane (attributes down); panes report clicks with messages (up).
+Training ahead runs in a thread worker that only advances the timeline and posts progress.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+
+from textual import on, work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.containers import Horizontal, Vertical
+from textual.content import Content
+from textual.message import Message
+from textual.reactive import reactive
+from textual.screen import Screen
+from textual.timer import Timer
+from textual.widgets import Footer, Static
+from textual.worker import get_current_worker
+
+from engine.run import Program
+from engine.timeline import Frame, Timeline
+from tui.actions import ACTIONS, ActionsProvider, bindings
+from tui.chain_rule_view import ChainRuleView
+from tui.graph_view import GraphView
+from tui.history_view import HistoryView
+from tui.timeline_view import TimelineView, step_layout
+
+PHASE_COLORS = {
+    "forward": "text-primary",
+    "loss": "text-error",
+    "backward": "text-accent",
+    "update": "text-success",
+}
+"""The theme colour of each phase, published to CSS and markup as ``$phase-<name>``.
+
+Forward and backward match the graph pane's edges (values flow in the primary colour,
+gradients in the accent colour); updated parameters are green there too."""
+
+TICKS_PER_SECOND = 20
+"""Events per second while playing."""
+CHUNK_SECONDS = 0.02
+"""Roughly how long one chunk of training ahead runs (cancelling waits for a chunk)."""
+YIELD_SECONDS = 0.001
+"""How long training ahead holds the GIL at most before letting the UI thread run."""
+PROGRESS_SECONDS = 0.25
+"""How often training ahead reports progress (header, timeline length)."""
+HISTORY_REFRESH_SECONDS = 1.0
+"""How often the history pane's plots are redrawn while steps are being computed."""
+
+ACTION_NAMES = frozenset(a.action for a in ACTIONS)
+MOVES = ("next_event", "prev_event", "next_step", "prev_step", "first_event", "last_event")
+
+
+class BpdbgApp(App[int]):
+    """Step through backpropagation one event at a time.
+
+    Args:
+        program: The scenario to run, already loaded and validated.
+        compute_ahead: Train ahead in a worker (off in tests that want a quiet app).
+        cursor_blink: Whether text cursors blink (off for snapshots).
+    """
+
+    CSS_PATH = "app.tcss"
+    TITLE = "bpdbg"
+    BINDINGS = bindings()
+    COMMANDS = App.COMMANDS | {ActionsProvider}
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (32, "-tall")]
+
+    cursor: reactive[int] = reactive(0, init=False)
+    """The current event's ``seq``, within the events computed so far."""
+    playing: reactive[bool] = reactive(False, init=False)
+    """Whether the cursor advances by itself, one event per tick."""
+    breakpoints: reactive[frozenset[str]] = reactive(frozenset(), init=False)
+    """Nodes and parameters whose events ``c`` stops at."""
+    history_shown: reactive[bool] = reactive(False, init=False)
+    """On small terminals, whether the history takes the graph's place."""
+
+    class Computed(Message):
+        """The worker advanced ``timeline``'s frontier."""
+
+        def __init__(self, timeline: Timeline) -> None:
+            self.timeline = timeline
+            super().__init__()
+
+    def __init__(
+        self, program: Program, *, compute_ahead: bool = True, cursor_blink: bool = True
+    ) -> None:
+        super().__init__()
+        self.timeline = Timeline(program)
+        self.frame: Frame | None = None
+        """The frame every pane shows now."""
+        self.selected: str | None = None
+        """The node picked in the graph, which ``b`` toggles; None: the event's subject."""
+        self._layout = step_layout(program.graph)
+        self._compute_ahead = compute_ahead
+        self._cursor_blink = cursor_blink
+        self._player: Timer | None = None
+        self._history_shown_at = 0.0
+        self._header_shown: dict[str, Content] = {}
+        self._bindings_shown: tuple[bool | None, ...] = ()
+        self.timeline_view = TimelineView(id="timeline")
+        self.graph_view = GraphView(id="graph")
+        self.chain_view = ChainRuleView(id="chain")
+        self.history_view = HistoryView(id="history")
+
+    # --- layout ---------------------------------------------------------------------------
+
+    def get_css_variables(self) -> dict[str, str]:
+        variables = super().get_css_variables()
+        variables.update({f"phase-{p}": variables[c] for p, c in PHASE_COLORS.items()})
+        self.theme_variables = variables
+        return variables
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        # The action table offers Quit already (ActionsProvider).
+        yield from (c for c in super().get_system_commands(screen) if c.title != "Quit")
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="header"):
+            yield Static(id="title")
+            yield Static(id="position")
+            yield Static(id="status")
+        with Horizontal(id="main"):
+            yield self.timeline_view
+            with Vertical(id="right"):
+                yield self.graph_view
+                with Horizontal(id="lower"):
+                    yield self.chain_view
+                    yield self.history_view
+        yield Footer(compact=True, show_command_palette=False)
+
+    def on_mount(self) -> None:
+        for pane, title in zip(self.panes, ("Timeline", "Graph", "Chain rule", "History")):
+            pane.border_title = title
+        self._player = self.set_interval(1 / TICKS_PER_SECOND, self._tick, pause=True)
+        self._start()
+
+    @property
+    def panes(self) -> tuple[TimelineView, GraphView, ChainRuleView, HistoryView]:
+        """The four panes, each of which shows the current frame."""
+        return (self.timeline_view, self.graph_view, self.chain_view, self.history_view)
+
+    # --- the cursor --------------------------------------------------------------------------
+
+    @property
+    def last(self) -> int:
+        """The last event the cursor can reach now."""
+        return max(0, self.timeline.computed_events - 1)
+
+    def validate_cursor(self, cursor: int) -> int:
+        return max(0, min(cursor, self.last))
+
+    def watch_cursor(self) -> None:
+        self._show()
+
+    def _show(self) -> None:
+        """Build the frame at the cursor and hand it to every pane."""
+        frame = self.frame = self.timeline.frame(self.cursor)
+        for pane in self.panes:
+            pane.show(frame, self.timeline)
+        self._history_shown_at = time.monotonic()
+        self._update_header()
+        self._refresh_footer()
+
+    def _start(self) -> None:
+        """Show the first event of the current timeline and start training ahead."""
+        self.set_reactive(BpdbgApp.cursor, 0)
+        self._show()
+        if self._compute_ahead and not self.timeline.done:
+            self._train_ahead(self.timeline)
+
+    def set_program(self, program: Program) -> None:
+        """Replace the running scenario: a new timeline, the cursor at its start."""
+        self.playing = False
+        self.timeline = Timeline(program)
+        self._layout = step_layout(program.graph)
+        self.selected = None
+        self.graph_view.border_subtitle = ""
+        self.breakpoints = frozenset()
+        self._start()
+        self.notify(f"Opened {program.scenario.name}", timeout=3)
+
+    # --- the header --------------------------------------------------------------------------
+
+    def _update_header(self) -> None:
+        t, frame = self.timeline, self.frame
+        self._set_header(
+            "#title",
+            Content.from_markup("[b]bpdbg[/b] [dim]│[/dim] $name", name=t.program.scenario.name),
+        )
+        if frame is not None:
+            self._set_header(
+                "#position",
+                Content.from_markup(
+                    f"step $step/$steps  [reverse b $phase-{frame.phase}] $phase [/]"
+                    "  event $seq/$events",
+                    step=f"{frame.step:,}",
+                    steps=f"{t.total_steps:,}",
+                    phase=f"{frame.phase:^8}",
+                    seq=f"{frame.seq:,}",
+                    events=f"{t.total_steps * t.events_per_step:,}",
+                ),
+            )
+        self._update_status()
+
+    def _set_header(self, part: str, text: Content) -> None:
+        """Show ``text`` in a part of the header, laying out again only if its width changed."""
+        shown = self._header_shown.get(part)
+        if text != shown:
+            self._header_shown[part] = text
+            layout = shown is None or shown.cell_length != text.cell_length
+            self.query_one(part, Static).update(text, layout=layout)
+
+    def _update_status(self) -> None:
+        t = self.timeline
+        if not t.done:
+            fraction = t.computed_steps / max(1, t.total_steps)
+            filled = round(8 * fraction)
+            text = Content.from_markup(
+                "[dim]computing[/dim] $done/$total $bar",
+                done=f"{t.computed_steps:,}",
+                total=f"{t.total_steps:,}",
+                bar="▰" * filled + "▱" * (8 - filled),
+            )
+        elif self.playing:
+            text = Content.from_markup("[b]▶ playing[/b]")
+        else:
+            text = Content("")
+        self._set_header("#status", text)
+
+    # --- training ahead ----------------------------------------------------------------------
+
+    @work(thread=True, exclusive=True, group="compute")
+    def _train_ahead(self, timeline: Timeline) -> None:
+        """Compute the rest of the run in chunks of about :data:`CHUNK_SECONDS`."""
+        worker = get_current_worker()
+
+        yielded = time.perf_counter()
+
+        def cancelled() -> bool:
+            # Called between steps. Sleeping releases the GIL, so a waiting UI thread runs
+            # within a millisecond instead of after the interpreter's 5 ms switch interval,
+            # which it would pay on every pass of its event loop (keys lagged by seconds).
+            nonlocal yielded
+            now = time.perf_counter()
+            if now - yielded > YIELD_SECONDS:
+                time.sleep(0)
+                yielded = now
+            return worker.is_cancelled
+
+        chunk = 1  # the first frame waits on step 0 only
+        reported = 0.0
+        while not timeline.done and not worker.is_cancelled:
+            began = time.perf_counter()
+            timeline.compute(chunk, cancelled=cancelled)
+            took = time.perf_counter() - began
+            if took < CHUNK_SECONDS / 2:
+                chunk *= 2
+            elif took > CHUNK_SECONDS * 2 and chunk > 1:
+                chunk //= 2
+            # Each report redraws the header, the timeline's scrollbar and the plots:
+            # reporting every chunk would keep the UI thread busy and slow both down.
+            if timeline.done or began - reported >= PROGRESS_SECONDS:
+                reported = began
+                self.post_message(self.Computed(timeline))
+
+    def on_bpdbg_app_computed(self, message: Computed) -> None:
+        if message.timeline is not self.timeline or not self.history_view.is_attached:
+            return  # from the scenario that was open before, or the app is closing
+        self.timeline_view.set_computed(self.timeline.computed_events)
+        now = time.monotonic()
+        if self.frame is not None and (
+            self.timeline.done or now - self._history_shown_at > HISTORY_REFRESH_SECONDS
+        ):
+            self.history_view.show(self.frame, self.timeline)  # its curves grow with the run
+            self._history_shown_at = now
+        self._update_status()
+        self._refresh_footer()
+
+    # --- messages from the panes -------------------------------------------------------------
+
+    @on(TimelineView.EventClicked)
+    def _event_clicked(self, message: TimelineView.EventClicked) -> None:
+        self.cursor = message.seq
+
+    @on(GraphView.NodeSelected)
+    def _node_selected(self, message: GraphView.NodeSelected) -> None:
+        self.selected = message.name
+        if message.name in self.timeline.program.graph.params:
+            self.history_view.select_param(message.name)
+        self.graph_view.border_subtitle = f"selected {message.name} · b: breakpoint"
+
+    # --- actions (see tui.actions) -----------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ACTION_NAMES and self.screen is not self.screen_stack[0]:
+            return False  # a dialog is open: its own keys apply, the panes behind stay still
+        eps = self.timeline.events_per_step
+        match action:
+            case "next_event" | "last_event":
+                enabled = self.cursor < self.last
+            case "prev_event" | "first_event":
+                enabled = self.cursor > 0
+            case "next_step":
+                enabled = self.cursor + eps <= self.last
+            case "prev_step":
+                enabled = self.cursor >= eps
+            case "toggle_play":
+                enabled = self.playing or self.cursor < self.last or not self.timeline.done
+            case "toggle_history":
+                return self.compact  # hidden where graph and history both fit
+            case _:
+                return True
+        return True if enabled else None  # None: shown in the footer, greyed out
+
+    def _refresh_footer(self) -> None:
+        """Redraw the footer's keys, but only when one has been enabled or disabled.
+
+        The footer rebuilds all its widgets on every refresh, which at every event (or
+        every progress report) would cost more than the rest of a step together.
+        """
+        state = tuple(
+            self.check_action(a, ()) for a in (*MOVES, "toggle_play", "toggle_history")
+        )
+        if state != self._bindings_shown:
+            self._bindings_shown = state
+            self.refresh_bindings()
+
+    @property
+    def compact(self) -> bool:
+        """Whether the terminal is too small to show the graph and the history at once."""
+        main = self.screen_stack[0] if self.screen_stack else None
+        return main is not None and main.has_class("-narrow") and main.has_class("-short")
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self._refresh_footer)  # once the size classes are set
+
+    def action_toggle_history(self) -> None:
+        self.history_shown = not self.history_shown
+
+    def watch_history_shown(self, shown: bool) -> None:
+        self.screen_stack[0].set_class(shown, "-history-shown")
+
+    def action_next_event(self) -> None:
+        self.cursor += 1
+
+    def action_prev_event(self) -> None:
+        self.cursor -= 1
+
+    def action_next_step(self) -> None:
+        self.cursor += self.timeline.events_per_step
+
+    def action_prev_step(self) -> None:
+        self.cursor -= self.timeline.events_per_step
+
+    def action_first_event(self) -> None:
+        self.cursor = 0
+
+    def action_last_event(self) -> None:
+        self.cursor = self.last
+
+    def action_toggle_play(self) -> None:
+        self.playing = not self.playing
+
+    def watch_playing(self, playing: bool) -> None:
+        if self._player is not None:
+            (self._player.resume if playing else self._player.pause)()
+        self._update_status()
+        self._refresh_footer()
+
+    def _tick(self) -> None:
+        if self.cursor >= self.last:
+            if self.timeline.done:
+                self.playing = False
+            return  # wait for the worker to compute more
+        self.cursor += 1
+        subject = self._layout[self.cursor % len(self._layout)][1]
+        if subject in self.breakpoints:
+            self.playing = False
+            self.notify(f"Breakpoint: {subject}", timeout=3)
+
+    def next_breakpoint(self) -> int | None:
+        """The next computed event whose node or parameter has a breakpoint, if any.
+
+        Every step has the same events in the same order, so this looks at one step's
+        layout rather than at the events themselves: nothing is computed.
+        """
+        eps = len(self._layout)
+        hits = [pos for pos, (_, subject) in enumerate(self._layout) if subject in self.breakpoints]
+        if not hits:
+            return None
+        step, pos = divmod(self.cursor, eps)
+        later = [p for p in hits if p > pos]
+        seq = step * eps + later[0] if later else (step + 1) * eps + hits[0]
+        return seq if seq <= self.last else None
+
+    def action_continue_to_breakpoint(self) -> None:
+        if not self.breakpoints:
+            self.notify("No breakpoints. Press b to set one on the current node.", timeout=4)
+            return
+        seq = self.next_breakpoint()
+        if seq is None:
+            more = "" if self.timeline.done else " yet (later steps are still being computed)"
+            self.notify(f"No breakpoint hit{more}.", severity="warning", timeout=4)
+            return
+        self.cursor = seq
+
+    def action_toggle_breakpoint(self) -> None:
+        if self.frame is None:
+            return
+        name = self.selected or self.frame.event.subject
+        if name in self.breakpoints:
+            self.breakpoints = self.breakpoints - {name}
+            self.notify(f"Breakpoint on {name} removed.", timeout=3)
+        else:
+            self.breakpoints = self.breakpoints | {name}
+            self.notify(f"Breakpoint on {name}: c continues to its next event.", timeout=3)
+
+    def watch_breakpoints(self, breakpoints: frozenset[str]) -> None:
+        self.timeline_view.set_breakpoints(breakpoints)
+        names = ", ".join(sorted(breakpoints))
+        self.timeline_view.border_subtitle = f"● {names}" if names else ""
+
+    # Dialogs are imported when first opened: they bring in Markdown and the scenario
+    # index, a tenth of a second that start-up need not pay.
+
+    def action_open_scenario(self) -> None:
+        from tui.picker_screen import PickerScreen
+
+        current = self.timeline.program.scenario.source
+
+        def opened(program: Program | None) -> None:
+            if program is not None:
+                self.set_program(program)
+
+        self.push_screen(PickerScreen(current, cursor_blink=self._cursor_blink), opened)
+
+    def action_description(self) -> None:
+        from tui.notes_screen import NotesScreen
+
+        self.push_screen(NotesScreen(self.timeline.program.scenario))
+
+    def action_help(self) -> None:
+        from tui.help_screen import HelpScreen
+
+        self.push_screen(HelpScreen(self.timeline.program.scenario.name))
+
+
+def run_app(program: Program) -> int:
+    """Open the app on ``program`` and return the exit status when it closes."""
+    app = BpdbgApp(program)
+    app.run()
+    return app.return_code or 0

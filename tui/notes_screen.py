@@ -1,0 +1,29 @@
+"""The notes screen: the scenario's description (Markdown), as its author wrote it."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Markdown
+
+from engine.scenario import Scenario
+
+
+class NotesScreen(ModalScreen[None]):
+    """Shows a scenario's name, source and description; ``esc``, ``d`` or ``q`` closes it."""
+
+    BINDINGS = [Binding("escape,d,q", "dismiss", "Close")]
+
+    def __init__(self, scenario: Scenario) -> None:
+        super().__init__()
+        self._scenario = scenario
+
+    def compose(self) -> ComposeResult:
+        s = self._scenario
+        with Vertical(id="notes-dialog", classes="dialog") as dialog:
+            dialog.border_title = s.name
+            dialog.border_subtitle = "esc to close"
+            with VerticalScroll():
+                yield Markdown(s.description or "_This scenario has no description._")
