@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections import deque
 
 import numpy as np
@@ -399,17 +398,13 @@ def test_large_tensors_are_summarised() -> None:
     assert lay.boxes["layer 2"].foot == "64→64"
 
 
-def test_rendering_a_frame_is_fast() -> None:
-    """The target is well under 5 ms a frame; the bound here leaves room for slow CI."""
+def test_every_frame_of_the_largest_graphs_renders_to_the_layout_height() -> None:
+    """Speed is measured by bench/, not here; this checks the big cases render at all."""
     for make in (big_model, big_expression):
         program = make()
         lay = layout(program.graph)
-        fs = frames(program)
-        render_rows(lay, fs[0], "W1")
-        began = time.perf_counter()
-        for frame in fs:
-            render_rows(lay, frame, "W1")
-        assert (time.perf_counter() - began) / len(fs) < 0.025
+        for frame in frames(program):
+            assert len(render_rows(lay, frame, "W1")) == lay.height
 
 
 # --- the widget --------------------------------------------------------------------------
