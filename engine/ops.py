@@ -34,8 +34,10 @@ LEAKY_SLOPE = 0.01
 """Slope of ``leaky_relu`` below zero (PyTorch's default)."""
 BCE_LOG_FLOOR = -100.0
 """``bce`` clamps its logarithms here, as PyTorch's ``BCELoss`` does."""
-BCE_EPS = 1e-12
-"""PyTorch's ``BCELoss`` backward divides by ``max(p·(1−p), BCE_EPS)``."""
+BCE_EPS = float(np.float32(1e-12))
+"""PyTorch's ``BCELoss`` backward divides by ``max(p·(1−p), BCE_EPS)``. ATen declares the
+constant as a C ``float``, so it is 1e-12 rounded to float32 (9.99999996e-13), and a
+float64 reference that matches PyTorch to the last bits must use the same value."""
 
 
 class ShapeError(ValueError):
