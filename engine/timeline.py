@@ -306,10 +306,9 @@ class Timeline:
         )
         row = None
         if step % self.history.stride == 0:  # most steps of a long run are not sampled
-            row = np.concatenate(
-                [params[p].reshape(-1) for p in self.graph_params]
-                + [[float(np.linalg.norm(grads[p])) for p in self.graph_params]]
-            )
+            with np.errstate(all="ignore"):
+                norms = [float(np.linalg.norm(grads[p])) for p in self.graph_params]
+            row = np.concatenate([params[p].reshape(-1) for p in self.graph_params] + [norms])
         with self._lock:
             i = step - self.first_step
             if i >= len(self._losses):
@@ -407,6 +406,10 @@ class Timeline:
     def frame(self, seq: int) -> Frame:
         """The state at event ``seq``."""
         step, pos = self.locate(seq)
+        if step < self.first_step and self.parent is not None:
+            # A branch's earlier steps were run by its parent's program (its optimizer,
+            # its learning rate): their frames must explain them as they happened.
+            return self.parent.frame(seq)
         return Frame(seq, step, pos, self.record(step), self.program)
 
     def event(self, seq: int) -> Event:
