@@ -22,7 +22,8 @@ The definitions it implements:
 - optimizers as ``torch.optim``: SGD ``p -= lr g``; SGD with momentum ``buf = g`` on the
   first update, then ``buf = mu buf + g``, ``p -= lr buf``; Adam with ``t = step + 1``,
   ``m = b1 m + (1 - b1) g``, ``v = b2 v + (1 - b2) g^2``,
-  ``p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)``;
+  ``p -= lr m̂ / (sqrt(v̂) + eps)`` with ``m̂ = m / (1 - b1^t)``, ``v̂ = v / (1 - b2^t)``
+  (the paper's form; torch.optim rearranges it, equal in exact arithmetic);
 - mini-batch ``t`` is rows ``[t B, (t + 1) B)`` of the data, taken cyclically.
 
 Initial weights a layer does not give are drawn as :func:`engine.run.init_model_params`

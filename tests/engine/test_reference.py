@@ -235,11 +235,8 @@ def well_conditioned(eng: list[dict]) -> bool:
     return True
 
 
-def compare_step(
-    t: int, eng: dict, ref, *, nodes: bool = True, label: str = "", skip: set[str] = frozenset()
-) -> None:
-    """One engine step against one :class:`reference.RefStep` (``skip``: node gradients
-    not to compare)."""
+def compare_step(t: int, eng: dict, ref, *, nodes: bool = True, label: str = "") -> None:
+    """One engine step against one :class:`reference.RefStep`."""
     w = f"{label}step {t}"
     assert_close(eng["loss"], ref.loss, f"{w}: loss")
     for p, g in ref.grads.items():
@@ -255,7 +252,7 @@ def compare_step(
     for name, value in ref.nodes.items():
         if name.startswith(("z", "a")) and name in eng["values"]:
             assert_close(eng["values"][name], value, f"{w}: forward value of {name}")
-        elif name.startswith("d") and name[1:] in eng["node_grads"] and name[1:] not in skip:
+        elif name.startswith("d") and name[1:] in eng["node_grads"]:
             assert_close(eng["node_grads"][name[1:]], value, f"{w}: dL/d{name[1:]}")
 
 
@@ -304,15 +301,9 @@ def note(message: str) -> None:
         pass
 
 
-def check_against_reference(
-    scenario: Scenario, label: str = "", *, generated: bool = False
-) -> list[dict]:
-    """Every step against the numpy reference, teacher-forced and free-running.
-
-    ``generated``: a hypothesis case, for which :func:`clamp_filter` applies.
-    """
+def check_against_reference(scenario: Scenario, label: str = "") -> list[dict]:
+    """Every step against the numpy reference, teacher-forced and free-running."""
     timeline, eng = engine_steps(scenario)
-    skip = clamp_filter(scenario, eng) if generated else set()
     init = reference.initial_params(scenario)
     for p, v in init.items():
         assert_close(eng[0]["before"][p], v, f"{label}initial {p}")
@@ -326,13 +317,13 @@ def check_against_reference(
             ref.params_after[p], ref.state_after[p] = reference.update(
                 scenario, t, np.array(e["before"][p]), np.array(e["grads"][p]), state[p]
             )
-        compare_step(t, e, ref, label=label + "teacher-forced ", skip=skip)
+        compare_step(t, e, ref, label=label + "teacher-forced ")
         state = {p: {k: np.array(v) for k, v in s.items()} for p, s in e["state"].items()}
     # Free-running: the reference trains on its own from the same start.
     why = rounding_sensitive(scenario, eng)
     if why is None:
         for t, (e, ref) in enumerate(zip(eng, reference.train(scenario), strict=True)):
-            compare_step(t, e, ref, label=label + "free-running ", skip=skip)
+            compare_step(t, e, ref, label=label + "free-running ")
     else:
         note(f"free-running comparison skipped: {why.split(': ', 1)[1]}")
     # The fast path (training ahead, no events) gives the recorded numbers to the bit.
@@ -440,53 +431,11 @@ def layered_tomls(draw, max_steps: int = 6) -> str:
     return "\n".join(lines) + "\n"
 
 
-BCE_CLAMP = (
-    "engine/ops.py BCE_EPS = 1e-12 (double); PyTorch's BCELoss backward clamps p(1-p) at a"
-    " float32 1e-12 = 9.999999960041972e-13 (ATen Loss.cpp `constexpr float EPSILON`),"
-    " so gradients differ by 4e-9 relative wherever p(1-p) < 1e-12"
-)
-
-
-def bce_clamp(scenario: Scenario, eng: list[dict]) -> str | None:
-    """Whether bce's backward clamp (see :data:`BCE_CLAMP`) acts in this run, and how.
-
-    ``"edge"``: only at p exactly 0 or 1 (a one-unit softmax is always 1.0), where it
-    sets ∂L/∂a but no parameter gradient (σ′ and the softmax Jacobian are 0 there);
-    ``"interior"``: at some 0 < p < 1, where it sets parameter gradients too.
-    """
-    if scenario.loss != "bce":
-        return None
-    last = f"a{len(scenario.model.layers)}"
-    found = None
-    for e in eng:
-        p = np.asarray(e["values"][last])
-        clamped = p * (1.0 - p) < 1e-12
-        if np.any(clamped & (p > 0) & (p < 1)):
-            return "interior"
-        if np.any(clamped):
-            found = "edge"
-    return found
-
-
-def clamp_filter(scenario: Scenario, eng: list[dict]) -> set[str]:
-    """For generated cases, until BCE_CLAMP is fixed: the node gradients not to compare.
-
-    The disagreement itself is pinned by strict-xfail edge cases (``bce-clamp``,
-    ``bce-saturated``); generated cases stay green and keep checking everything else.
-    """
-    how = bce_clamp(scenario, eng)
-    if how is None:
-        return set()
-    note(f"bce clamp reached ({how})")
-    assume(how != "interior")
-    return {f"a{len(scenario.model.layers)}"}
-
-
 @examples(400)
 @given(layered_tomls())
 def test_layered_networks_match_the_numpy_reference(text):
     scenario = loads(text, "generated.toml")
-    check_against_reference(scenario, label=f"\n{text}\n", generated=True)
+    check_against_reference(scenario, label=f"\n{text}\n")
 
 
 # --- hand-picked edges: kinks, saturation, batching ----------------------------------------
@@ -528,7 +477,8 @@ EDGES = {
         "steps = 2",
     ),
     # A sigmoid output of 9.4e-14 for a target 1: p(1-p) < 1e-12, so bce's backward
-    # clamp decides the gradient (PyTorch: (p - y) / max(p(1-p), float32(1e-12)) / n).
+    # clamp decides the gradient (PyTorch: (p - y) / max(p(1-p), float32(1e-12)) / n;
+    # the engine had the double 1e-12 at first, 4e-9 relative away).
     "bce-clamp": _toml(
         'inputs = 1\n[[model.layers]]\nunits = 1\nactivation = "sigmoid"\nweight = [[-30.0]]',
         "x = [[1.0]]\ny = [[1.0]]",
@@ -571,20 +521,7 @@ EDGES = {
 }
 
 
-BCE_CLAMP_CASES = ("bce-clamp", "bce-saturated")
-"""Edges that show the clamp: strict xfail until the engine uses PyTorch's constant."""
-
-
-def edge_cases():
-    return [
-        pytest.param(c, marks=pytest.mark.xfail(strict=True, reason=BCE_CLAMP))
-        if c in BCE_CLAMP_CASES
-        else c
-        for c in sorted(EDGES)
-    ]
-
-
-@pytest.mark.parametrize("case", edge_cases())
+@pytest.mark.parametrize("case", sorted(EDGES))
 def test_edge_scenarios_match_the_numpy_reference(case):
     scenario = loads(EDGES[case], f"{case}.toml")
     check_against_reference(scenario, label=f"{case}: ")
@@ -1031,10 +968,8 @@ def check_against_torch(
     (hypothesis ``assume``) when it is ill-conditioned (see :data:`SATURATION`).
     """
     _, eng = engine_steps(scenario)
-    skip = set()
     if generated:
         assume(well_conditioned(eng))
-        skip = clamp_filter(scenario, eng) if scenario.model is not None else set()
     modes = ["teacher-forced"]
     why = rounding_sensitive(scenario, eng)
     if why is None:
@@ -1068,7 +1003,7 @@ def check_against_torch(
                     shape = np.shape(e["values"][name])
                     assert_close(e["values"][name], v.reshape(shape), f"{w}: {name}")
             for name, g in node_grads.items():
-                if name in e["node_grads"] and name not in skip:
+                if name in e["node_grads"]:
                     shape = np.shape(e["node_grads"][name])
                     assert_close(e["node_grads"][name], g.reshape(shape), f"{w}: dL/d{name}")
             params, state = after, state_after
@@ -1120,7 +1055,7 @@ def test_layered_networks_match_torch(torch, text):
     )
 
 
-@pytest.mark.parametrize("case", edge_cases())
+@pytest.mark.parametrize("case", sorted(EDGES))
 def test_edge_scenarios_match_torch(torch, case):
     scenario = loads(EDGES[case], f"{case}.toml")
     check_against_torch(torch, scenario, layered_loss_fn(torch, scenario), f"{case}: ")
