@@ -10,6 +10,7 @@ when ``|analytic − numeric| ≤ ATOL + RTOL · max(|analytic|, |numeric|)``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -85,10 +86,23 @@ def _loss_of(program: Program, params: Params, step: int, param: str):
 
 
 def check_param(
-    program: Program, step: int, params: Params, grad: np.ndarray, param: str
+    program: Program,
+    step: int,
+    params: Params,
+    grad: np.ndarray,
+    param: str,
+    *,
+    progress: Callable[[int, int], None] | None = None,
 ) -> ParamCheck:
-    """Check one parameter's analytic gradient ``grad`` at ``step``."""
-    base = params[param]
+    """Check one parameter's analytic gradient ``grad`` at ``step``.
+
+    Args:
+        progress: Called as ``progress(done, total)`` after each element (the app shows
+            it for large parameters); it may raise to abandon the check.
+    """
+    # An array even where the step loop left a numpy scalar (a scalar parameter after an
+    # update): a scalar's copy is immutable, so perturbing it would silently do nothing.
+    base = np.array(params[param], dtype=np.float64)
     numeric = np.zeros(base.shape)
     flat_num = numeric.reshape(-1)
     with np.errstate(all="ignore"):
@@ -103,6 +117,8 @@ def check_param(
             lp, lm = loss_with(plus), loss_with(minus)
             # Divide by the step actually taken, which rounding may have changed.
             flat_num[i] = (lp - lm) / (plus.reshape(-1)[i] - minus.reshape(-1)[i])
+            if progress is not None:
+                progress(i + 1, base.size)
         a = np.asarray(grad, dtype=np.float64)
         diff = np.abs(a - numeric)
         scale = np.maximum(np.maximum(np.abs(a), np.abs(numeric)), 1e-300)

@@ -56,15 +56,40 @@ ACTIONS: tuple[Action, ...] = (
         "G", "last_event", "last", "Last computed event", "G",
         "Later steps appear as they are computed.", footer=False,
     ),
-    Action("space", "toggle_play", "play", "Play / pause", "space", "One event per tick."),
+    Action(
+        "space", "toggle_play", "play", "Play / pause", "space",
+        "Stops by itself where c would stop: at a breakpoint, or the first NaN or inf.",
+    ),
+    Action(
+        "plus", "faster", "faster", "Play faster", "+",
+        "More events per second (shown in the header while playing).", footer=False,
+    ),
+    Action("minus", "slower", "slower", "Play slower", "-", footer=False),
     Action(
         "c", "continue_to_breakpoint", "continue", "Continue to the next breakpoint", "c",
-        "Runs to the next event of a node or parameter that has a breakpoint (●).",
+        "Runs forward, computing steps as needed, to the next event where a breakpoint (●)"
+        " or watchpoint stops, or to the first NaN or inf (✖). Press c or esc again to stop"
+        " a long search.",
+    ),
+    Action(
+        "C", "reverse_continue", "back", "Reverse continue to the previous breakpoint", "C",
+        "The same, backwards: to the previous event where a breakpoint stops.",
+        footer=False,
     ),
     Action(
         "b", "toggle_breakpoint", "break", "Toggle a breakpoint", "b",
         "On the node selected in the graph (click one), else on the current event's"
         " node or parameter.",
+    ),
+    Action(
+        "B", "breakpoints", "breakpoints", "Breakpoints and watchpoints", "B",
+        "List them, enable, disable or remove one; add one on a phase or a node, or a"
+        " watchpoint: a condition such as norm(grad) > 10.",
+        footer=False,
+    ),
+    Action(
+        "escape", "cancel_search", "cancel", "Cancel a search", "esc",
+        "While c or C is searching (the header says so): stop where it is.", footer=False,
     ),
     Action(
         "h", "toggle_history", "history", "Show the history instead of the graph", "h",
@@ -75,6 +100,23 @@ ACTIONS: tuple[Action, ...] = (
         footer=False,
     ),
     Action("d", "description", "notes", "Scenario description", "d", footer=False),
+    Action(
+        "w", "what_if", "what-if", "What if… (change something and branch)", "w",
+        "From the start of the current step: set a parameter (W1[0,1] = 0.3, or a whole"
+        " tensor), the learning rate or the optimizer, and train on as a new branch. The"
+        " history compares its loss with the original's. Lists the branches, to switch.",
+        footer=False,
+    ),
+    Action(
+        "W", "original_run", "original", "Back to the original run (or forth to the what-if)",
+        "W", "The original run is kept as it was; W again returns to the last what-if.",
+        footer=False,
+    ),
+    Action(
+        "s", "save_screenshot", "save", "Save a screenshot (SVG)", "s",
+        "Written to the current folder, or to $BPDBG_SCREENSHOT_DIR if it is set.",
+        footer=False,
+    ),
     Action("question_mark", "help", "help", "Help", "?", "Every key, and what each pane shows."),
     Action("q", "quit", "quit", "Quit", "q"),
 )

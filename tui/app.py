@@ -26,9 +26,12 @@ from engine.run import Program
 from engine.timeline import Frame, Timeline
 from tui.actions import ACTIONS, ActionsProvider, bindings
 from tui.chain_rule_view import ChainRuleView
+from tui.debugger import Debugger
+from tui.diagnostics_bar import DiagnosticsBar
 from tui.graph_view import GraphView
 from tui.history_view import HistoryView
 from tui.timeline_view import TimelineView, step_layout
+from tui.whatif import Runs
 
 PHASE_COLORS = {
     "forward": "text-primary",
@@ -51,12 +54,15 @@ PROGRESS_SECONDS = 0.25
 """How often training ahead reports progress (header, timeline length)."""
 HISTORY_REFRESH_SECONDS = 1.0
 """How often the history pane's plots are redrawn while steps are being computed."""
+WATCH_DELAY_SECONDS = 0.5
+"""How long after start-up the scenario's file begins to be watched (tui.live_reload)."""
 
 ACTION_NAMES = frozenset(a.action for a in ACTIONS)
+FOOTER_ACTIONS = frozenset(a.action for a in ACTIONS if a.footer)
 MOVES = ("next_event", "prev_event", "next_step", "prev_step", "first_event", "last_event")
 
 
-class BpdbgApp(App[int]):
+class BpdbgApp(Debugger, App[int]):
     """Step through backpropagation one event at a time.
 
     Args:
@@ -72,13 +78,14 @@ class BpdbgApp(App[int]):
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
     VERTICAL_BREAKPOINTS = [(0, "-short"), (32, "-tall")]
 
-    cursor: reactive[int] = reactive(0, init=False)
-    """The current event's ``seq``, within the events computed so far."""
-    playing: reactive[bool] = reactive(False, init=False)
+    cursor: reactive[int] = reactive(0, init=False, repaint=False)
+    """The current event's ``seq``, within the events computed so far.
+
+    ``repaint=False`` here and below: an app's repainting reactive redraws the whole
+    screen on every change; the panes repaint just what changed themselves."""
+    playing: reactive[bool] = reactive(False, init=False, repaint=False)
     """Whether the cursor advances by itself, one event per tick."""
-    breakpoints: reactive[frozenset[str]] = reactive(frozenset(), init=False)
-    """Nodes and parameters whose events ``c`` stops at."""
-    history_shown: reactive[bool] = reactive(False, init=False)
+    history_shown: reactive[bool] = reactive(False, init=False, repaint=False)
     """On small terminals, whether the history takes the graph's place."""
 
     class Computed(Message):
@@ -93,6 +100,8 @@ class BpdbgApp(App[int]):
     ) -> None:
         super().__init__()
         self.timeline = Timeline(program)
+        self.runs = Runs(self.timeline)
+        """The open scenario's original run and its what-if branches (w, W)."""
         self.frame: Frame | None = None
         """The frame every pane shows now."""
         self.selected: str | None = None
@@ -108,6 +117,8 @@ class BpdbgApp(App[int]):
         self.graph_view = GraphView(id="graph")
         self.chain_view = ChainRuleView(id="chain")
         self.history_view = HistoryView(id="history")
+        self.diagnostics_bar = DiagnosticsBar(id="diagnostics")
+        self.set_reactive(BpdbgApp.breakpoints, tuple(program.breakpoints))
 
     # --- layout ---------------------------------------------------------------------------
 
@@ -125,7 +136,9 @@ class BpdbgApp(App[int]):
         with Horizontal(id="header"):
             yield Static(id="title")
             yield Static(id="position")
+            yield Static(id="badge")
             yield Static(id="status")
+        yield self.diagnostics_bar
         with Horizontal(id="main"):
             yield self.timeline_view
             with Vertical(id="right"):
@@ -140,6 +153,8 @@ class BpdbgApp(App[int]):
             pane.border_title = title
         self._player = self.set_interval(1 / TICKS_PER_SECOND, self._tick, pause=True)
         self._start()
+        # Live reload starts once the first frame is up: watchfiles takes a while to load.
+        self.set_timer(WATCH_DELAY_SECONDS, self._watch_scenario_file)
 
     @property
     def panes(self) -> tuple[TimelineView, GraphView, ChainRuleView, HistoryView]:
@@ -164,13 +179,15 @@ class BpdbgApp(App[int]):
         frame = self.frame = self.timeline.frame(self.cursor)
         for pane in self.panes:
             pane.show(frame, self.timeline)
+        self.diagnostics_bar.show(frame, self.timeline)
         self._history_shown_at = time.monotonic()
         self._update_header()
         self._refresh_footer()
 
-    def _start(self) -> None:
-        """Show the first event of the current timeline and start training ahead."""
-        self.set_reactive(BpdbgApp.cursor, 0)
+    def _start(self, cursor: int = 0) -> None:
+        """Show the current timeline at event ``cursor`` (clamped), start training ahead."""
+        self.set_reactive(BpdbgApp.cursor, self.validate_cursor(cursor))
+        self._debugger_start()
         self._show()
         if self._compute_ahead and not self.timeline.done:
             self._train_ahead(self.timeline)
@@ -179,12 +196,42 @@ class BpdbgApp(App[int]):
         """Replace the running scenario: a new timeline, the cursor at its start."""
         self.playing = False
         self.timeline = Timeline(program)
+        self.runs = Runs(self.timeline)
         self._layout = step_layout(program.graph)
         self.selected = None
         self.graph_view.border_subtitle = ""
-        self.breakpoints = frozenset()
+        self.breakpoints = tuple(program.breakpoints)
         self._start()
         self.notify(f"Opened {program.scenario.name}", timeout=3)
+        self._watch_scenario_file()
+
+    def set_timeline(self, timeline: Timeline, cursor: int | None = None) -> None:
+        """Show another run of the open scenario — a what-if branch, the original, a
+        reloaded file — at the same event (``cursor``, default the cursor now), clamped
+        to what that run has computed. Breakpoints and the selection stay."""
+        seq = self.cursor if cursor is None else cursor
+        self.playing = False
+        self.timeline = timeline
+        graph = timeline.program.graph
+        self._layout = step_layout(graph)
+        if self.selected is not None and self.selected not in {n.name for n in graph.nodes}:
+            self.selected = None
+            self.graph_view.border_subtitle = ""
+        # The cursor's step, if it is not computed yet: a branch's first step, or steps a
+        # cancelled run had not reached (at most a moment's work; the rest comes ahead).
+        step = min(timeline.locate(seq)[0], timeline.total_steps - 1)
+        if step >= timeline.computed_steps:
+            deadline = time.perf_counter() + 0.25
+            timeline.compute(
+                step + 1 - timeline.computed_steps,
+                cancelled=lambda: time.perf_counter() > deadline,
+            )
+        self._start(seq)
+
+    def _watch_scenario_file(self) -> None:
+        from tui.live_reload import watch_scenario_file
+
+        watch_scenario_file(self)
 
     # --- the header --------------------------------------------------------------------------
 
@@ -232,7 +279,7 @@ class BpdbgApp(App[int]):
             text = Content.from_markup("[b]▶ playing[/b]")
         else:
             text = Content("")
-        self._set_header("#status", text)
+        self._set_header("#status", self._debugger_status(text))
 
     # --- training ahead ----------------------------------------------------------------------
 
@@ -315,18 +362,23 @@ class BpdbgApp(App[int]):
                 enabled = self.playing or self.cursor < self.last or not self.timeline.done
             case "toggle_history":
                 return self.compact  # hidden where graph and history both fit
+            case "cancel_search":
+                return bool(self._searching)  # else esc is free for others
             case _:
                 return True
         return True if enabled else None  # None: shown in the footer, greyed out
 
     def _refresh_footer(self) -> None:
-        """Redraw the footer's keys, but only when one has been enabled or disabled.
+        """Redraw the footer's keys, but only when one it shows has been enabled or disabled.
 
         The footer rebuilds all its widgets on every refresh, which at every event (or
-        every progress report) would cost more than the rest of a step together.
+        every progress report) would cost more than the rest of a step together. Keys it
+        does not show (``[``, ``g``, ``G``) change nothing there.
         """
         state = tuple(
-            self.check_action(a, ()) for a in (*MOVES, "toggle_play", "toggle_history")
+            self.check_action(a, ())
+            for a in (*MOVES, "toggle_play", "toggle_history")
+            if a in FOOTER_ACTIONS
         )
         if state != self._bindings_shown:
             self._bindings_shown = state
@@ -374,58 +426,7 @@ class BpdbgApp(App[int]):
         self._update_status()
         self._refresh_footer()
 
-    def _tick(self) -> None:
-        if self.cursor >= self.last:
-            if self.timeline.done:
-                self.playing = False
-            return  # wait for the worker to compute more
-        self.cursor += 1
-        subject = self._layout[self.cursor % len(self._layout)][1]
-        if subject in self.breakpoints:
-            self.playing = False
-            self.notify(f"Breakpoint: {subject}", timeout=3)
-
-    def next_breakpoint(self) -> int | None:
-        """The next computed event whose node or parameter has a breakpoint, if any.
-
-        Every step has the same events in the same order, so this looks at one step's
-        layout rather than at the events themselves: nothing is computed.
-        """
-        eps = len(self._layout)
-        hits = [pos for pos, (_, subject) in enumerate(self._layout) if subject in self.breakpoints]
-        if not hits:
-            return None
-        step, pos = divmod(self.cursor, eps)
-        later = [p for p in hits if p > pos]
-        seq = step * eps + later[0] if later else (step + 1) * eps + hits[0]
-        return seq if seq <= self.last else None
-
-    def action_continue_to_breakpoint(self) -> None:
-        if not self.breakpoints:
-            self.notify("No breakpoints. Press b to set one on the current node.", timeout=4)
-            return
-        seq = self.next_breakpoint()
-        if seq is None:
-            more = "" if self.timeline.done else " yet (later steps are still being computed)"
-            self.notify(f"No breakpoint hit{more}.", severity="warning", timeout=4)
-            return
-        self.cursor = seq
-
-    def action_toggle_breakpoint(self) -> None:
-        if self.frame is None:
-            return
-        name = self.selected or self.frame.event.subject
-        if name in self.breakpoints:
-            self.breakpoints = self.breakpoints - {name}
-            self.notify(f"Breakpoint on {name} removed.", timeout=3)
-        else:
-            self.breakpoints = self.breakpoints | {name}
-            self.notify(f"Breakpoint on {name}: c continues to its next event.", timeout=3)
-
-    def watch_breakpoints(self, breakpoints: frozenset[str]) -> None:
-        self.timeline_view.set_breakpoints(breakpoints)
-        names = ", ".join(sorted(breakpoints))
-        self.timeline_view.border_subtitle = f"● {names}" if names else ""
+    # Breakpoints, c / C, playing that stops and its speed: see tui.debugger.
 
     # Dialogs are imported when first opened: they bring in Markdown and the scenario
     # index, a tenth of a second that start-up need not pay.
@@ -450,6 +451,21 @@ class BpdbgApp(App[int]):
         from tui.help_screen import HelpScreen
 
         self.push_screen(HelpScreen(self.timeline.program.scenario.name))
+
+    def action_what_if(self) -> None:
+        from tui.whatif_screen import open_what_if
+
+        open_what_if(self)
+
+    def action_original_run(self) -> None:
+        from tui.whatif_screen import toggle_original
+
+        toggle_original(self)
+
+    def action_save_screenshot(self) -> None:
+        from tui.export import save_screenshot
+
+        save_screenshot(self)
 
 
 def run_app(program: Program) -> int:

@@ -21,12 +21,13 @@ from textual.strip import Strip
 
 from engine.explain import Line, explain
 from engine.timeline import Frame, Timeline
+from tui.gradcheck_view import GradcheckSection
 
 Fragment = tuple[str, str]
 """``(text, role)``, as in :class:`engine.explain.Line` parts."""
 
 _PIECES = re.compile(r"\s+|\S+")
-ROLES = ("name", "num", "op", "grad", "param")
+ROLES = ("name", "num", "op", "grad", "param", "ok", "bad")
 KINDS_STYLED = ("title", "note", "sum", "state")
 CONTINUATION = 4
 """Extra indent of a wrapped line's continuation."""
@@ -126,16 +127,27 @@ class ChainRuleView(ScrollView, can_focus=True, inherit_bindings=False):
     ) -> None:
         super().__init__(name=name, id=id, classes=classes)
         self._lines: list[Line] = []
+        self._section: list[Line] = []
+        """Lines below the derivation: the gradient check at a parameter's backward event."""
+        self.gradcheck = GradcheckSection(self)
         self._wrapped: list[tuple[str, list[Fragment]]] = []
         self._wrap_width = -1
         self._base = Style()
         self._styles: dict[str, Style] = {}
+        self._styles_stale = True
 
     def show(self, frame: Frame, timeline: Timeline) -> None:
         """Explain ``frame``'s event."""
         self._lines = explain(frame)
+        self._section = self.gradcheck.lines(frame, timeline)
         self._rewrap(force=True)
         self.scroll_to(y=0, animate=False, immediate=True)
+        self.refresh()
+
+    def set_section(self, lines: list[Line]) -> None:
+        """Replace the lines below the derivation, where the view is scrolled to now."""
+        self._section = lines
+        self._rewrap(force=True)
         self.refresh()
 
     def _rewrap(self, force: bool = False) -> None:
@@ -144,17 +156,32 @@ class ChainRuleView(ScrollView, can_focus=True, inherit_bindings=False):
             return
         self._wrap_width = width
         self._wrapped = [
-            (line.kind, piece) for line in self._lines for piece in wrap(line.parts, width)
+            (line.kind, piece)
+            for line in (*self._lines, *self._section)
+            for piece in wrap(line.parts, width)
         ]
-        self.virtual_size = Size(0, len(self._wrapped))
+        size = Size(0, len(self._wrapped))
+        if size != self.virtual_size:
+            # Setting virtual_size lays out the whole screen, which would cost more than
+            # the rest of a step. The scrollbar always shows and the width is fixed (see
+            # DEFAULT_CSS), so a new length changes only the scrollbar's thumb.
+            self.set_reactive(ChainRuleView.virtual_size, size)
+            self._scroll_update(size)
 
     def on_resize(self, event: events.Resize) -> None:
         self._rewrap()
         self.refresh()
 
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._styles_stale = True
+
     def render_lines(self, crop: Region) -> list[Strip]:
-        # Styles are looked up once per refresh, not once per line (rich_style walks the
-        # widget's ancestors).
+        # Styles are looked up only when the CSS has changed (a theme, focus), not on
+        # every step: each lookup walks the widget's ancestors.
+        if not self._styles_stale:
+            return super().render_lines(crop)
+        self._styles_stale = False
         self._base = self.rich_style
         self._styles = {"": Style()} | {
             name: self.get_component_rich_style(f"chain-rule-view--{name}", partial=True)

@@ -1011,6 +1011,7 @@ class GraphView(ScrollView, can_focus=True, inherit_bindings=False):
         self._lines: list[tuple[str, list[Span]]] = []
         self._strips: dict[tuple, Strip] = {}
         self._pass: tuple[Style, int] | None = None
+        self._style_stale = True
         self._revealed: Region | None = None
         self._palette = DEFAULT_PALETTE
 
@@ -1070,9 +1071,19 @@ class GraphView(ScrollView, can_focus=True, inherit_bindings=False):
     def _redraw(self) -> None:
         if self._layout is None:
             return
+        old = self._lines
         self._lines = render_rows(self._layout, self._frame, self._selected, palette=self._palette)
-        self._strips.clear()
-        self.refresh()
+        if len(old) != len(self._lines):
+            self._strips.clear()
+            self.refresh()
+            return
+        # An event changes a few numbers and highlights: repaint only the rows that
+        # changed, and keep the strips of the others.
+        changed = {y for y, (was, now) in enumerate(zip(old, self._lines)) if was != now}
+        if changed:
+            self._strips = {k: s for k, s in self._strips.items() if k[0] not in changed}
+            for y in changed:
+                self.refresh_line(y)
 
     def _reveal(self, region: Region) -> None:
         """Scroll so that ``region`` is in view.
@@ -1096,8 +1107,15 @@ class GraphView(ScrollView, can_focus=True, inherit_bindings=False):
 
     def render_lines(self, crop: Region) -> list[Strip]:
         # Looked up once per pass: each lookup walks the CSS, and there is one per line.
-        self._pass = (self.rich_style, self.scrollable_content_region.width)
+        # The style only after a style update (a theme, focus), not on every step.
+        style = self._pass[0] if self._pass is not None and not self._style_stale else None
+        self._style_stale = False
+        self._pass = (style or self.rich_style, self.scrollable_content_region.width)
         return super().render_lines(crop)
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._style_stale = True
 
     def render_line(self, y: int) -> Strip:
         style, width = self._pass or (self.rich_style, self.scrollable_content_region.width)

@@ -14,7 +14,12 @@ from tui.actions import ACTIONS
 PANES = """\
 - **Timeline** (left): every event computed so far, one a line — the training step, the
   phase, and what the event is about. The highlighted line is where you are; **●** marks
-  the events of nodes and parameters with a breakpoint. Click a line to go there.
+  the events where a node or phase breakpoint stops (**○** a disabled one), and **✖** the
+  first event where a NaN or an infinity appears. Click a line to go there.
+- **Diagnostics** (the line under the header): the gradient norm of each layer at this
+  step, flagged **⚠ vanishing** or **⚠ exploding**, and the ReLU units that output zero
+  for every sample (dead: no gradient can revive them). When the run holds a NaN or inf,
+  the header says where (`✖ NaN at event 398`) and `c` stops there first.
 - **Graph**: the computation, from the inputs and parameters to the loss. Values flow
   forward along the edges and gradients flow back. Click a node to select it (then `b`
   sets a breakpoint on it).

@@ -13,8 +13,10 @@ and long runs are reduced to about two points per column first.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
+from rich.text import Text
 from textual.app import ComposeResult, RenderResult
 from textual.binding import Binding
 from textual.color import Color
@@ -22,11 +24,13 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.widget import Widget
 from textual.widgets import Select
-from textual_plotext import PlotextPlot
 
 from engine import fmt
 from engine.run import Program
 from engine.timeline import Frame, Timeline
+
+if TYPE_CHECKING:
+    from textual_plotext.plot import Plot
 
 MAX_ELEMENTS = 64
 """Elements of one parameter listed in the chooser; larger tensors list the first ones."""
@@ -130,24 +134,69 @@ def downsample(x: np.ndarray, y: np.ndarray, buckets: int) -> tuple[np.ndarray, 
     return np.repeat(mid, 2), np.column_stack([lo, hi]).reshape(-1)
 
 
-class _Plot(PlotextPlot):
+class _Plot(Widget):
     """A plotext plot that rebuilds its text only when its data, size or theme change.
 
     Textual re-renders widgets for reasons of its own (focus, hover, layout); building a
     plotext figure each time would cost milliseconds per redraw.
+
+    It does what textual-plotext's ``PlotextPlot`` does, but imports plotext only when
+    a plot is first drawn: that import alone costs about a tenth of a second, which
+    start-up need not pay when the history pane is hidden (small terminals) or not yet
+    drawn.
+    """
+
+    DEFAULT_CSS = """
+    _Plot {
+        width: 1fr;
+        height: 1fr;
+    }
     """
 
     version: reactive[int] = reactive(0, layout=False)
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
+        self._plot: Plot | None = None
         self._cache: tuple[tuple, RenderResult] | None = None
 
+    @property
+    def plt(self) -> Plot:
+        """The plotext figure (textual-plotext's ``Plot``: plotext without global state)."""
+        if self._plot is None:
+            from textual_plotext.plot import Plot
+
+            self._plot = Plot()
+        return self._plot
+
+    def on_mount(self) -> None:
+        self.app.theme_changed_signal.subscribe(self, lambda _theme: self.refresh())
+
     def render(self) -> RenderResult:
-        key = (self.size, self.version, self.app.theme, self.theme)
+        if not self.version:
+            return Text()  # nothing plotted yet: no need for plotext
+        key = (self.size, self.version, self.app.theme)
         if self._cache is None or self._cache[0] != key:
-            self._cache = (key, super().render())
+            self._cache = (key, self._build())
         return self._cache[1]
+
+    def _build(self) -> Text:
+        """The figure as text, in a plotext theme made from the app's (as PlotextPlot)."""
+        from plotext._dict import themes
+        from textual_plotext.plot import _rgbify_theme, _sequence
+
+        plt = self.plt
+        width, height = self.size
+        plt.plotsize(width, height)
+        plt._set_size(width, height)  # as PlotextPlot does (textual-plotext issue 5)
+        name = f"textual-auto-{self.app.theme}"
+        if name not in themes:
+            variables = self.app.theme_variables
+            surface = Color.parse(variables.get("surface")).rgb
+            foreground = Color.parse(variables.get("foreground")).rgb
+            themes[name] = _rgbify_theme(surface, surface, foreground, "default", _sequence)
+        plt.theme(name)
+        return Text.from_ansi(plt.build())
 
 
 class HistoryView(Widget, can_focus=True):
@@ -282,7 +331,9 @@ class HistoryView(Widget, can_focus=True):
         height = self.size.height
         self.query_one(Select).display = height > MIN_PLOT_HEIGHT
         self.query_one("#param-plot", _Plot).display = height > 2 * MIN_PLOT_HEIGHT
-        self._replot()
+        # Once the screen is painted: the first frame need not wait for plotext, and at
+        # start-up the pane is laid out once before the size classes may hide it.
+        self.call_after_refresh(self._replot)
 
     def action_toggle_log(self) -> None:
         self.log_scale = not self._loss_log
@@ -326,6 +377,8 @@ class HistoryView(Widget, can_focus=True):
             return
         loss_plot = self.query_one("#loss-plot", _Plot)
         param_plot = self.query_one("#param-plot", _Plot)
+        if not loss_plot.size.area or not self.display:
+            return  # not laid out yet, or hidden: on_resize plots once it is shown
         frame = self._frame
         rec = frame.record
         choice = self._choice
@@ -337,8 +390,8 @@ class HistoryView(Widget, can_focus=True):
         theme = self.app.theme
         # Keys of what each plot shows: the data is fetched only when one changes.
         loss_key = (
-            id(self._program), frame.step, frame.loss is not None, self.log_scale, extent,
-            loss_plot.size, theme,
+            id(self._program), id(self._timeline), frame.step, frame.loss is not None,
+            self.log_scale, extent, loss_plot.size, theme,
         )
         if loss_key != self._keys["loss"]:
             self._keys["loss"] = loss_key
@@ -367,17 +420,41 @@ class HistoryView(Widget, can_focus=True):
             keep = y > 0
             x, y = x[keep], y[keep]
         x, y = downsample(x, y, max(8, plot.size.width))
+        # A what-if branch (tui.whatif): the run it was made from too, under it, labelled.
+        parent = self._timeline.parent
+        px, py = x[:0], y[:0]
+        labels: dict[str, dict[str, str]] = {"parent": {}, "run": {}}
+        if parent is not None:
+            n = frame.step + (1 if frame.loss is not None else 0)  # as _loss_data
+            px, py = self._parent_losses(parent, n, log)
+            px, py = downsample(px, py, max(8, plot.size.width))
+            labels = {
+                "parent": {"label": getattr(parent, "label", "original")},
+                "run": {"label": getattr(self._timeline, "label", "what-if")},
+            }
         title = "loss (log)" if log else "loss"
         if frame.loss is not None:
             title += f"  {frame.loss:.4g}"
         self._title(plot, title)
+        if len(px):
+            plt.plot(
+                px.tolist(), py.tolist(), marker=MARKER, color=colors["cursor"], **labels["parent"]
+            )
         if len(x):
-            plt.plot(x.tolist(), y.tolist(), marker=MARKER, color=colors["loss"])
+            plt.plot(x.tolist(), y.tolist(), marker=MARKER, color=colors["loss"], **labels["run"])
             if not log:  # plotext's own log ticks are fine
-                plt.yticks(*value_ticks(y, self._rows(plot)))
+                plt.yticks(*value_ticks(np.concatenate([y, py]), self._rows(plot)))
         plt.yscale("log" if log else "linear")
         self._axes(plot, extent)
         plot.version += 1
+
+    @staticmethod
+    def _parent_losses(parent: Timeline, n: int, log: bool) -> tuple[np.ndarray, np.ndarray]:
+        """The first ``n`` losses of the run a what-if branched from (positive ones if log)."""
+        y = parent.losses()[:n]
+        x = np.arange(len(y), dtype=np.float64)
+        keep = np.isfinite(y) & (y > 0 if log else True)
+        return x[keep], y[keep]
 
     def _axes(self, plot: _Plot, extent: int) -> None:
         """The step axis and the current step's line, the same on both plots."""

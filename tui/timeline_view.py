@@ -8,6 +8,8 @@ computes or materialises a step.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from rich.segment import Segment
 from rich.style import Style
 from textual import events
@@ -22,6 +24,12 @@ from engine.timeline import Frame, Timeline
 PHASE_WORDS = {"forward": "forward", "loss": "loss", "backward": "backward", "update": "update"}
 PHASE_SHORT = {"forward": "fwd", "loss": "loss", "backward": "bwd", "update": "upd"}
 BREAKPOINT = "●"
+"""Marks the events where a node or phase breakpoint stops."""
+DISABLED = "○"
+"""Marks the events of a disabled node or phase breakpoint."""
+NONFINITE = "✖"
+"""Marks the first event where a NaN or an infinity appears."""
+MARKS = {"breakpoint": BREAKPOINT, "disabled": DISABLED, "nonfinite": NONFINITE}
 
 
 def step_layout(graph: Graph) -> tuple[tuple[str, str], ...]:
@@ -51,7 +59,8 @@ class TimelineView(ScrollView, can_focus=False):
     """Every computed event, one per line: ``step 3 · backward · ∂L/∂W1``.
 
     The app hands it each new frame (:meth:`show`), the number of computed events as the
-    worker advances (:meth:`set_computed`) and the breakpoints (:meth:`set_breakpoints`).
+    worker advances (:meth:`set_computed`) and the marks: node and phase breakpoints and
+    the first non-finite event (:meth:`set_marks`).
     What is in view is a function of the cursor alone (see :meth:`_follow_cursor`), so
     stepping back shows exactly what was shown before.
     """
@@ -64,6 +73,8 @@ class TimelineView(ScrollView, can_focus=False):
         "timeline-view--backward",
         "timeline-view--update",
         "timeline-view--breakpoint",
+        "timeline-view--disabled",
+        "timeline-view--nonfinite",
     }
 
     # The scrollbar always shows: lines are laid out for a width that must not change as
@@ -90,12 +101,16 @@ class TimelineView(ScrollView, can_focus=False):
         self._timeline: Timeline | None = None
         self._layout: tuple[tuple[str, str], ...] = ()
         self._labels: tuple[str, ...] = ()
+        self._label_room = 8
         self._eps = 1
         self._digits = 1
         self._cursor = 0
         self._total = 0
-        self._breakpoints: frozenset[str] = frozenset()
+        self._marks: dict[int, str] = {}
+        """Position in a step → its mark (``breakpoint`` or ``disabled``)."""
+        self._nonfinite: int | None = None
         self._styles: dict[str, Style] = {}
+        self._styles_stale = True
         self._strips: dict[tuple[int, bool, int], Strip] = {}
 
     # --- attributes down -----------------------------------------------------------------
@@ -107,6 +122,9 @@ class TimelineView(ScrollView, can_focus=False):
             graph = timeline.program.graph
             self._layout = step_layout(graph)
             self._labels = tuple(event_label(p, s, graph.loss) for p, s in self._layout)
+            # Room the long form keeps for labels: every line takes the same form, so that
+            # the columns line up whatever the event.
+            self._label_room = min(max(map(len, self._labels), default=0), 8)
             self._eps = len(self._layout)
             self._digits = len(str(max(0, timeline.total_steps - 1)))
             self._strips.clear()
@@ -125,10 +143,18 @@ class TimelineView(ScrollView, can_focus=False):
             self._total = total
             self.virtual_size = Size(0, total)
 
-    def set_breakpoints(self, names: frozenset[str]) -> None:
-        """Mark the events of these nodes and parameters with ●."""
-        if names != self._breakpoints:
-            self._breakpoints = names
+    def set_marks(
+        self,
+        enabled: Iterable[int] = (),
+        disabled: Iterable[int] = (),
+        nonfinite: int | None = None,
+    ) -> None:
+        """Mark events: ● at positions in a step where an enabled breakpoint stops, ○ for a
+        disabled one, ✖ at the event ``nonfinite`` (the first NaN or infinity)."""
+        marks = {p: "disabled" for p in disabled} | {p: "breakpoint" for p in enabled}
+        if marks != self._marks or nonfinite != self._nonfinite:
+            self._marks = marks
+            self._nonfinite = nonfinite
             self._strips.clear()
             self.refresh()
 
@@ -171,27 +197,35 @@ class TimelineView(ScrollView, can_focus=False):
         step, pos = divmod(seq, self._eps)
         phase, subject = self._layout[pos]
         label = self._labels[pos]
-        mark = BREAKPOINT if subject in self._breakpoints else " "
+        marked = "nonfinite" if seq == self._nonfinite else self._marks.get(pos, "breakpoint")
+        mark = MARKS[marked] if marked != "breakpoint" or pos in self._marks else " "
         full_prefix = 1 + len(" step ") + self._digits + len(" · backward · ")
-        if width >= full_prefix + min(len(label), 8):
+        if width >= full_prefix + self._label_room:
             parts = [
-                (mark, "breakpoint"),
+                (mark, marked),
                 (f" step {step:>{self._digits}} · ", "step"),
                 (f"{PHASE_WORDS[phase]:<8}", phase),
                 (" · ", "step"),
             ]
         else:
             parts = [
-                (mark, "breakpoint"),
+                (mark, marked),
                 (f"{step:>{self._digits}} ", "step"),
                 (f"{PHASE_SHORT[phase]:<4} ", phase),
             ]
         parts.append((label, ""))
         return parts
 
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._styles_stale = True
+
     def render_lines(self, crop: Region) -> list[Strip]:
-        # Styles are looked up once per refresh, not once per line: a widget's rich_style
-        # walks its ancestors.
+        # Styles are looked up only when the CSS has changed (a theme, focus): each lookup
+        # walks the widget's ancestors, and a step repaints two lines of this pane.
+        if not self._styles_stale:
+            return super().render_lines(crop)
+        self._styles_stale = False
         base = self.rich_style
         partial = {
             name.removeprefix("timeline-view--"): self.get_component_rich_style(name, partial=True)

@@ -1,0 +1,491 @@
+"""What makes the app a debugger: breakpoints, continue and reverse-continue, playing
+that stops at them, and the stop at the first non-finite number.
+
+:class:`Debugger` is a mixin of :class:`tui.app.BpdbgApp`; it owns the breakpoint list
+and the search, and leaves layout and stepping to the app module. Finding the next hit
+is :func:`engine.watch.find_next`; a search that may compute steps or evaluate
+conditions over many steps runs in a thread worker that only posts :class:`SearchDone`,
+and pressing ``c`` (or ``C``, or ``esc``) again cancels it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import numpy as np
+from textual import work
+from textual.content import Content
+from textual.message import Message
+from textual.reactive import reactive
+from textual.worker import get_current_worker
+
+from engine import fmt
+from engine.diagnose import first_nonfinite_event, nonfinite_in_event
+from engine.events import Backward, Forward, Loss, Update
+from engine.timeline import Frame, Timeline
+from engine.watch import Breakpoint, BreakpointError, Condition, Hit, find_next
+
+if TYPE_CHECKING:
+    from textual.app import App
+    from textual.timer import Timer
+
+    from tui.timeline_view import TimelineView
+
+    _Base = App[int]
+else:
+    _Base = object
+
+SPEEDS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
+"""Play speeds, in events per second, that ``+`` and ``-`` step through."""
+DEFAULT_SPEED = 20
+MAX_TICKS_PER_SECOND = 50
+"""Above this many events per second, playing moves several events per tick."""
+YIELD_SECONDS = 0.001
+"""How long a search holds the GIL at most before letting the UI thread run."""
+HEADER_SPARE = 14
+"""Header cells the hit's reason leaves to the title and the margins."""
+ICONS = {"node": "●", "phase": "●", "condition": "◆", "nonfinite": "✖"}
+
+
+class SearchDone(Message):
+    """A search for the next (or previous) hit has finished.
+
+    Attributes:
+        timeline: The run searched (a reply about a run no longer open is ignored).
+        direction: ``+1`` (continue) or ``-1`` (reverse-continue).
+        hit: Where it stopped, or None when nothing hit.
+        last_step: The last step searched forward (or the first, backwards).
+        error: Why the search could not run (a condition that no longer compiles).
+        token: Which search this answers (a cancelled one may answer late).
+    """
+
+    def __init__(
+        self,
+        timeline: Timeline,
+        direction: int,
+        hit: Hit | None,
+        last_step: int,
+        error: str | None = None,
+        token: int = 0,
+    ) -> None:
+        self.timeline = timeline
+        self.direction = direction
+        self.hit = hit
+        self.last_step = last_step
+        self.error = error
+        self.token = token
+        super().__init__()
+
+
+def search(
+    timeline: Timeline,
+    start: int,
+    breakpoints: tuple[Breakpoint, ...],
+    stop_on_nonfinite: bool,
+    direction: int,
+    cancelled: Callable[[], bool] | None = None,
+) -> SearchDone:
+    """Find the nearest hit from event ``start`` (training ahead as needed)."""
+    try:
+        hit = find_next(
+            timeline, start, breakpoints, direction=direction, compute=True,
+            stop_on_nonfinite=stop_on_nonfinite, cancelled=cancelled,
+        )
+    except BreakpointError as err:
+        return SearchDone(timeline, direction, None, 0, str(err))
+    last = timeline.total_steps - 1 if direction > 0 else 0
+    return SearchDone(timeline, direction, hit, last)
+
+
+def hit_reason(bp: Breakpoint, phase: str, subject: str) -> str:
+    """Why a breakpoint stopped at an event, worded as :func:`engine.watch.find_next` does."""
+    if bp.kind == "node":
+        text = f"breakpoint on {bp.target} ({phase})"
+    elif bp.kind == "phase":
+        text = f"breakpoint on the {phase} phase ({subject})"
+    else:
+        text = f"watchpoint {bp.target} is true at {subject} ({phase})"
+    return f"{bp.label}: {text}" if bp.label else text
+
+
+def nonfinite_cause(frame: Frame) -> str:
+    """Why the first non-finite number appeared at ``frame``'s event, read from the
+    numbers the event was computed from (one sentence, for the notification)."""
+    ev = frame.event
+    values = frame.values
+    inputs: list[tuple[str, np.ndarray]] = []
+    if isinstance(ev, (Forward, Loss)):
+        node = frame.program.graph[ev.node]
+        inputs = [(n, values[n]) for n in node.inputs if n in values]
+    elif isinstance(ev, Backward):
+        for t in ev.terms:
+            inputs.append((f"∂L/∂{t.via}", t.upstream))
+            if t.local is not None:
+                inputs.append((f"∂{t.via}/∂{ev.node}", t.local))
+    elif isinstance(ev, Update):
+        inputs = [(ev.param, ev.before), (f"∂L/∂{ev.param}", ev.grad)]
+        state = frame.record.state_before[ev.param]
+        inputs += [(f"the optimizer's {k}", v) for k, v in state.items()]
+    if not inputs:
+        return ""
+    arrays = [(name, np.asarray(a, dtype=np.float64)) for name, a in inputs]
+    for name, a in arrays:
+        if a.size and not np.isfinite(a).all():
+            return f"It is computed from {name}, which already holds a NaN or inf."
+    name, largest = max(
+        ((name, float(np.max(np.abs(a)))) for name, a in arrays if a.size), key=lambda t: t[1]
+    )
+    size = f"the largest {fmt.num(largest, 2)} (in {name})"
+    if "nan" in (nonfinite_in_event(ev) or ""):
+        return (
+            f"Everything it is computed from is finite, {size}: NaN comes from an undefined"
+            " operation such as ∞ − ∞, 0·∞ or 0/0 along the way."
+        )
+    return (
+        f"Everything it is computed from is finite, {size}: the result is too large for"
+        " a float64, whose largest number is about 1.8e+308."
+    )
+
+
+def nonfinite_badge(found: tuple[int, str]) -> str:
+    """The header's word for a non-finite event: ``✖ NaN at event 398``."""
+    what = found[1]
+    kind = "NaN" if "nan" in what else "inf" if "inf" in what else "NaN/inf"
+    return f"  ✖ {kind} at event {found[0]:,}"
+
+
+class Debugger(_Base):
+    """Breakpoints, ``c``/``C``, play that stops at hits, and the play speed."""
+
+    if TYPE_CHECKING:  # provided by the app
+        timeline: Timeline
+        cursor: int
+        playing: bool
+        frame: Frame | None
+        selected: str | None
+        timeline_view: TimelineView
+        _player: Timer | None
+        _layout: tuple[tuple[str, str], ...]
+        _cursor_blink: bool
+        _header_shown: dict[str, Content]
+
+        @property
+        def last(self) -> int: ...
+        def _update_status(self) -> None: ...
+        def _set_header(self, part: str, text: Content) -> None: ...
+
+    breakpoints: reactive[tuple[Breakpoint, ...]] = reactive((), init=False, repaint=False)
+    """Where ``c`` and ``C`` stop (and playing): node, phase and condition breakpoints,
+    each enabled or not, in the order they were set (the first wins at one event)."""
+    stop_on_nonfinite: reactive[bool] = reactive(True, init=False, repaint=False)
+    """Whether ``c`` and playing also stop at the first event holding a NaN or inf."""
+    speed: reactive[int] = reactive(DEFAULT_SPEED, init=False, repaint=False)
+    """Events per second while playing."""
+
+    _searching = 0
+    """The direction of the search running now; 0 when none is."""
+    _search_token = 0
+    """Counts searches, so that a late answer to a cancelled one is ignored."""
+    _hit: tuple[Timeline, Hit] | None = None
+    """The last place a search or playing stopped, and why."""
+    _checks: tuple[tuple[Breakpoint, frozenset[int], Condition | None], ...] = ()
+    """Enabled breakpoints, with the positions in a step where a node or phase one stops."""
+    _marks: tuple[frozenset[int], frozenset[int]] = (frozenset(), frozenset())
+    """Positions in a step marked ● (enabled) and ○ (disabled) in the timeline."""
+    _marks_shown: tuple[frozenset[int], frozenset[int], int | None] | None = None
+    _per_tick = 1
+
+    # --- state -----------------------------------------------------------------------------
+
+    def _debugger_start(self) -> None:
+        """A new timeline is shown: forget the last hit and any search, mark the events."""
+        self._cancel_search(quiet=True)
+        self._hit = None
+        self.watch_breakpoints(self.breakpoints)
+
+    def watch_breakpoints(self, breakpoints: tuple[Breakpoint, ...]) -> None:
+        graph = self.timeline.program.graph
+        layout = self._layout
+        checks = []
+        enabled: set[int] = set()
+        disabled: set[int] = set()
+        for bp in breakpoints:
+            cond: Condition | None = None
+            spots: set[int] = set()
+            if bp.kind == "condition":
+                try:
+                    cond = bp.compiled(graph)
+                except BreakpointError as err:
+                    self.notify(f"{bp.describe()}: {err}", severity="error", timeout=6)
+                    continue
+            elif bp.kind == "node":
+                spots = {i for i, (_, subject) in enumerate(layout) if subject == bp.target}
+            else:
+                spots = {next((i for i, (ph, _) in enumerate(layout) if ph == bp.target), -1)}
+                spots.discard(-1)
+            (enabled if bp.enabled else disabled).update(spots)
+            if bp.enabled:
+                checks.append((bp, frozenset(spots), cond))
+        self._checks = tuple(checks)
+        self._marks = (frozenset(enabled), frozenset(disabled - enabled))
+        self._show_marks(self._nonfinite())
+        shown = [bp.describe() for bp in breakpoints if bp.enabled]
+        self.timeline_view.border_subtitle = f"● {', '.join(shown)}" if shown else ""
+
+    def _nonfinite(self) -> tuple[int, str] | None:
+        """The first event of the computed run holding a NaN or inf (cached by the engine)."""
+        if self.timeline.first_nonfinite_step is None and self.timeline.parent is None:
+            return None  # the common case, without a lock
+        return first_nonfinite_event(self.timeline)
+
+    def _show_marks(self, found: tuple[int, str] | None = None) -> None:
+        """Hand the timeline its marks (only when they changed: this runs at every event)."""
+        marks = (*self._marks, None if found is None else found[0])
+        if marks != self._marks_shown:
+            self._marks_shown = marks
+            self.timeline_view.set_marks(marks[0], marks[1], nonfinite=marks[2])
+
+    def _debugger_status(self, text: Content) -> Content:
+        """The header's status while debugging (``text``: what it would show otherwise);
+        also updates the non-finite badge and the timeline's ✖."""
+        found = self._nonfinite()
+        self._show_marks(found)
+        hit = self._hit[1] if self._hit is not None and self._hit[0] is self.timeline else None
+        if hit is not None and (hit.seq != self.cursor or self.playing):
+            hit = None  # the reason shows only while the cursor is where it stopped
+        badge = Content("")
+        if found is not None and hit is None:  # at a hit, its reason needs the room
+            badge = Content.styled(nonfinite_badge(found), "bold $text-error")
+        self._set_header("#badge", badge)
+        if self._searching:
+            way = "forwards" if self._searching > 0 else "backwards"
+            return Content.from_markup(f"[b]searching {way}…[/b] [dim](c or esc cancels)[/dim]")
+        if hit is not None:
+            kind = "nonfinite" if hit.breakpoint is None else hit.breakpoint.kind
+            style = "bold $text-error" if hit.nonfinite else "bold $text-warning"
+            reason = hit.reason
+            if hit.nonfinite:
+                # What comes first: if the header is narrow, the end is cut.
+                reason = reason.removeprefix("first non-finite number: ") + " (first NaN/inf)"
+            text = Content.assemble((ICONS[kind], style), " ", reason)
+            # The position must stay whole, and a little of the title: the reason gives way.
+            position = self._header_shown.get("#position", Content(""))
+            room = self.size.width - position.cell_length - badge.cell_length - HEADER_SPARE
+            return text if text.cell_length <= room else text.truncate(max(room, 8), ellipsis=True)
+        if self.playing:
+            return Content.assemble(text, "  ", (f"{self.speed}/s", "$text-muted"))
+        return text
+
+    # --- continue and reverse-continue -------------------------------------------------------
+
+    def action_continue_to_breakpoint(self) -> None:
+        self._continue(+1)
+
+    def action_reverse_continue(self) -> None:
+        self._continue(-1)
+
+    def action_cancel_search(self) -> None:
+        self._cancel_search()
+
+    def _continue(self, direction: int) -> None:
+        if self._searching:  # the same key again: stop looking
+            self._cancel_search()
+            return
+        self.playing = False
+        active = [bp for bp in self.breakpoints if bp.enabled]
+        if not active and not self.stop_on_nonfinite:
+            self.notify(
+                "No breakpoints. Press b to set one on the current node, B to list them.",
+                timeout=4,
+            )
+            return
+        conditions = any(bp.kind == "condition" for bp in active)
+        args = (self.timeline, self.cursor, self.breakpoints, self.stop_on_nonfinite, direction)
+        if not conditions and (direction < 0 or self.timeline.done):
+            # From the fixed order of events alone: nothing to compute, answered at once.
+            self._arrive(search(*args))
+            return
+        self._searching = direction
+        self._search_token += 1
+        self._update_status()
+        self._search(*args, self._search_token)
+
+    @work(thread=True, exclusive=True, group="search")
+    def _search(
+        self,
+        timeline: Timeline,
+        start: int,
+        breakpoints: tuple[Breakpoint, ...],
+        stop_on_nonfinite: bool,
+        direction: int,
+        token: int,
+    ) -> None:
+        worker = get_current_worker()
+        yielded = time.perf_counter()
+
+        def cancelled() -> bool:
+            # Sleeping releases the GIL, so keys are handled while the search computes.
+            nonlocal yielded
+            now = time.perf_counter()
+            if now - yielded > YIELD_SECONDS:
+                time.sleep(0)
+                yielded = now
+            return worker.is_cancelled
+
+        done = search(timeline, start, breakpoints, stop_on_nonfinite, direction, cancelled)
+        done.token = token
+        if not worker.is_cancelled:
+            self.post_message(done)
+
+    def _cancel_search(self, *, quiet: bool = False) -> None:
+        self.workers.cancel_group(self, "search")
+        if self._searching:
+            self._searching = 0
+            if not quiet:
+                self.notify("Search cancelled.", timeout=2)
+                self._update_status()
+
+    def on_search_done(self, message: SearchDone) -> None:
+        if (
+            message.timeline is not self.timeline
+            or not self._searching
+            or message.token != self._search_token
+        ):
+            return  # for a run no longer open, or a search cancelled meanwhile
+        self._searching = 0
+        self._arrive(message)
+
+    def _arrive(self, done: SearchDone) -> None:
+        """Go to the hit a search found, and say why it stopped there."""
+        hit = done.hit
+        if done.error is not None:
+            self.notify(done.error, severity="error", timeout=8)
+        elif hit is None:
+            self.notify(self._no_hit(done), severity="warning", timeout=5)
+        else:
+            self._hit = (done.timeline, hit)
+            self.cursor = hit.seq
+            self._say_hit(hit)
+        self._update_status()
+
+    def _no_hit(self, done: SearchDone) -> str:
+        where = (
+            f"up to step {done.last_step:,}, the end of the run"
+            if done.direction > 0
+            else "back to step 0"
+        )
+        if not any(bp.enabled for bp in self.breakpoints):
+            return (
+                f"No breakpoints set, and no NaN or inf {where}. Press b to set a breakpoint"
+                " on the current node, B to list them."
+            )
+        return f"No breakpoint hit {where}."
+
+    def _say_hit(self, hit: Hit) -> None:
+        step = hit.seq // self.timeline.events_per_step
+        if hit.nonfinite:
+            cause = nonfinite_cause(self.timeline.frame(hit.seq))
+            self.notify(
+                f"{hit.reason} at step {step:,} (event {hit.seq:,}). {cause}".strip(),
+                title="Stopped: NaN or inf", severity="error", timeout=8,
+            )
+        else:
+            self.notify(f"{hit.reason}, step {step:,}.", title="Stopped", timeout=4)
+
+    # --- playing -----------------------------------------------------------------------------
+
+    def _stop_at(self, seq: int) -> Hit | None:
+        """Whether playing stops at event ``seq``: node and phase breakpoints by position,
+        conditions evaluated at the event, then the first non-finite number."""
+        pos = seq % len(self._layout)
+        phase, subject = self._layout[pos]
+        frame: Frame | None = None
+        for bp, spots, cond in self._checks:
+            if cond is None:
+                if pos in spots:
+                    return Hit(seq, bp, hit_reason(bp, phase, subject))
+            elif cond.checked_at(pos):
+                frame = frame or self.timeline.frame(seq)
+                if cond.holds(frame, self.timeline):
+                    return Hit(seq, bp, hit_reason(bp, phase, subject))
+        if self.stop_on_nonfinite:
+            found = self._nonfinite()
+            if found is not None and found[0] == seq:
+                return Hit(seq, None, f"first non-finite number: {found[1]}")
+        return None
+
+    def _tick(self) -> None:
+        seq, last = self.cursor, self.last
+        stop: Hit | None = None
+        for _ in range(self._per_tick):
+            if seq >= last:
+                break
+            seq += 1
+            stop = self._stop_at(seq)
+            if stop is not None:
+                break
+        if stop is not None:
+            self._hit = (self.timeline, stop)
+            self.playing = False
+        elif seq >= last and self.timeline.done:
+            self.playing = False
+        self.cursor = seq
+        if stop is not None:
+            self._say_hit(stop)
+            self._update_status()
+
+    def action_faster(self) -> None:
+        self.speed = next((s for s in SPEEDS if s > self.speed), SPEEDS[-1])
+
+    def action_slower(self) -> None:
+        self.speed = next((s for s in reversed(SPEEDS) if s < self.speed), SPEEDS[0])
+
+    def watch_speed(self, speed: int) -> None:
+        rate = min(speed, MAX_TICKS_PER_SECOND)
+        self._per_tick = max(1, round(speed / rate))
+        if self._player is not None:
+            self._player.stop()
+        self._player = self.set_interval(1 / rate, self._tick, pause=not self.playing)
+        if not self.playing:
+            self.notify(f"Play speed: {speed} events per second.", timeout=2)
+        self._update_status()
+
+    # --- setting breakpoints ----------------------------------------------------------------
+
+    def action_toggle_breakpoint(self) -> None:
+        if self.frame is None:
+            return
+        name = self.selected or self.frame.event.subject
+        if any(bp.kind == "node" and bp.target == name for bp in self.breakpoints):
+            self.breakpoints = tuple(
+                bp for bp in self.breakpoints if not (bp.kind == "node" and bp.target == name)
+            )
+            self.notify(f"Breakpoint on {name} removed.", timeout=3)
+            return
+        try:
+            bp = Breakpoint.on_node(name, self.timeline.program.graph)
+        except BreakpointError as err:
+            self.notify(str(err), severity="error", timeout=6)
+            return
+        self.breakpoints = (*self.breakpoints, bp)
+        self.notify(f"Breakpoint on {name}: c continues to its next event.", timeout=3)
+
+    def action_breakpoints(self) -> None:
+        from tui.breakpoints_screen import BreakpointList, BreakpointsScreen
+
+        def closed(result: BreakpointList | None) -> None:
+            if result is not None:
+                self.breakpoints = result.breakpoints
+                self.stop_on_nonfinite = result.stop_on_nonfinite
+                self._update_status()
+
+        screen = BreakpointsScreen(
+            self.breakpoints,
+            self.stop_on_nonfinite,
+            self.timeline.program.graph,
+            self._nonfinite(),
+            cursor_blink=self._cursor_blink,
+        )
+        self.push_screen(screen, closed)

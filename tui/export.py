@@ -1,0 +1,57 @@
+"""Screenshots (``s``): the screen as an SVG file named after where it was taken.
+
+Files are named ``bpdbg-<scenario>-step<k>-event<n>.svg`` (with ``-whatif<i>`` after
+the scenario on a what-if branch) and written to ``$BPDBG_SCREENSHOT_DIR`` if it is
+set, else to the current folder. A name already taken gets ``-2``, ``-3``, … rather than
+overwriting an earlier screenshot.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tui.app import BpdbgApp
+
+DIR_VARIABLE = "BPDBG_SCREENSHOT_DIR"
+
+
+def scenario_id(source: str) -> str:
+    """A file-name-safe id: a built-in's id, or a file's stem (``xor`` for ``a/xor.toml``)."""
+    stem = Path(source).stem if source.endswith(".toml") or os.sep in source else source
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", stem).strip("._") or "scenario"
+
+
+def screenshot_name(app: BpdbgApp) -> str:
+    """``bpdbg-ravine-sgd-step5-event12.svg`` for the app's current place."""
+    frame = app.frame
+    step, seq = (frame.step, frame.seq) if frame is not None else (0, 0)
+    name = scenario_id(app.runs.original.program.scenario.source)
+    if app.timeline in app.runs.branches:
+        name += f"-whatif{app.runs.branches.index(app.timeline) + 1}"  # type: ignore[arg-type]
+    return f"bpdbg-{name}-step{step}-event{seq}.svg"
+
+
+def save_screenshot(app: BpdbgApp) -> Path | None:
+    """Save the screen as SVG and say where; returns the file written, or None."""
+    folder = Path(os.environ.get(DIR_VARIABLE) or ".")
+    base = screenshot_name(app)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / base
+        n = 1
+        while path.exists():
+            n += 1
+            path = folder / base.replace(".svg", f"-{n}.svg")
+        written = Path(app.save_screenshot(filename=path.name, path=str(folder))).resolve()
+    except OSError as err:
+        app.notify(
+            f"Cannot save the screenshot in {folder}: {err.strerror or err}",
+            severity="error", timeout=8,
+        )
+        return None
+    app.notify(f"Saved screenshot: {written}", timeout=6)
+    return written
