@@ -19,7 +19,7 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 from textual.worker import get_current_worker
 
 from engine.run import Program
@@ -30,6 +30,8 @@ from tui.debugger import Debugger
 from tui.diagnostics_bar import DiagnosticsBar
 from tui.graph_view import GraphView
 from tui.history_view import HistoryView
+from tui.key_footer import KeyFooter
+from tui.pacing import cancel_check
 from tui.timeline_view import TimelineView, step_layout
 from tui.whatif import Runs
 
@@ -48,8 +50,6 @@ TICKS_PER_SECOND = 20
 """Events per second while playing."""
 CHUNK_SECONDS = 0.02
 """Roughly how long one chunk of training ahead runs (cancelling waits for a chunk)."""
-YIELD_SECONDS = 0.001
-"""How long training ahead holds the GIL at most before letting the UI thread run."""
 PROGRESS_SECONDS = 0.25
 """How often training ahead reports progress (header, timeline length)."""
 HISTORY_REFRESH_SECONDS = 1.0
@@ -146,15 +146,33 @@ class BpdbgApp(Debugger, App[int]):
                 with Horizontal(id="lower"):
                     yield self.chain_view
                     yield self.history_view
-        yield Footer(compact=True, show_command_palette=False)
+        yield KeyFooter(show_command_palette=False)
 
     def on_mount(self) -> None:
+        self._set_size_classes()
         for pane, title in zip(self.panes, ("Timeline", "Graph", "Chain rule", "History")):
             pane.border_title = title
         self._player = self.set_interval(1 / TICKS_PER_SECOND, self._tick, pause=True)
         self._start()
         # Live reload starts once the first frame is up: watchfiles takes a while to load.
         self.set_timer(WATCH_DELAY_SECONDS, self._watch_scenario_file)
+
+    def _set_size_classes(self) -> None:
+        """Give the screen its size classes (``-narrow``, ``-short``, …) before it is first
+        laid out.
+
+        Textual sets them after laying out for a new size: the first frame would be laid
+        out and drawn for a large terminal (plots and all), then again for the real size.
+        """
+        width, height = self.size
+        classes: dict[str, bool] = {}
+        for breakpoints, size in (
+            (self.HORIZONTAL_BREAKPOINTS, width),
+            (self.VERTICAL_BREAKPOINTS, height),
+        ):
+            chosen = max((b for b in breakpoints if size >= b[0]), default=None)
+            classes |= {name: (at, name) == chosen for at, name in breakpoints}
+        self.screen.update_classes(classes, animate=False)
 
     @property
     def panes(self) -> tuple[TimelineView, GraphView, ChainRuleView, HistoryView]:
@@ -287,19 +305,7 @@ class BpdbgApp(Debugger, App[int]):
     def _train_ahead(self, timeline: Timeline) -> None:
         """Compute the rest of the run in chunks of about :data:`CHUNK_SECONDS`."""
         worker = get_current_worker()
-
-        yielded = time.perf_counter()
-
-        def cancelled() -> bool:
-            # Called between steps. Sleeping releases the GIL, so a waiting UI thread runs
-            # within a millisecond instead of after the interpreter's 5 ms switch interval,
-            # which it would pay on every pass of its event loop (keys lagged by seconds).
-            nonlocal yielded
-            now = time.perf_counter()
-            if now - yielded > YIELD_SECONDS:
-                time.sleep(0)
-                yielded = now
-            return worker.is_cancelled
+        cancelled = cancel_check(worker)
 
         chunk = 1  # the first frame waits on step 0 only
         reported = 0.0

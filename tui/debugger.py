@@ -10,7 +10,6 @@ and pressing ``c`` (or ``C``, or ``esc``) again cancels it.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -26,6 +25,7 @@ from engine.diagnose import first_nonfinite_event, nonfinite_in_event
 from engine.events import Backward, Forward, Loss, Update
 from engine.timeline import Frame, Timeline
 from engine.watch import Breakpoint, BreakpointError, Condition, Hit, find_next
+from tui.pacing import cancel_check
 
 if TYPE_CHECKING:
     from textual.app import App
@@ -42,8 +42,6 @@ SPEEDS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
 DEFAULT_SPEED = 20
 MAX_TICKS_PER_SECOND = 50
 """Above this many events per second, playing moves several events per tick."""
-YIELD_SECONDS = 0.001
-"""How long a search holds the GIL at most before letting the UI thread run."""
 HEADER_SPARE = 14
 """Header cells the hit's reason leaves to the title and the margins."""
 ICONS = {"node": "●", "phase": "●", "condition": "◆", "nonfinite": "✖"}
@@ -323,16 +321,7 @@ class Debugger(_Base):
         token: int,
     ) -> None:
         worker = get_current_worker()
-        yielded = time.perf_counter()
-
-        def cancelled() -> bool:
-            # Sleeping releases the GIL, so keys are handled while the search computes.
-            nonlocal yielded
-            now = time.perf_counter()
-            if now - yielded > YIELD_SECONDS:
-                time.sleep(0)
-                yielded = now
-            return worker.is_cancelled
+        cancelled = cancel_check(worker)
 
         done = search(timeline, start, breakpoints, stop_on_nonfinite, direction, cancelled)
         done.token = token

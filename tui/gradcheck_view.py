@@ -29,6 +29,7 @@ from engine import fmt
 from engine.explain import Line
 from engine.gradcheck import ATOL, RTOL, STEP, ParamCheck, check_param
 from engine.timeline import Frame, Timeline
+from tui.pacing import cancel_check
 from tui.whatif import run_of_step
 
 if TYPE_CHECKING:
@@ -48,8 +49,6 @@ CACHE = 64
 """Checks kept per run (by step and parameter), least recently shown dropped first."""
 POLL_SECONDS = 0.1
 """How often the pane looks at a running check's progress."""
-YIELD_SECONDS = 0.001
-"""How long a check holds the GIL at most before letting the UI thread run."""
 
 Key = tuple[Timeline, int, str]
 """``(the run that computed the step, step, parameter)``."""
@@ -264,18 +263,12 @@ class GradcheckSection:
     @staticmethod
     def _check(job: _Job, program, step, params, grad) -> None:
         """In a thread: run the check, counting elements; stop if cancelled."""
-        worker = get_current_worker()
-        yielded = time.perf_counter()
+        cancelled = cancel_check(get_current_worker())
 
         def progress(done: int, total: int) -> None:
-            nonlocal yielded
             job.done = done
-            if worker.is_cancelled:
+            if cancelled():
                 raise _Abandoned
-            now = time.perf_counter()
-            if now - yielded > YIELD_SECONDS:
-                time.sleep(0)  # let the UI thread run (see BpdbgApp._train_ahead)
-                yielded = now
 
         try:
             job.result = check_param(program, step, params, grad, job.param, progress=progress)
