@@ -13,10 +13,14 @@ and long runs are reduced to about two points per column first.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from rich.text import Text
+from rich.ansi import AnsiDecoder
+from rich.style import Style
+from rich.text import Span, Text
 from textual.app import ComposeResult, RenderResult
 from textual.binding import Binding
 from textual.color import Color
@@ -46,6 +50,8 @@ MIN_PLOT_HEIGHT = 6
 A pane too short for two plots shows only the loss; shorter still, not even the chooser."""
 LOG_SPAN = 1e3
 """In automatic mode, the loss is plotted on a log scale once max/min reaches this."""
+CURVES = 16
+"""Curves the history pane remembers (see :meth:`HistoryView._curve`)."""
 
 ParamChoice = tuple[str, int]
 """``(parameter, row-major element index)``, or ``(parameter, NORM)``."""
@@ -134,6 +140,15 @@ def downsample(x: np.ndarray, y: np.ndarray, buckets: int) -> tuple[np.ndarray, 
     return np.repeat(mid, 2), np.column_stack([lo, hi]).reshape(-1)
 
 
+def _steps_before(
+    history: tuple[np.ndarray, np.ndarray], step: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The samples of a ``(steps, values)`` history taken before ``step``."""
+    steps, values = history
+    keep = steps < step
+    return steps[keep].astype(np.float64), values[keep]
+
+
 class _Plot(Widget):
     """A plotext plot that rebuilds its text only when its data, size or theme change.
 
@@ -196,7 +211,68 @@ class _Plot(Widget):
             foreground = Color.parse(variables.get("foreground")).rgb
             themes[name] = _rgbify_theme(surface, surface, foreground, "default", _sequence)
         plt.theme(name)
+        # Building a figure changes its data in place (a log scale takes the log of it),
+        # so a second build (at a new size, before the pane replots) would take the log
+        # of logs and fail: build a copy of what was drawn.
+        drawn = plt.monitor
+        plt.monitor = drawn.copy()
+        try:
+            return figure_text(plt)
+        finally:
+            plt.monitor = drawn
+
+
+_RUN_STYLES: dict[tuple, Style | None] = {}
+"""The style of each ``(foreground, style, background)`` of plotext's cells, as
+``Text.from_ansi`` decodes the escape codes plotext writes for it."""
+
+
+def figure_text(plt: Plot) -> Text:
+    """A plotext figure as a Rich ``Text``: exactly ``Text.from_ansi(plt.build())``.
+
+    Read from the figure's cell matrix instead: writing escape codes for every run of
+    cells and parsing them back took two thirds of drawing a plot, at every new step.
+    """
+    from plotext._utility import colors_to_ansi
+
+    monitor = getattr(plt, "monitor", None)
+    if monitor is None or getattr(monitor, "fast_plot", True):
+        return Text.from_ansi(plt.build())  # not the plotext this was written for
+    plt._set_sizes()  # what build() does, short of writing its escape codes
+    plt._build_matrix()
+    try:
+        return _matrix_text(plt.monitor.matrix, colors_to_ansi)
+    except TypeError:  # a colour given as a list: not a key
         return Text.from_ansi(plt.build())
+
+
+def _matrix_text(matrix: Any, colors_to_ansi: Callable[..., str]) -> Text:
+    chars: list[str] = []
+    spans: list[Span] = []
+    offset = 0
+    for row in reversed(range(matrix.rows)):
+        marker, fg = matrix.marker[row], matrix.fullground[row]
+        style, bg = matrix.style[row], matrix.background[row]
+        start = 0
+        while start < matrix.cols:
+            key = (fg[start], style[start], bg[start])
+            end = start + 1
+            while end < matrix.cols and (fg[end], style[end], bg[end]) == key:
+                end += 1
+            text = "".join(marker[start:end])
+            try:
+                run_style = _RUN_STYLES[key]
+            except KeyError:
+                decoded = AnsiDecoder().decode_line(colors_to_ansi(*key) + "x")
+                run_style = _RUN_STYLES[key] = decoded.spans[0].style if decoded.spans else None
+            if run_style is not None:
+                spans.append(Span(offset, offset + len(text), run_style))
+            chars.append(text)
+            offset += len(text)
+            start = end
+        chars.append("\n")
+        offset += 1
+    return Text("".join(chars), end="\n", tab_size=8, spans=spans)
 
 
 class HistoryView(Widget, can_focus=True):
@@ -255,6 +331,8 @@ class HistoryView(Widget, can_focus=True):
         self._choice: ParamChoice | None = None
         self._keys: dict[str, tuple | None] = {"loss": None, "param": None}
         self._loss_log = False
+        self._curves: OrderedDict[tuple, tuple[np.ndarray, np.ndarray]] = OrderedDict()
+        """Curves already read from the history and reduced, by what they depend on."""
 
     def compose(self) -> ComposeResult:
         yield Select[ParamChoice]([], prompt="parameter", allow_blank=True, compact=True)
@@ -280,6 +358,8 @@ class HistoryView(Widget, can_focus=True):
             frame: The current state; its step bounds what is plotted.
             timeline: The run, for its loss and parameter history.
         """
+        if timeline is not self._timeline:
+            self._curves.clear()
         self._frame, self._timeline = frame, timeline
         if frame.program is not self._program:
             self._program = frame.program
@@ -410,16 +490,12 @@ class HistoryView(Widget, can_focus=True):
         colors = self._colors()
         plt = plot.plt
         plt.clear_figure()
-        x, y = self._loss_data()
+        n = frame.step + (1 if frame.loss is not None else 0)
         log = self.log_scale
         if log is None:
-            positive = y[np.isfinite(y) & (y > 0)]
-            log = len(positive) > 1 and float(positive.max()) >= LOG_SPAN * float(positive.min())
-        self._loss_log = log
-        if log:
-            keep = y > 0
-            x, y = x[keep], y[keep]
-        x, y = downsample(x, y, max(8, plot.size.width))
+            log = self._curve(("log", n), lambda: self._auto_log(n))
+        self._loss_log = bool(log)
+        x, y = self._curve(("loss", n, log, plot.size.width), lambda: self._loss_curve(log, plot))
         # A what-if branch (tui.whatif): the run it was made from too, under it, labelled.
         parent = self._timeline.parent
         px, py = x[:0], y[:0]
@@ -447,6 +523,36 @@ class HistoryView(Widget, can_focus=True):
         plt.yscale("log" if log else "linear")
         self._axes(plot, extent)
         plot.version += 1
+
+    def _auto_log(self, n: int) -> bool:
+        """Whether the first ``n`` losses span enough orders of magnitude for a log scale."""
+        _, y = self._loss_data()
+        positive = y[np.isfinite(y) & (y > 0)]
+        return len(positive) > 1 and float(positive.max()) >= LOG_SPAN * float(positive.min())
+
+    def _loss_curve(self, log: bool, plot: _Plot) -> tuple[np.ndarray, np.ndarray]:
+        """The loss curve up to the cursor, reduced to the plot's width."""
+        x, y = self._loss_data()
+        if log:
+            keep = y > 0
+            x, y = x[keep], y[keep]
+        return downsample(x, y, max(8, plot.size.width))
+
+    def _curve(self, key: tuple, compute: Callable[[], Any]) -> Any:
+        """``compute()``, remembered by ``key`` and the run.
+
+        A new step replots from the whole history (after 100,000 steps, copying and
+        reducing it takes milliseconds), and events within a step replot it with the
+        same history two or three times: each curve is read once.
+        """
+        key = (self._timeline.computed_steps, *key)  # the run: show() empties them
+        if key in self._curves:
+            self._curves.move_to_end(key)
+        else:
+            self._curves[key] = compute()
+            while len(self._curves) > CURVES:
+                self._curves.popitem(last=False)
+        return self._curves[key]
 
     @staticmethod
     def _parent_losses(parent: Timeline, n: int, log: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -491,10 +597,12 @@ class HistoryView(Widget, can_focus=True):
         param, index = choice
         width = max(8, plot.size.width)
         shape = tuple(frame.program.init_params[param].shape)
-        gx, gy = timeline.grad_norm_history(param)
         # The gradient of step s is known once its backward event is past.
-        keep = gx < frame.step + (1 if grad_known else 0)
-        gx, gy = downsample(gx[keep].astype(np.float64), gy[keep], width)
+        known = frame.step + (1 if grad_known else 0)
+        gx, gy = self._curve(
+            ("grad", param, known, width),
+            lambda: downsample(*_steps_before(timeline.grad_norm_history(param), known), width),
+        )
         grad_label = element_label(param, shape, NORM)
         if index == NORM:
             self._title(plot, grad_label)
@@ -502,13 +610,15 @@ class HistoryView(Widget, can_focus=True):
                 plt.plot(gx.tolist(), gy.tolist(), marker=MARKER, color=colors["grad"])
                 plt.yticks(*value_ticks(gy, self._rows(plot)))
             return
-        px, py = timeline.param_history(param, index)
-        keep = px <= frame.step
-        px, py = px[keep].astype(np.float64), py[keep]
-        if updated:  # the update's result is the value at the start of the next step
-            after = frame.params[param].reshape(-1)[index]
-            px, py = np.append(px, frame.step + 1), np.append(py, after)
-        px, py = downsample(px, py, width)
+
+        def values() -> tuple[np.ndarray, np.ndarray]:
+            px, py = _steps_before(timeline.param_history(param, index), frame.step + 1)
+            if updated:  # the update's result is the value at the start of the next step
+                after = frame.params[param].reshape(-1)[index]
+                px, py = np.append(px, frame.step + 1), np.append(py, after)
+            return downsample(px, py, width)
+
+        px, py = self._curve(("param", param, index, frame.step, updated, width), values)
         label = element_label(param, shape, index)
         current = float(frame.params[param].reshape(-1)[index])
         title = f"{label} {current:.4g}"

@@ -317,3 +317,45 @@ async def test_a_short_pane_keeps_the_loss_plot() -> None:
         await pilot.pause()
         assert loss_plot.display and not app.query_one(Select).display
         assert loss_plot.size.height == 5
+
+
+def test_figure_text_is_what_plotext_writes() -> None:
+    """The plots are read from plotext's cell matrix, not parsed back from its escape
+    codes: the text must be the same, styles and all (log scale, two y axes, a line)."""
+    from rich.text import Text
+    from textual_plotext.plot import Plot
+
+    from tui.history_view import figure_text
+
+    def draw() -> Plot:
+        plt = Plot()
+        x = list(range(40))
+        plt.plot(x, [1 / (i + 1) for i in x], marker="hd", color=(200, 80, 80))
+        plt.plot(x, [i * 0.1 for i in x], marker="hd", color=(80, 80, 200), yside="right")
+        plt.vline(12, color=(128, 128, 128))
+        plt.yscale("log")
+        plt.title("loss (log)  0.025")
+        plt.plotsize(50, 14)
+        plt.theme("pro")
+        return plt
+
+    fast, slow = figure_text(draw()), Text.from_ansi(draw().build())
+    assert fast.plain == slow.plain
+    assert fast.spans == slow.spans
+
+
+async def test_a_log_scale_plot_survives_a_resize() -> None:
+    """Building a plotext figure takes the log of its data in place: drawing the same
+    figure again at a new size (before the pane replots) must not take logs of logs."""
+    program = worked_example(steps=40)
+    timeline = Timeline(program)
+    app = HistoryApp()
+    async with app.run_test(size=(100, 30)) as pilot:
+        view = app.query_one(HistoryView)
+        view.show(timeline.frame(30 * program.events_per_step), timeline)
+        await pilot.pause()
+        assert view.loss_is_log
+        await pilot.resize_terminal(90, 26)
+        await pilot.pause()
+        assert "loss (log)" in text(plots(app)[0])
+    assert app.return_code in (None, 0)
