@@ -138,11 +138,20 @@ class ChainRuleView(ScrollView, can_focus=True, inherit_bindings=False):
 
     def show(self, frame: Frame, timeline: Timeline) -> None:
         """Explain ``frame``'s event."""
+        was, width = self._wrapped, self._wrap_width
         self._lines = explain(frame)
         self._section = self.gradcheck.lines(frame, timeline)
         self._rewrap(force=True)
-        self.scroll_to(y=0, animate=False, immediate=True)
-        self.refresh()
+        self.scroll_to(y=0, animate=False, immediate=True)  # repaints all if it scrolls
+        if width != self._wrap_width or width <= 0:
+            self.refresh()
+            return
+        # Consecutive events often share lines (a heading, the blank rows below the
+        # text): repaint only the lines that changed, which is what a step costs most.
+        now, top = self._wrapped, self.scroll_offset.y
+        for y in range(top, top + self.scrollable_content_region.height):
+            if (was[y] if y < len(was) else None) != (now[y] if y < len(now) else None):
+                self.refresh_line(y)
 
     def set_section(self, lines: list[Line]) -> None:
         """Replace the lines below the derivation, where the view is scrolled to now."""
@@ -164,9 +173,13 @@ class ChainRuleView(ScrollView, can_focus=True, inherit_bindings=False):
         if size != self.virtual_size:
             # Setting virtual_size lays out the whole screen, which would cost more than
             # the rest of a step. The scrollbar always shows and the width is fixed (see
-            # DEFAULT_CSS), so a new length changes only the scrollbar's thumb.
+            # DEFAULT_CSS), so a new length changes only the scrollbar's thumb; and while
+            # the text fits (most events), the thumb fills the bar whatever the length.
+            window = self.scrollable_content_region.height
+            fits = self.virtual_size.height < window and size.height < window
             self.set_reactive(ChainRuleView.virtual_size, size)
-            self._scroll_update(size)
+            if not fits:
+                self._scroll_update(size)
 
     def on_resize(self, event: events.Resize) -> None:
         self._rewrap()

@@ -140,8 +140,15 @@ class TimelineView(ScrollView, can_focus=False):
         """Tell the view how many events exist so far."""
         total = max(total, self._cursor + 1)
         if total != self._total:
-            self._total = total
-            self.virtual_size = Size(0, total)
+            was, self._total = self._total, total
+            # Not by assigning virtual_size: that lays out the whole screen (and repaints
+            # every scrollbar), at every progress report of training ahead. The scrollbar
+            # always shows and lines have a fixed width (DEFAULT_CSS): only its thumb moves,
+            # and the lines of the new events appear.
+            self.set_reactive(TimelineView.virtual_size, Size(0, total))
+            if self.is_mounted:
+                self._scroll_update(self.virtual_size)
+                self.refresh_lines(min(was, total), abs(total - was))
 
     def set_marks(
         self,
