@@ -356,3 +356,35 @@ def test_main_in_process_writes_the_trace(capsys, good):
     assert json.loads(lines[-1])["after"] == [-0.1]
     first = json.loads(lines[0])
     assert np.array(first["value"]).shape == (1, 1)
+
+
+def test_version_exits_0():
+    r = bpdbg("--version")
+    assert r.returncode == 0
+    assert r.stdout.startswith("bpdbg ")
+
+
+def test_the_entry_point_pauses_the_collector_only_for_start_up():
+    """``bpdbg`` (tui.startup.main) starts without the cyclic garbage collector and turns
+    it back on before a headless command does its work, and for good when it returns."""
+    code = textwrap.dedent("""
+        import gc, sys
+        from tui import cli, startup
+        seen = {}
+        parsers, cmd_list = cli._parsers, cli.cmd_list
+        def watch_parsers():
+            seen["parsing"] = gc.isenabled()
+            return parsers()
+        def watch_list(out):
+            seen["listing"] = gc.isenabled()
+            return cmd_list(out)
+        cli._parsers, cli.cmd_list = watch_parsers, watch_list
+        sys.argv = ["bpdbg", "list"]
+        status = startup.main()
+        print(seen["parsing"], seen["listing"], gc.isenabled(), status, file=sys.stderr)
+    """)
+    r = subprocess.run(
+        [sys.executable, "-c", code], check=False, capture_output=True, text=True, cwd=ROOT,
+        timeout=120,
+    )
+    assert r.stderr.split() == ["False", "True", "True", "0"], r.stderr

@@ -32,6 +32,7 @@ from tui.graph_view import GraphView
 from tui.history_view import HistoryView
 from tui.key_footer import KeyFooter
 from tui.pacing import cancel_check
+from tui.startup import resume_gc
 from tui.timeline_view import TimelineView, step_layout
 from tui.whatif import Runs
 
@@ -133,6 +134,7 @@ class BpdbgApp(Debugger, App[int]):
         yield from (c for c in super().get_system_commands(screen) if c.title != "Quit")
 
     def compose(self) -> ComposeResult:
+        self._set_size_classes()  # before the panes are styled: they are styled once
         with Horizontal(id="header"):
             yield Static(id="title")
             yield Static(id="position")
@@ -149,17 +151,17 @@ class BpdbgApp(Debugger, App[int]):
         yield KeyFooter(show_command_palette=False)
 
     def on_mount(self) -> None:
-        self._set_size_classes()
         for pane, title in zip(self.panes, ("Timeline", "Graph", "Chain rule", "History")):
             pane.border_title = title
         self._player = self.set_interval(1 / TICKS_PER_SECOND, self._tick, pause=True)
         self._start()
         # Live reload starts once the first frame is up: watchfiles takes a while to load.
         self.set_timer(WATCH_DELAY_SECONDS, self._watch_scenario_file)
+        self.call_after_refresh(resume_gc)  # start-up is over once the frame is painted
 
     def _set_size_classes(self) -> None:
-        """Give the screen its size classes (``-narrow``, ``-short``, …) before it is first
-        laid out.
+        """Give the screen its size classes (``-narrow``, ``-short``, …) before its
+        children are styled and laid out.
 
         Textual sets them after laying out for a new size: the first frame would be laid
         out and drawn for a large terminal (plots and all), then again for the real size.

@@ -27,6 +27,7 @@ from engine.scenario import MAX_STEPS, load
 from engine.timeline import Timeline
 from engine.trace import WRITERS
 from scenarios import builtin_dir, builtin_ids, resolve
+from tui.startup import resume_gc
 
 PROG = "bpdbg"
 DEFAULT_SCENARIO = "worked-example"
@@ -94,7 +95,7 @@ def _parsers() -> dict[str, argparse.ArgumentParser]:
         metavar="SCENARIO",
         help=f"a built-in scenario id or a .toml file (default: {DEFAULT_SCENARIO})",
     )
-    open_.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    open_.add_argument("--version", action=_VersionAction)
 
     list_ = _Parser(
         prog=f"{PROG} list",
@@ -126,6 +127,17 @@ def _parsers() -> dict[str, argparse.ArgumentParser]:
         "--steps", type=_steps_arg, metavar="N", help="training steps (overrides train.steps)"
     )
     return {"": open_, "list": list_, "trace": trace, "check": check}
+
+
+class _VersionAction(argparse.Action):
+    """``--version``, which looks the version up only when asked (that costs ~20 ms)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: object) -> None:
+        super().__init__(option_strings, dest, nargs=0, help="show the version and exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: object) -> None:
+        print(f"{parser.prog} {_version()}")
+        parser.exit()
 
 
 def _version() -> str:
@@ -320,6 +332,8 @@ def _dispatch(argv: list[str]) -> int:
     parsers = _parsers()
     command = argv[0] if argv and argv[0] in COMMANDS else ""
     args = parsers[command].parse_args(argv[1:] if command else argv)
+    if command:
+        resume_gc()  # the app resumes it once its first frame is up (tui.startup)
     out = sys.stdout
     if command == "list":
         return cmd_list(out)

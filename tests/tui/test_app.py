@@ -159,6 +159,27 @@ async def test_step_keys_keep_the_place_within_the_step() -> None:
         assert app.cursor == 1
 
 
+async def test_the_collector_resumes_once_the_first_frame_is_up(monkeypatch) -> None:
+    """Started by ``bpdbg`` (tui.startup), the app turns the garbage collector back on,
+    after freezing what start-up made, as soon as its first frame is painted."""
+    import gc
+
+    from tui import startup
+
+    frozen: list[bool] = []
+    monkeypatch.setattr(gc, "freeze", lambda: frozen.append(True))  # not this test process
+    monkeypatch.setattr(startup, "_paused", True)
+    gc.disable()
+    try:
+        app = make_app(worked_example())
+        async with app.run_test(size=(100, 30)) as pilot:
+            await pilot.pause()
+            assert gc.isenabled()
+            assert frozen == [True]
+    finally:
+        gc.enable()
+
+
 async def test_cursor_is_clamped() -> None:
     app = make_app(worked_example())
     async with app.run_test() as pilot:
