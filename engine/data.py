@@ -25,7 +25,9 @@ MAX_SAMPLES = 100_000
 MAX_CLASSES = 8
 """Most classes ``gauss`` and ``spiral`` accept; the other kinds take exactly 2."""
 
-Generator = Callable[[np.random.Generator, np.ndarray, int], np.ndarray]
+Generator = Callable[["np.random.Generator", np.ndarray, int], np.ndarray]
+"""A dataset kind: ``(rng, labels, classes) -> points``. (The random generator's type is
+named, not imported: ``numpy.random`` loads only when data is generated.)"""
 
 
 def _xor(rng: np.random.Generator, labels: np.ndarray, classes: int) -> np.ndarray:

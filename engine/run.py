@@ -157,7 +157,13 @@ def init_model_params(model: ModelSpec) -> dict[str, np.ndarray]:
     with standard deviation √(2/fan_in) (Kaiming), ``normal`` is the standard normal,
     ``zeros`` is zeros. Biases that are not given start at zero.
     """
-    rng = np.random.default_rng(model.seed)
+    generator: list[np.random.Generator] = []  # made at the first draw: given weights need none
+
+    def rng() -> np.random.Generator:
+        if not generator:
+            generator.append(np.random.default_rng(model.seed))
+        return generator[0]
+
     params: dict[str, np.ndarray] = {}
     fan_in = model.inputs
     for k, layer in enumerate(model.layers, start=1):
@@ -166,11 +172,11 @@ def init_model_params(model: ModelSpec) -> dict[str, np.ndarray]:
             w = np.array(layer.weight, dtype=np.float64)
         elif model.init == "xavier":
             bound = np.sqrt(6.0 / (fan_in + layer.units))
-            w = rng.uniform(-bound, bound, size=shape)
+            w = rng().uniform(-bound, bound, size=shape)
         elif model.init == "he":
-            w = rng.normal(0.0, np.sqrt(2.0 / fan_in), size=shape)
+            w = rng().normal(0.0, np.sqrt(2.0 / fan_in), size=shape)
         elif model.init == "normal":
-            w = rng.normal(0.0, 1.0, size=shape)
+            w = rng().normal(0.0, 1.0, size=shape)
         else:
             w = np.zeros(shape)
         b = np.zeros(layer.units) if layer.bias is None else np.array(layer.bias, dtype=np.float64)
