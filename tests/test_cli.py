@@ -388,3 +388,9 @@ def test_the_entry_point_pauses_the_collector_only_for_start_up():
         timeout=120,
     )
     assert r.stderr.split() == ["False", "True", "True", "0"], r.stderr
+
+
+def test_trace_formats_are_the_writers():
+    from engine.trace import WRITERS
+
+    assert cli.FORMATS == tuple(WRITERS)

@@ -210,7 +210,13 @@ class BpdbgApp(Debugger, App[int]):
         self._debugger_start()
         self._show()
         if self._compute_ahead and not self.timeline.done:
-            self._train_ahead(self.timeline)
+            # Once the screen shows this timeline: a worker computing beside the first
+            # paint would only slow it down (they share the interpreter).
+            self.call_after_refresh(self._start_training, self.timeline)
+
+    def _start_training(self, timeline: Timeline) -> None:
+        if timeline is self.timeline and not timeline.done:
+            self._train_ahead(timeline)
 
     def set_program(self, program: Program) -> None:
         """Replace the running scenario: a new timeline, the cursor at its start."""

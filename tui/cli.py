@@ -25,7 +25,6 @@ from engine.errors import ScenarioError
 from engine.run import Program, make_program
 from engine.scenario import MAX_STEPS, load
 from engine.timeline import Timeline
-from engine.trace import WRITERS
 from scenarios import builtin_dir, builtin_ids, resolve
 from tui.startup import resume_gc
 
@@ -33,6 +32,9 @@ PROG = "bpdbg"
 DEFAULT_SCENARIO = "worked-example"
 """What ``bpdbg`` opens with no argument: the one-neuron worked example."""
 COMMANDS = ("list", "trace", "check")
+FORMATS = ("jsonl", "text", "md")
+"""``trace --format`` choices: the writers of :mod:`engine.trace`, which loads only for a
+trace (its JSON encoder is no part of opening the app)."""
 """Subcommands; these words win over files of the same name (``./list`` is a file)."""
 
 EXIT_OK = 0
@@ -113,7 +115,7 @@ def _parsers() -> dict[str, argparse.ArgumentParser]:
         "--steps", type=_steps_arg, metavar="N", help="training steps (overrides train.steps)"
     )
     trace.add_argument(
-        "--format", choices=tuple(WRITERS), default="jsonl", help="output format (default: jsonl)"
+        "--format", choices=FORMATS, default="jsonl", help="output format (default: jsonl)"
     )
 
     check = _Parser(
@@ -214,6 +216,8 @@ def cmd_list(out: TextIO) -> int:
 
 def cmd_trace(ref: str, steps: int | None, output_format: str, out: TextIO) -> int:
     """``bpdbg trace``: the whole run's events to ``out`` in ``output_format``."""
+    from engine.trace import WRITERS
+
     program = load_program(ref, steps)
     _write_lines(WRITERS[output_format](Timeline(program), None), out)
     return EXIT_OK

@@ -18,7 +18,6 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from rich.ansi import AnsiDecoder
 from rich.style import Style
 from rich.text import Span, Text
 from textual.app import ComposeResult, RenderResult
@@ -27,13 +26,13 @@ from textual.color import Color
 from textual.message import Message
 from textual.reactive import reactive
 from textual.widget import Widget
-from textual.widgets import Select
 
 from engine import fmt
 from engine.run import Program
 from engine.timeline import Frame, Timeline
 
 if TYPE_CHECKING:
+    from textual.widgets import Select
     from textual_plotext.plot import Plot
 
 MAX_ELEMENTS = 64
@@ -263,6 +262,8 @@ def _matrix_text(matrix: Any, colors_to_ansi: Callable[..., str]) -> Text:
             try:
                 run_style = _RUN_STYLES[key]
             except KeyError:
+                from rich.ansi import AnsiDecoder  # plotted only after the first frame
+
                 decoded = AnsiDecoder().decode_line(colors_to_ansi(*key) + "x")
                 run_style = _RUN_STYLES[key] = decoded.spans[0].style if decoded.spans else None
             if run_style is not None:
@@ -290,7 +291,10 @@ class HistoryView(Widget, can_focus=True):
         height: 1fr;
         layout: vertical;
     }
-    HistoryView > Select {
+    HistoryView > #chooser {
+        height: 1;
+    }
+    HistoryView > #chooser > Select {
         width: 1fr;
     }
     """
@@ -335,7 +339,8 @@ class HistoryView(Widget, can_focus=True):
         """Curves already read from the history and reduced, by what they depend on."""
 
     def compose(self) -> ComposeResult:
-        yield Select[ParamChoice]([], prompt="parameter", allow_blank=True, compact=True)
+        # The chooser's row; the chooser itself comes after the first frame (_add_chooser).
+        yield Widget(id="chooser")
         yield _Plot(id="loss-plot")
         yield _Plot(id="param-plot")
 
@@ -367,8 +372,7 @@ class HistoryView(Widget, can_focus=True):
             choices = param_choices(frame.program)
             keep = self._choice if self._choice in {v for _, v in choices} else None
             self._choice = keep or (choices[0][1] if choices else None)
-            if self.is_mounted:
-                self._fill_chooser(choices)
+            self._fill_chooser(choices)
         self._replot()
 
     def select_param(self, name: str, index: int = 0) -> None:
@@ -379,21 +383,44 @@ class HistoryView(Widget, can_focus=True):
         if index != NORM and not 0 <= index < min(size, MAX_ELEMENTS):
             index = 0
         self._choice = (name, index)
-        if self.is_mounted:
-            select = self.query_one(Select)
-            if select.value != self._choice:
-                select.value = self._choice
+        select = self._select()
+        if select is not None and select.value != self._choice:
+            select.value = self._choice
         self._replot()
 
     # --- internals -----------------------------------------------------------------------
 
     def on_mount(self) -> None:
-        if self._program is not None:
-            self._fill_chooser(param_choices(self._program))
         self._replot()
+        self.call_after_refresh(self._add_chooser)
+
+    async def _add_chooser(self) -> None:
+        """Put the parameter chooser in its row.
+
+        Not in the first frame: a ``Select`` brings an option list and an overlay, whose
+        styles alone cost start-up a few tens of milliseconds; its row is kept empty till
+        then so that nothing moves when it arrives.
+        """
+        from textual.widgets import Select
+
+        row = self.query_one("#chooser")
+        if row.children or not self.is_attached:
+            return
+        await row.mount(Select[ParamChoice]([], prompt="parameter", allow_blank=True, compact=True))
+        if self._program is not None:  # what was shown meanwhile
+            self._fill_chooser(param_choices(self._program))
+
+    def _select(self) -> Select[ParamChoice] | None:
+        """The chooser, once it is there."""
+        if not self.is_mounted:
+            return None
+        chooser = self.query_one("#chooser").children
+        return chooser[0] if chooser and chooser[0].is_mounted else None  # type: ignore[return-value]
 
     def _fill_chooser(self, choices: list[tuple[str, ParamChoice]]) -> None:
-        select = self.query_one(Select)
+        select = self._select()
+        if select is None:
+            return  # it fills itself when it arrives
         select.set_options(choices)
         if self._choice is not None:
             select.value = self._choice
@@ -409,7 +436,7 @@ class HistoryView(Widget, can_focus=True):
 
     def on_resize(self) -> None:
         height = self.size.height
-        self.query_one(Select).display = height > MIN_PLOT_HEIGHT
+        self.query_one("#chooser").display = height > MIN_PLOT_HEIGHT
         self.query_one("#param-plot", _Plot).display = height > 2 * MIN_PLOT_HEIGHT
         # Once the screen is painted: the first frame need not wait for plotext, and at
         # start-up the pane is laid out once before the size classes may hide it.

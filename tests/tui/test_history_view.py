@@ -308,14 +308,14 @@ async def test_a_short_pane_keeps_the_loss_plot() -> None:
         view.show(timeline.frame(25), timeline)
         await pilot.pause()
         loss_plot, param_plot = plots(app)
-        assert param_plot.display and app.query_one(Select).display
+        assert param_plot.display and app.query_one("#chooser").display
         view.styles.height = 9
         await pilot.pause()
         assert loss_plot.display and not param_plot.display
-        assert app.query_one(Select).display
+        assert app.query_one("#chooser").display
         view.styles.height = 5
         await pilot.pause()
-        assert loss_plot.display and not app.query_one(Select).display
+        assert loss_plot.display and not app.query_one("#chooser").display
         assert loss_plot.size.height == 5
 
 
