@@ -6,7 +6,8 @@ runs. :class:`GradcheckSection` decides when to check and keeps the results: par
 of at most :data:`IMMEDIATE_ELEMENTS` elements are checked at once (when that is quick),
 so the section is part of the event like the rest of the derivation; larger ones cost
 two forward passes per element and are checked in a thread worker that reports
-progress (``checking W1 (128/4,096)…``). Results are cached per (run, step, parameter).
+progress (``checking W1 (128/4,096)…``), once the cursor has rested on the event for a
+moment (:data:`REST_SECONDS`). Results are cached per (run, step, parameter).
 
 The section is a list of :class:`engine.explain.Line` that the pane appends below the
 derivation; :func:`check_lines` and :func:`progress_lines` write it.
@@ -17,6 +18,7 @@ from __future__ import annotations
 import time
 import weakref
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING
@@ -49,6 +51,10 @@ CACHE = 64
 """Checks kept per run (by step and parameter), least recently shown dropped first."""
 POLL_SECONDS = 0.1
 """How often the pane looks at a running check's progress."""
+REST_SECONDS = 0.1
+"""A check that needs the worker starts once its event has been shown this long, so
+that stepping past backward events (holding ``n``, playing) sets no work going beside
+the stepping."""
 
 Key = tuple[Timeline, int, str]
 """``(the run that computed the step, step, parameter)``."""
@@ -60,11 +66,16 @@ class _Abandoned(Exception):
 
 @dataclass
 class _Job:
-    """A check running in a worker: what it checks and how far it has got."""
+    """A check for the worker: what it checks and how far it has got."""
 
     key: Key
     param: str
     total: int
+    run: Callable[[], None]
+    """Runs the check (in the worker)."""
+    not_before: float
+    """When the worker may start it (``time.monotonic()``): see :data:`REST_SECONDS`."""
+    started: bool = False
     done: int = 0
     result: ParamCheck | None = None
     error: str | None = None
@@ -243,22 +254,29 @@ class GradcheckSection:
             checks.popitem(last=False)
 
     def _start(self, key: Key, frame: Frame, param: str, size: int) -> _Job:
-        job = self._job = _Job(key, param, size)
+        """A job for the worker, which :meth:`_poll` starts once the event has rested."""
+        view = self._view
+        if self._job is not None and self._job.started and view.is_attached:
+            view.workers.cancel_group(view, "gradcheck")  # for an event no longer shown
         record = frame.record
-        run = partial(
+        job = _Job(key, param, size, lambda: None, time.monotonic() + REST_SECONDS)
+        job.run = partial(
             self._check, job, frame.program, frame.step, record.params_before,
             record.result.grads[param],
         )
-        view = self._view
+        self._job = job
         if view.is_attached:
-            view.run_worker(
-                run, thread=True, group="gradcheck", exclusive=True, exit_on_error=False,
-                name=f"gradcheck {param}",
-            )
             if self._timer is None:
                 self._timer = view.set_interval(POLL_SECONDS, self._poll, pause=True)
             self._timer.resume()
         return job
+
+    def _begin(self, job: _Job) -> None:
+        job.started = True
+        self._view.run_worker(
+            job.run, thread=True, group="gradcheck", exclusive=True, exit_on_error=False,
+            name=f"gradcheck {job.param}",
+        )
 
     @staticmethod
     def _check(job: _Job, program, step, params, grad) -> None:
@@ -283,6 +301,12 @@ class GradcheckSection:
         if job is None:
             if self._timer is not None:
                 self._timer.pause()
+            return
+        if not job.started:
+            if self._shown != job.key:
+                self._job = None  # stepped past before it began: nothing to do
+            elif time.monotonic() >= job.not_before and self._view.is_attached:
+                self._begin(job)
             return
         finished = job.result is not None or job.error is not None
         if job.result is not None:

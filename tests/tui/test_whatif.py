@@ -543,6 +543,21 @@ async def test_a_large_parameter_is_checked_in_the_background_with_progress() ->
         assert chain(app) == text
 
 
+async def test_stepping_past_a_backward_event_sets_no_check_going() -> None:
+    """Only an event the cursor rests on is checked in the background: flying past it
+    (holding n, playing) leaves the interpreter to the stepping."""
+    program = load_program("spiral-mlp", steps=4)
+    app = make_app(program)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        app.cursor = event_seq(program, "backward", "W1", 2)
+        assert "checking W1 (0/128)…" in chain(app)
+        app.cursor += 1  # gone before the check began
+        await pilot.pause(0.4)
+        assert not [w for w in app.chain_view.workers if w.group == "gradcheck"]
+        assert app.chain_view.gradcheck.cached(app.timeline, 2, "W1") is None
+
+
 def test_the_check_perturbs_scalar_parameters_after_updates() -> None:
     """The step loop leaves a scalar parameter as a numpy scalar after an update; the
     check must still perturb it (it used to compute 0/0 = nan there)."""
