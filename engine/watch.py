@@ -879,9 +879,11 @@ def _forward(
         while tl.computed_steps <= to_step:
             if cancelled is not None and cancelled():
                 return False
+            # Another thread (training ahead) may compute meanwhile: nothing left to do
+            # here then, which is no reason to give up; the loop looks again.
             need = min(to_step + 1 - tl.computed_steps, COMPUTE_CHUNK)
-            if tl.compute(need, cancelled=cancelled) == 0:
-                return False
+            if need > 0:
+                tl.compute(need, cancelled=cancelled)
         return True
 
     if not plan.has_conditions:

@@ -186,6 +186,28 @@ def test_norm_of_grad_stops_at_backward_and_update_events():
     assert_scan_matches(tl, [Breakpoint.when("norm(grad) > 10", tl.program.graph)], expected)
 
 
+def test_a_search_is_not_cut_short_by_training_ahead_beside_it():
+    """Training ahead in another thread can compute the very steps a forward search was
+    about to compute; the search must carry on, not report "no hit to the end"."""
+
+    class Racing(Timeline):
+        """Another thread gets a step done between any two looks at the frontier."""
+
+        @property
+        def computed_steps(self) -> int:
+            if self._head_step < self.total_steps:
+                Timeline.compute(self, 1)
+            return self._head_step
+
+    program = load_program("diverging-lr")
+    tl = Racing(program)
+    hit = find_next(
+        tl, -1, [Breakpoint.when("isnan(value)", program.graph)], compute=True,
+        stop_on_nonfinite=False,
+    )
+    assert hit is not None and hit.seq == 40 * tl.events_per_step
+
+
 def test_isnan_of_value_finds_the_first_nan_value():
     tl = computed("diverging-lr")
     expected = [
