@@ -24,10 +24,10 @@ from engine import fmt
 from engine.diagnose import first_nonfinite_event, nonfinite_in_event
 from engine.events import Backward, Forward, Loss, Update
 from engine.timeline import Frame, Timeline
-from engine.watch import Breakpoint, BreakpointError, Condition, Hit, find_next
 from tui.pacing import cancel_check
 
 if TYPE_CHECKING:
+    from engine.watch import Breakpoint, Condition, Hit
     from textual.app import App
     from textual.timer import Timer
 
@@ -86,6 +86,9 @@ def search(
     cancelled: Callable[[], bool] | None = None,
 ) -> SearchDone:
     """Find the nearest hit from event ``start`` (training ahead as needed)."""
+    # engine.watch loads with the first breakpoint or search, not with the app.
+    from engine.watch import BreakpointError, find_next
+
     try:
         hit = find_next(
             timeline, start, breakpoints, direction=direction, compute=True,
@@ -213,6 +216,8 @@ class Debugger(_Base):
             cond: Condition | None = None
             spots: set[int] = set()
             if bp.kind == "condition":
+                from engine.watch import BreakpointError
+
                 try:
                     cond = bp.compiled(graph)
                 except BreakpointError as err:
@@ -388,6 +393,8 @@ class Debugger(_Base):
     def _stop_at(self, seq: int) -> Hit | None:
         """Whether playing stops at event ``seq``: node and phase breakpoints by position,
         conditions evaluated at the event, then the first non-finite number."""
+        from engine.watch import Hit
+
         pos = seq % len(self._layout)
         phase, subject = self._layout[pos]
         frame: Frame | None = None
@@ -453,6 +460,8 @@ class Debugger(_Base):
             )
             self.notify(f"Breakpoint on {name} removed.", timeout=3)
             return
+        from engine.watch import Breakpoint, BreakpointError
+
         try:
             bp = Breakpoint.on_node(name, self.timeline.program.graph)
         except BreakpointError as err:

@@ -20,6 +20,7 @@ import math
 import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 from rich.segment import Segment
@@ -139,8 +140,7 @@ def _clip(text: str, width: int) -> str:
 # --- layout ----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Box:
+class Box(NamedTuple):
     """One box of the drawing.
 
     Attributes:
@@ -174,8 +174,7 @@ class Box:
         return Region(self.x, self.y, self.w, self.h)
 
 
-@dataclass(frozen=True, slots=True)
-class Edge:
+class Edge(NamedTuple):
     """A drawn edge: ``src`` is read by ``dst``, and they sit in different boxes.
 
     Attributes:
@@ -190,8 +189,7 @@ class Edge:
     cells: tuple[tuple[int, int], ...]
 
 
-@dataclass(frozen=True, slots=True)
-class Slot:
+class Slot(NamedTuple):
     """A place for a number, filled in per frame.
 
     Attributes:
@@ -718,8 +716,7 @@ def _merge(ranges: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
 # --- rendering -------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Palette:
+class Palette(NamedTuple):
     """The styles of the drawing, one per role.
 
     Attributes:
