@@ -55,6 +55,8 @@ def key_rows() -> list[tuple[str, str]]:
 class HelpScreen(ModalScreen[None]):
     """Keys, panes and phases; any of ``esc``, ``?`` or ``q`` closes it."""
 
+    CSS_PATH = "help_screen.tcss"
+
     BINDINGS = [
         Binding("escape,question_mark,q", "dismiss", "Close"),
     ]

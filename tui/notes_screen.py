@@ -14,6 +14,8 @@ from engine.scenario import Scenario
 class NotesScreen(ModalScreen[None]):
     """Shows a scenario's name, source and description; ``esc``, ``d`` or ``q`` closes it."""
 
+    CSS_PATH = "notes_screen.tcss"
+
     BINDINGS = [Binding("escape,d,q", "dismiss", "Close")]
 
     def __init__(self, scenario: Scenario) -> None:

@@ -67,6 +67,8 @@ def builtin_entries() -> list[Entry]:
 class PickerScreen(ModalScreen[Program | None]):
     """Pick a built-in scenario or type a path; dismisses with the loaded program."""
 
+    CSS_PATH = "picker_screen.tcss"
+
     BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
 
     def __init__(self, current: str = "", *, cursor_blink: bool = True) -> None:
