@@ -23,7 +23,10 @@ def frozen(a: np.ndarray | float) -> np.ndarray:
     return arr
 
 
-@dataclass(frozen=True, slots=True)
+# Records that hold numpy arrays compare by identity (eq=False), here and in run.py,
+# timeline.py and gradcheck.py: a field-by-field == cannot compare arrays (their truth
+# value is ambiguous), and not generating __eq__ and __hash__ shortens start-up.
+@dataclass(frozen=True, slots=True, eq=False)
 class Forward:
     """A node's value has been computed."""
 
@@ -40,7 +43,7 @@ class Forward:
         return self.node
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class Loss:
     """The loss node's value has been computed."""
 
@@ -57,7 +60,7 @@ class Loss:
         return self.node
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class Term:
     """One consumer's contribution to a node's gradient (one edge of the chain rule).
 
@@ -74,7 +77,7 @@ class Term:
     """The contribution to ∂L/∂node."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class Backward:
     """∂L/∂node is complete: the sum of its terms (1 for the loss itself)."""
 
@@ -90,7 +93,7 @@ class Backward:
         return self.node
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class Update:
     """A parameter has been updated by the optimizer."""
 

@@ -25,7 +25,7 @@ ATOL = 1e-7
 """Absolute tolerance, for gradients that are (nearly) zero."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class ParamCheck:
     """One parameter's check at one step.
 

@@ -26,7 +26,7 @@ Params = Mapping[str, np.ndarray]
 OptState = Mapping[str, Mapping[str, np.ndarray]]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class StepResult:
     """Everything one step computed.
 
@@ -49,7 +49,7 @@ class StepResult:
     events: tuple[Event, ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Program:
     """A scenario made runnable: graph, starting parameters, data, optimizer.
 

@@ -38,7 +38,7 @@ RECORD_CACHE = 8
 """Materialised steps kept for quick stepping back and forth."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class StepRecord:
     """One step, materialised: its events and everything they refer to.
 
@@ -73,7 +73,7 @@ class StepRecord:
         return next(i for i, e in enumerate(self.events) if e.phase == "loss")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class Frame:
     """The state of the run at one event: what every pane renders.
 
