@@ -24,7 +24,7 @@ def frozen(a: np.ndarray | float) -> np.ndarray:
 
 
 # Records that hold numpy arrays compare by identity (eq=False), here and in run.py,
-# timeline.py and gradcheck.py: a field-by-field == cannot compare arrays (their truth
+# timeline.py, gradcheck.py and scenario.py: a field-by-field == cannot compare arrays (their truth
 # value is ambiguous), and not generating __eq__ and __hash__ shortens start-up.
 @dataclass(frozen=True, slots=True, eq=False)
 class Forward:

@@ -92,7 +92,7 @@ GENERATORS: tuple[str, ...] = _data.KINDS
 # ACTIVATIONS, LOSSES and FUNCTIONS come from the op table: one list of names each.
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class LayerSpec:
     """One layer of a ``[model]``: ``z = a_prev @ weight + bias``, ``a = activation(z)``."""
 
@@ -104,7 +104,7 @@ class LayerSpec:
     """Shape ``(units,)``, float64, or ``None`` for zeros."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class ModelSpec:
     """A layered network (``[model]``)."""
 
@@ -114,7 +114,7 @@ class ModelSpec:
     seed: int = 0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class GraphSpec:
     """An expression graph (``[graph]``), expressions still as text."""
 
@@ -126,7 +126,7 @@ class GraphSpec:
     """The loss node's name (the last node when the file gives none)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class DataSpec:
     """Samples and targets, generated already when the file names a generator."""
 
@@ -170,7 +170,7 @@ class BreakpointSpec:
     enabled: bool = True
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Scenario:
     """A validated scenario. Exactly one of ``model`` and ``graph`` is set."""
 
