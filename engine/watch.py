@@ -641,6 +641,16 @@ class Breakpoint:
             return f"{self.target} phase"
         return f"when {self.target}"
 
+    def reason(self, phase: str, subject: str) -> str:
+        """Why this breakpoint stops at an event of ``phase`` about ``subject``."""
+        if self.kind == "node":
+            text = f"breakpoint on {self.target} ({phase})"
+        elif self.kind == "phase":
+            text = f"breakpoint on the {phase} phase ({subject})"
+        else:
+            text = f"watchpoint {self.target} is true at {subject} ({phase})"
+        return f"{self.label}: {text}" if self.label else text
+
     def compiled(self, graph: Graph) -> Condition:
         """This condition breakpoint's condition, compiled against ``graph``."""
         if self.condition is not None and self.condition.graph is graph:
@@ -690,14 +700,7 @@ class Hit:
 
 
 def _reason(bp: Breakpoint, layout: _Layout, pos: int) -> str:
-    phase, subject = layout.phase(pos), layout.subject(pos)
-    if bp.kind == "node":
-        text = f"breakpoint on {bp.target} ({phase})"
-    elif bp.kind == "phase":
-        text = f"breakpoint on the {phase} phase ({subject})"
-    else:
-        text = f"watchpoint {bp.target} is true at {subject} ({phase})"
-    return f"{bp.label}: {text}" if bp.label else text
+    return bp.reason(layout.phase(pos), layout.subject(pos))
 
 
 # ----------------------------------------------------------------------------------------

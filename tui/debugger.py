@@ -100,17 +100,6 @@ def search(
     return SearchDone(timeline, direction, hit, last)
 
 
-def hit_reason(bp: Breakpoint, phase: str, subject: str) -> str:
-    """Why a breakpoint stopped at an event, worded as :func:`engine.watch.find_next` does."""
-    if bp.kind == "node":
-        text = f"breakpoint on {bp.target} ({phase})"
-    elif bp.kind == "phase":
-        text = f"breakpoint on the {phase} phase ({subject})"
-    else:
-        text = f"watchpoint {bp.target} is true at {subject} ({phase})"
-    return f"{bp.label}: {text}" if bp.label else text
-
-
 def nonfinite_cause(frame: Frame) -> str:
     """Why the first non-finite number appeared at ``frame``'s event, read from the
     numbers the event was computed from (one sentence, for the notification)."""
@@ -401,11 +390,11 @@ class Debugger(_Base):
         for bp, spots, cond in self._checks:
             if cond is None:
                 if pos in spots:
-                    return Hit(seq, bp, hit_reason(bp, phase, subject))
+                    return Hit(seq, bp, bp.reason(phase, subject))
             elif cond.checked_at(pos):
                 frame = frame or self.timeline.frame(seq)
                 if cond.holds(frame, self.timeline):
-                    return Hit(seq, bp, hit_reason(bp, phase, subject))
+                    return Hit(seq, bp, bp.reason(phase, subject))
         if self.stop_on_nonfinite:
             found = self._nonfinite()
             if found is not None and found[0] == seq:
