@@ -15,13 +15,14 @@ from rich.segment import Segment
 from rich.style import Style
 from textual import events
 from textual.binding import Binding
-from textual.geometry import Region, Size
+from textual.geometry import Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from engine.explain import Line, explain
 from engine.timeline import Frame, Timeline
 from tui.gradcheck_view import GradcheckSection
+from tui.restyle import RestyledOnCss
 
 Fragment = tuple[str, str]
 """``(text, role)``, as in :class:`engine.explain.Line` parts."""
@@ -97,7 +98,7 @@ def _is_operator(word: list[Fragment]) -> bool:
     return len(text) <= 2 and not any(c.isalnum() for c in text)
 
 
-class ChainRuleView(ScrollView, can_focus=True, inherit_bindings=False):
+class ChainRuleView(RestyledOnCss, ScrollView, can_focus=True, inherit_bindings=False):
     """The current event's derivation: formulas with their numbers, one line each."""
 
     COMPONENT_CLASSES = {
@@ -134,7 +135,6 @@ class ChainRuleView(ScrollView, can_focus=True, inherit_bindings=False):
         self._wrap_width = -1
         self._base = Style()
         self._styles: dict[str, Style] = {}
-        self._styles_stale = True
 
     def show(self, frame: Frame, timeline: Timeline) -> None:
         """Explain ``frame``'s event."""
@@ -185,22 +185,12 @@ class ChainRuleView(ScrollView, can_focus=True, inherit_bindings=False):
         self._rewrap()
         self.refresh()
 
-    def notify_style_update(self) -> None:
-        super().notify_style_update()
-        self._styles_stale = True
-
-    def render_lines(self, crop: Region) -> list[Strip]:
-        # Styles are looked up only when the CSS has changed (a theme, focus), not on
-        # every step: each lookup walks the widget's ancestors.
-        if not self._styles_stale:
-            return super().render_lines(crop)
-        self._styles_stale = False
+    def restyle(self) -> None:
         self._base = self.rich_style
         self._styles = {"": Style()} | {
             name: self.get_component_rich_style(f"chain-rule-view--{name}", partial=True)
             for name in (*ROLES, *KINDS_STYLED)
         }
-        return super().render_lines(crop)
 
     def render_line(self, y: int) -> Strip:
         width = self.scrollable_content_region.width

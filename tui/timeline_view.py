@@ -13,13 +13,14 @@ from collections.abc import Iterable
 from rich.segment import Segment
 from rich.style import Style
 from textual import events
-from textual.geometry import Region, Size
+from textual.geometry import Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from engine.graph import Graph
 from engine.timeline import Frame, Timeline
+from tui.restyle import RestyledOnCss
 
 PHASE_WORDS = {"forward": "forward", "loss": "loss", "backward": "backward", "update": "update"}
 PHASE_SHORT = {"forward": "fwd", "loss": "loss", "backward": "bwd", "update": "upd"}
@@ -55,7 +56,7 @@ def event_label(phase: str, subject: str, loss: str) -> str:
     return f"∂{loss}/∂{name}"
 
 
-class TimelineView(ScrollView, can_focus=False):
+class TimelineView(RestyledOnCss, ScrollView, can_focus=False):
     """Every computed event, one per line: ``step 3 · backward · ∂L/∂W1``.
 
     The app hands it each new frame (:meth:`show`), the number of computed events as the
@@ -110,7 +111,6 @@ class TimelineView(ScrollView, can_focus=False):
         """Position in a step → its mark (``breakpoint`` or ``disabled``)."""
         self._nonfinite: int | None = None
         self._styles: dict[str, Style] = {}
-        self._styles_stale = True
         self._strips: dict[tuple[int, bool, int], Strip] = {}
 
     # --- attributes down -----------------------------------------------------------------
@@ -223,16 +223,7 @@ class TimelineView(ScrollView, can_focus=False):
         parts.append((label, ""))
         return parts
 
-    def notify_style_update(self) -> None:
-        super().notify_style_update()
-        self._styles_stale = True
-
-    def render_lines(self, crop: Region) -> list[Strip]:
-        # Styles are looked up only when the CSS has changed (a theme, focus): each lookup
-        # walks the widget's ancestors, and a step repaints two lines of this pane.
-        if not self._styles_stale:
-            return super().render_lines(crop)
-        self._styles_stale = False
+    def restyle(self) -> None:
         base = self.rich_style
         partial = {
             name.removeprefix("timeline-view--"): self.get_component_rich_style(name, partial=True)
@@ -245,7 +236,6 @@ class TimelineView(ScrollView, can_focus=False):
         if styles != self._styles:  # first render, or the theme changed
             self._styles = styles
             self._strips.clear()
-        return super().render_lines(crop)
 
     def render_line(self, y: int) -> Strip:
         width = self.scrollable_content_region.width
