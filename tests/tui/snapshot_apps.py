@@ -3,9 +3,11 @@ and helpers that move an app to a given event before a screenshot."""
 
 from __future__ import annotations
 
+import io
 from collections.abc import Awaitable, Callable
 
 import numpy as np
+from rich.console import Console
 
 from engine.run import Program, make_program
 from engine.scenario import (
@@ -20,6 +22,7 @@ from engine.scenario import (
 from textual.pilot import Pilot
 from textual.worker import WorkerCancelled
 from tui.app import BpdbgApp
+from tui.chain_rule_view import ChainRuleView
 from tui.timeline_view import step_layout
 
 THEME = "textual-dark"
@@ -40,6 +43,24 @@ def worked_example(steps: int = 20, optimizer: OptimizerSpec | None = None) -> P
             ),
             data=DataSpec(np.array([[1.0]]), np.array([[0.0]])),
             loss="mse",
+        )
+    )
+
+
+def expression(steps: int = 3) -> Program:
+    """The worked example as an expression graph: ``z = W * x + b``, ``L = (z - y) ** 2``."""
+    return make_program(
+        Scenario(
+            name="expression",
+            source="<test>",
+            optimizer=OptimizerSpec("sgd", 0.1),
+            train=TrainSpec(steps=steps),
+            graph=GraphSpec(
+                inputs={"x": np.array(1.0), "y": np.array(0.0)},
+                params={"W": np.array(0.5), "b": np.array(0.0)},
+                nodes=(("z", "W * x + b"), ("L", "(z - y) ** 2")),
+                loss="L",
+            ),
         )
     )
 
@@ -127,3 +148,18 @@ def goto(phase: str, subject: str, step: int = 0) -> Callable[[Pilot], Awaitable
         await pilot.pause()
 
     return run_before
+
+
+def chain(app: BpdbgApp) -> str:
+    """The chain-rule pane's text."""
+    return app.query_one(ChainRuleView).snapshot_text()
+
+
+def screen_text(app: BpdbgApp) -> str:
+    """The whole screen as styled text, the way the terminal shows it."""
+    console = Console(
+        width=app.size.width, height=app.size.height, file=io.StringIO(),
+        force_terminal=True, color_system="truecolor", record=True, legacy_windows=False,
+    )
+    console.print(app.screen._compositor.render_update(full=True))
+    return console.export_text(styles=True)

@@ -3,24 +3,32 @@
 from __future__ import annotations
 
 import difflib
-import io
 
 import pytest
-from rich.console import Console
 from textual.widgets import Input, Markdown, OptionList, Static
 
 from engine.timeline import Frame, Timeline
 from engine.watch import Breakpoint
 from tui.actions import ACTIONS, ActionsProvider
 from tui.app import BpdbgApp
-from tui.chain_rule_view import ChainRuleView, wrap
+from tui.chain_rule_view import wrap
 from tui.graph_view import GraphView
 from tui.help_screen import HelpScreen, key_rows
 from tui.notes_screen import NotesScreen
 from tui.picker_screen import PickerScreen
 from tui.timeline_view import TimelineView, step_layout
 
-from snapshot_apps import adam_example, event_seq, fan_out, make_app, settle, worked_example, xor
+from snapshot_apps import (
+    adam_example,
+    chain,
+    event_seq,
+    fan_out,
+    make_app,
+    screen_text,
+    settle,
+    worked_example,
+    xor,
+)
 
 PROGRAMS = (worked_example, fan_out, xor, adam_example)
 
@@ -30,22 +38,8 @@ def header(app: BpdbgApp) -> str:
     return " ".join(str(app.query_one(f"#{part}", Static).render()) for part in parts)
 
 
-def chain(app: BpdbgApp) -> str:
-    return app.query_one(ChainRuleView).snapshot_text()
-
-
 def last_notification(app: BpdbgApp) -> str:
     return list(app._notifications)[-1].message
-
-
-def screen_text(app: BpdbgApp) -> str:
-    """The whole screen as plain text, the way the terminal shows it."""
-    console = Console(
-        width=app.size.width, height=app.size.height, file=io.StringIO(),
-        force_terminal=True, color_system="truecolor", record=True, legacy_windows=False,
-    )
-    console.print(app.screen._compositor.render_update(full=True))
-    return console.export_text(styles=True)
 
 
 def pane_texts(app: BpdbgApp) -> tuple[str, ...]:

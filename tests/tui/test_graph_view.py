@@ -30,50 +30,9 @@ from tui.graph_view import (
     render_rows,
 )
 
+from snapshot_apps import expression, worked_example
+
 # --- programs ----------------------------------------------------------------------------
-
-
-def worked_example() -> Program:
-    """x=1, W=0.5, b=0, y=0, identity, squared error, lr=0.1."""
-    return make_program(
-        Scenario(
-            name="worked example",
-            source="<test>",
-            optimizer=OptimizerSpec(kind="sgd", lr=0.1),
-            train=TrainSpec(steps=3),
-            model=ModelSpec(
-                inputs=1,
-                layers=(
-                    LayerSpec(
-                        units=1,
-                        activation="identity",
-                        weight=np.array([[0.5]]),
-                        bias=np.array([0.0]),
-                    ),
-                ),
-            ),
-            data=DataSpec(x=np.array([[1.0]]), y=np.array([[0.0]])),
-            loss="mse",
-        )
-    )
-
-
-def expression() -> Program:
-    """The worked example as an expression graph."""
-    return make_program(
-        Scenario(
-            name="expression",
-            source="<test>",
-            optimizer=OptimizerSpec(kind="sgd", lr=0.1),
-            train=TrainSpec(steps=3),
-            graph=GraphSpec(
-                inputs={"x": np.array(1.0), "y": np.array(0.0)},
-                params={"W": np.array(0.5), "b": np.array(0.0)},
-                nodes=(("z", "W * x + b"), ("L", "(z - y) ** 2")),
-                loss="L",
-            ),
-        )
-    )
 
 
 def big_model() -> Program:

@@ -9,7 +9,6 @@ from textual.widgets import Select
 from engine.run import Program, make_program
 from engine.scenario import (
     DataSpec,
-    GraphSpec,
     LayerSpec,
     ModelSpec,
     OptimizerSpec,
@@ -29,46 +28,7 @@ from tui.history_view import (
     x_extent,
 )
 
-
-def worked_example(steps: int = 20) -> Program:
-    return make_program(
-        Scenario(
-            name="worked example",
-            source="<test>",
-            optimizer=OptimizerSpec(kind="sgd", lr=0.1),
-            train=TrainSpec(steps=steps),
-            model=ModelSpec(
-                inputs=1,
-                layers=(
-                    LayerSpec(
-                        units=1,
-                        activation="identity",
-                        weight=np.array([[0.5]]),
-                        bias=np.array([0.0]),
-                    ),
-                ),
-            ),
-            data=DataSpec(x=np.array([[1.0]]), y=np.array([[0.0]])),
-            loss="mse",
-        )
-    )
-
-
-def expression() -> Program:
-    return make_program(
-        Scenario(
-            name="expression",
-            source="<test>",
-            optimizer=OptimizerSpec(kind="sgd", lr=0.1),
-            train=TrainSpec(steps=10),
-            graph=GraphSpec(
-                inputs={"x": np.array(1.0), "y": np.array(0.0)},
-                params={"W": np.array(0.5), "b": np.array(0.0)},
-                nodes=(("z", "W * x + b"), ("L", "(z - y) ** 2")),
-                loss="L",
-            ),
-        )
-    )
+from snapshot_apps import expression, worked_example
 
 
 def wide_model() -> Program:
@@ -100,7 +60,7 @@ def test_element_labels() -> None:
 def test_choices_list_every_element_of_small_parameters() -> None:
     labels = [label for label, _ in param_choices(worked_example())]
     assert labels == ["W1[0,0]", "‖∂L/∂W1‖", "b1[0]", "‖∂L/∂b1‖"]
-    labels = [label for label, _ in param_choices(expression())]
+    labels = [label for label, _ in param_choices(expression(steps=10))]
     assert labels == ["W", "‖∂L/∂W‖", "b", "‖∂L/∂b‖"]
 
 
@@ -291,7 +251,7 @@ async def test_a_new_program_resets_the_chooser() -> None:
         first = worked_example()
         view.show(Timeline(first).frame(0), Timeline(first))
         await pilot.pause()
-        second = expression()
+        second = expression(steps=10)
         timeline = Timeline(second)
         view.show(timeline.frame(0), timeline)
         await pilot.pause()

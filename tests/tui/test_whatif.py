@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import numpy as np
 import pytest
-from rich.console import Console
 from textual.widgets import Input, OptionList, Static
 
 from engine.gradcheck import check_param
@@ -15,7 +13,6 @@ from engine.scenario import OptimizerSpec
 from engine.timeline import Timeline
 from scenarios import builtin_dir
 from tui.app import BpdbgApp
-from tui.chain_rule_view import ChainRuleView
 from tui.cli import load_program
 from tui.export import scenario_id
 from tui.live_reload import _WATCHERS, same_place
@@ -31,27 +28,13 @@ from tui.whatif import (
 )
 from tui.whatif_screen import WhatIfScreen
 
-from snapshot_apps import event_seq, make_app, settle, worked_example, xor
+from snapshot_apps import chain, event_seq, make_app, screen_text, settle, worked_example, xor
 
 # --- helpers ------------------------------------------------------------------------------
 
 
-def chain(app: BpdbgApp) -> str:
-    return app.query_one(ChainRuleView).snapshot_text()
-
-
 def messages(app: BpdbgApp) -> list[str]:
     return [n.message for n in app._notifications]
-
-
-def screen_text(app: BpdbgApp) -> str:
-    """The whole screen as styled text, the way the terminal shows it."""
-    console = Console(
-        width=app.size.width, height=app.size.height, file=io.StringIO(),
-        force_terminal=True, color_system="truecolor", record=True, legacy_windows=False,
-    )
-    console.print(app.screen._compositor.render_update(full=True))
-    return console.export_text(styles=True)
 
 
 def shown(app: BpdbgApp) -> tuple[str, ...]:
