@@ -18,7 +18,6 @@ from __future__ import annotations
 import time
 import weakref
 from collections import OrderedDict
-from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING
@@ -71,8 +70,8 @@ class _Job:
     key: Key
     param: str
     total: int
-    run: Callable[[], None]
-    """Runs the check (in the worker)."""
+    inputs: tuple
+    """What :meth:`GradcheckSection._check` checks: program, step, parameters, gradient."""
     not_before: float
     """When the worker may start it (``time.monotonic()``): see :data:`REST_SECONDS`."""
     started: bool = False
@@ -259,12 +258,8 @@ class GradcheckSection:
         if self._job is not None and self._job.started and view.is_attached:
             view.workers.cancel_group(view, "gradcheck")  # for an event no longer shown
         record = frame.record
-        job = _Job(key, param, size, lambda: None, time.monotonic() + REST_SECONDS)
-        job.run = partial(
-            self._check, job, frame.program, frame.step, record.params_before,
-            record.result.grads[param],
-        )
-        self._job = job
+        inputs = (frame.program, frame.step, record.params_before, record.result.grads[param])
+        job = self._job = _Job(key, param, size, inputs, time.monotonic() + REST_SECONDS)
         if view.is_attached:
             if self._timer is None:
                 self._timer = view.set_interval(POLL_SECONDS, self._poll, pause=True)
@@ -274,8 +269,8 @@ class GradcheckSection:
     def _begin(self, job: _Job) -> None:
         job.started = True
         self._view.run_worker(
-            job.run, thread=True, group="gradcheck", exclusive=True, exit_on_error=False,
-            name=f"gradcheck {job.param}",
+            partial(self._check, job, *job.inputs), thread=True, group="gradcheck",
+            exclusive=True, exit_on_error=False, name=f"gradcheck {job.param}",
         )
 
     @staticmethod
