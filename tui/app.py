@@ -19,7 +19,6 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import Static
 from textual.worker import get_current_worker
 
 from engine.run import Program
@@ -29,6 +28,7 @@ from tui.chain_rule_view import ChainRuleView
 from tui.debugger import Debugger
 from tui.diagnostics_bar import DiagnosticsBar
 from tui.graph_view import GraphView
+from tui.header_bar import HeaderBar
 from tui.history_view import HistoryView
 from tui.key_footer import KeyFooter
 from tui.pacing import cancel_check
@@ -112,8 +112,8 @@ class BpdbgApp(Debugger, App[int]):
         self._cursor_blink = cursor_blink
         self._player: Timer | None = None
         self._history_shown_at = 0.0
-        self._header_shown: dict[str, Content] = {}
         self._bindings_shown: tuple[bool | None, ...] = ()
+        self.header = HeaderBar(id="header")
         self.timeline_view = TimelineView(id="timeline")
         self.graph_view = GraphView(id="graph")
         self.chain_view = ChainRuleView(id="chain")
@@ -135,11 +135,7 @@ class BpdbgApp(Debugger, App[int]):
 
     def compose(self) -> ComposeResult:
         self._set_size_classes()  # before the panes are styled: they are styled once
-        with Horizontal(id="header"):
-            yield Static(id="title")
-            yield Static(id="position")
-            yield Static(id="badge")
-            yield Static(id="status")
+        yield self.header
         yield self.diagnostics_bar
         with Horizontal(id="main"):
             yield self.timeline_view
@@ -263,13 +259,13 @@ class BpdbgApp(Debugger, App[int]):
 
     def _update_header(self) -> None:
         t, frame = self.timeline, self.frame
-        self._set_header(
-            "#title",
+        self.header.set_part(
+            "title",
             Content.from_markup("[b]bpdbg[/b] [dim]│[/dim] $name", name=t.program.scenario.name),
         )
         if frame is not None:
-            self._set_header(
-                "#position",
+            self.header.set_part(
+                "position",
                 Content.from_markup(
                     f"step $step/$steps  [reverse b $phase-{frame.phase}] $phase [/]"
                     "  event $seq/$events",
@@ -281,14 +277,6 @@ class BpdbgApp(Debugger, App[int]):
                 ),
             )
         self._update_status()
-
-    def _set_header(self, part: str, text: Content) -> None:
-        """Show ``text`` in a part of the header, laying out again only if its width changed."""
-        shown = self._header_shown.get(part)
-        if text != shown:
-            self._header_shown[part] = text
-            layout = shown is None or shown.cell_length != text.cell_length
-            self.query_one(part, Static).update(text, layout=layout)
 
     def _update_status(self) -> None:
         t = self.timeline
@@ -305,7 +293,7 @@ class BpdbgApp(Debugger, App[int]):
             text = Content.from_markup("[b]▶ playing[/b]")
         else:
             text = Content("")
-        self._set_header("#status", self._debugger_status(text))
+        self.header.set_part("status", self._debugger_status(text))
 
     # --- training ahead ----------------------------------------------------------------------
 

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from textual.app import App
     from textual.timer import Timer
 
+    from tui.header_bar import HeaderBar
     from tui.timeline_view import TimelineView
 
     _Base = App[int]
@@ -159,12 +160,11 @@ class Debugger(_Base):
         _player: Timer | None
         _layout: tuple[tuple[str, str], ...]
         _cursor_blink: bool
-        _header_shown: dict[str, Content]
+        header: HeaderBar
 
         @property
         def last(self) -> int: ...
         def _update_status(self) -> None: ...
-        def _set_header(self, part: str, text: Content) -> None: ...
 
     breakpoints: reactive[tuple[Breakpoint, ...]] = reactive((), init=False, repaint=False)
     """Where ``c`` and ``C`` stop (and playing): node, phase and condition breakpoints,
@@ -250,7 +250,7 @@ class Debugger(_Base):
         badge = Content("")
         if found is not None and hit is None:  # at a hit, its reason needs the room
             badge = Content.styled(nonfinite_badge(found), "bold $text-error")
-        self._set_header("#badge", badge)
+        self.header.set_part("badge", badge)
         if self._searching:
             way = "forwards" if self._searching > 0 else "backwards"
             return Content.from_markup(f"[b]searching {way}…[/b] [dim](c or esc cancels)[/dim]")
@@ -263,7 +263,7 @@ class Debugger(_Base):
                 reason = reason.removeprefix("first non-finite number: ") + " (first NaN/inf)"
             text = Content.assemble((ICONS[kind], style), " ", reason)
             # The position must stay whole, and a little of the title: the reason gives way.
-            position = self._header_shown.get("#position", Content(""))
+            position = self.header.part("position")
             room = self.size.width - position.cell_length - badge.cell_length - HEADER_SPARE
             return text if text.cell_length <= room else text.truncate(max(room, 8), ellipsis=True)
         if self.playing:

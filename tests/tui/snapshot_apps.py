@@ -23,6 +23,7 @@ from textual.pilot import Pilot
 from textual.worker import WorkerCancelled
 from tui.app import BpdbgApp
 from tui.chain_rule_view import ChainRuleView
+from tui.header_bar import PARTS
 from tui.timeline_view import step_layout
 
 THEME = "textual-dark"
@@ -148,6 +149,11 @@ def goto(phase: str, subject: str, step: int = 0) -> Callable[[Pilot], Awaitable
         await pilot.pause()
 
     return run_before
+
+
+def header(app: BpdbgApp) -> str:
+    """Every part of the header, whole (the screen may cut the title short)."""
+    return " ".join(app.header.part(part).plain for part in PARTS)
 
 
 def chain(app: BpdbgApp) -> str:

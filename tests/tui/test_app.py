@@ -23,6 +23,7 @@ from snapshot_apps import (
     chain,
     event_seq,
     fan_out,
+    header,
     make_app,
     screen_text,
     settle,
@@ -31,11 +32,6 @@ from snapshot_apps import (
 )
 
 PROGRAMS = (worked_example, fan_out, xor, adam_example)
-
-
-def header(app: BpdbgApp) -> str:
-    parts = ("title", "position", "status")
-    return " ".join(str(app.query_one(f"#{part}", Static).render()) for part in parts)
 
 
 def last_notification(app: BpdbgApp) -> str:

@@ -22,14 +22,9 @@ from tui.debugger import SPEEDS
 from tui.diagnostics_bar import DiagnosticsBar
 from tui.timeline_view import TimelineView
 
-from snapshot_apps import event_seq, make_app, settle, worked_example
+from snapshot_apps import event_seq, header, make_app, settle, worked_example
 
 SIZE = (120, 40)
-
-
-def header(app: BpdbgApp) -> str:
-    parts = ("title", "position", "badge", "status")
-    return " ".join(str(app.query_one(f"#{part}", Static).render()) for part in parts)
 
 
 def notifications(app: BpdbgApp) -> list[str]:

@@ -174,7 +174,7 @@ async def test_a_whatif_branch_changes_the_loss_after_its_step_only() -> None:
         assert app.cursor == here  # the same event, now on the branch
         assert branch.program.optimizer.spec.lr == 0.05
         assert "what-if: lr=0.05" in branch.label
-        assert "what-if: lr=0.05" in str(app.query_one("#title", Static).render())
+        assert "what-if: lr=0.05" in app.header.part("title").plain
         assert branch.done and original.done
         ours, theirs = branch.losses(), original.losses()
         assert len(ours) == len(theirs) == 60
