@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from rich.style import Style
 from rich.text import Span, Text
-from textual.app import ComposeResult, RenderResult
+from textual.app import RenderResult
 from textual.binding import Binding
 from textual.color import Color
 from textual.message import Message
@@ -337,12 +337,12 @@ class HistoryView(Widget, can_focus=True):
         self._loss_log = False
         self._curves: OrderedDict[tuple, tuple[np.ndarray, np.ndarray]] = OrderedDict()
         """Curves already read from the history and reduced, by what they depend on."""
+        self._plots: tuple[_Plot, _Plot] | None = None
+        """The loss plot and the parameter plot, once they are mounted (:meth:`_add_parts`)."""
+        self._chooser: Select[ParamChoice] | None = None
+        """The parameter chooser, once it is mounted, and the row it is in."""
+        self._chooser_row: Widget | None = None
 
-    def compose(self) -> ComposeResult:
-        # The chooser's row; the chooser itself comes after the first frame (_add_chooser).
-        yield Widget(id="chooser")
-        yield _Plot(id="loss-plot")
-        yield _Plot(id="param-plot")
 
     # --- public ------------------------------------------------------------------------
 
@@ -391,31 +391,33 @@ class HistoryView(Widget, can_focus=True):
     # --- internals -----------------------------------------------------------------------
 
     def on_mount(self) -> None:
-        self._replot()
-        self.call_after_refresh(self._add_chooser)
+        self.call_after_refresh(self._add_parts)
 
-    async def _add_chooser(self) -> None:
-        """Put the parameter chooser in its row.
+    async def _add_parts(self) -> None:
+        """Mount the chooser and the two plots.
 
-        Not in the first frame: a ``Select`` brings an option list and an overlay, whose
-        styles alone cost start-up a few tens of milliseconds; its row is kept empty till
-        then so that nothing moves when it arrives.
+        Not in the first frame: there is nothing to plot before the first step's loss,
+        and the chooser (a ``Select``, with its option list and overlay) and the plots
+        would cost start-up several stylings each. The pane's frame is there from the
+        start, so nothing moves when they arrive.
         """
         from textual.widgets import Select
 
-        row = self.query_one("#chooser")
-        if row.children or not self.is_attached:
+        if self._plots is not None or not self.is_attached:
             return
-        await row.mount(Select[ParamChoice]([], prompt="parameter", allow_blank=True, compact=True))
+        chooser = Select[ParamChoice]([], prompt="parameter", allow_blank=True, compact=True)
+        plots = (_Plot(id="loss-plot"), _Plot(id="param-plot"))
+        row = Widget(chooser, id="chooser")
+        await self.mount(row, *plots)
+        self._chooser, self._chooser_row, self._plots = chooser, row, plots
+        self._fit_parts()
         if self._program is not None:  # what was shown meanwhile
             self._fill_chooser(param_choices(self._program))
+        self.call_after_refresh(self._replot)  # once the plots are laid out
 
     def _select(self) -> Select[ParamChoice] | None:
         """The chooser, once it is there."""
-        if not self.is_mounted:
-            return None
-        chooser = self.query_one("#chooser").children
-        return chooser[0] if chooser and chooser[0].is_mounted else None  # type: ignore[return-value]
+        return self._chooser
 
     def _fill_chooser(self, choices: list[tuple[str, ParamChoice]]) -> None:
         select = self._select()
@@ -435,12 +437,17 @@ class HistoryView(Widget, can_focus=True):
         self.post_message(self.ParamSelected(*value))
 
     def on_resize(self) -> None:
-        height = self.size.height
-        self.query_one("#chooser").display = height > MIN_PLOT_HEIGHT
-        self.query_one("#param-plot", _Plot).display = height > 2 * MIN_PLOT_HEIGHT
-        # Once the screen is painted: the first frame need not wait for plotext, and at
-        # start-up the pane is laid out once before the size classes may hide it.
+        self._fit_parts()
+        # Once the screen is painted: a resize may hide the pane again (size classes).
         self.call_after_refresh(self._replot)
+
+    def _fit_parts(self) -> None:
+        """Show the chooser and the parameter plot only where there is room for them."""
+        if self._plots is None or self._chooser_row is None:
+            return
+        height = self.size.height
+        self._chooser_row.display = height > MIN_PLOT_HEIGHT
+        self._plots[1].display = height > 2 * MIN_PLOT_HEIGHT
 
     def action_toggle_log(self) -> None:
         self.log_scale = not self._loss_log
@@ -480,10 +487,9 @@ class HistoryView(Widget, can_focus=True):
         return np.arange(len(losses), dtype=np.float64), losses
 
     def _replot(self) -> None:
-        if not self.is_mounted or self._frame is None or self._timeline is None:
+        if self._plots is None or self._frame is None or self._timeline is None:
             return
-        loss_plot = self.query_one("#loss-plot", _Plot)
-        param_plot = self.query_one("#param-plot", _Plot)
+        loss_plot, param_plot = self._plots
         if not loss_plot.size.area or not self.display:
             return  # not laid out yet, or hidden: on_resize plots once it is shown
         frame = self._frame

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
+from rich.console import Console
 from textual.app import App, ComposeResult
 from textual.widgets import Select
 
@@ -124,6 +127,28 @@ def text(plot: _Plot) -> str:
     return str(plot.render())
 
 
+async def test_the_pane_draws_nothing_until_its_parts_arrive(monkeypatch) -> None:
+    """The chooser and the plots are mounted after the first frame. Until then the pane
+    is blank: no stray text (a bare row would draw its own name, ``Widget#chooser``)."""
+    arrived: list[HistoryView] = []
+
+    async def not_yet(self: HistoryView) -> None:
+        arrived.append(self)
+
+    monkeypatch.setattr(HistoryView, "_add_parts", not_yet)
+    program = worked_example()
+    timeline = Timeline(program)
+    app = HistoryApp()
+    async with app.run_test(size=(40, 12)) as pilot:
+        view = app.query_one(HistoryView)
+        view.show(timeline.frame(2 * program.events_per_step), timeline)
+        await pilot.pause()
+        assert arrived == [view] and not view.children
+        console = Console(width=40, height=12, file=io.StringIO(), record=True)
+        console.print(app.screen._compositor.render_update(full=True))
+        assert not console.export_text().strip()
+
+
 async def test_plots_update_when_the_step_changes() -> None:
     program = worked_example()
     timeline = Timeline(program)
@@ -131,9 +156,9 @@ async def test_plots_update_when_the_step_changes() -> None:
     app = HistoryApp()
     async with app.run_test(size=(100, 30)) as pilot:
         view = app.query_one(HistoryView)
-        loss_plot, param_plot = plots(app)
         view.show(timeline.frame(3 * n), timeline)
         await pilot.pause()
+        loss_plot, param_plot = plots(app)
         v_loss, v_param = loss_plot.version, param_plot.version
         first = text(loss_plot)
         assert "loss" in first
