@@ -34,7 +34,7 @@ from tui.key_footer import KeyFooter
 from tui.pacing import cancel_check
 from tui.startup import resume_gc
 from tui.timeline_view import TimelineView, step_layout
-from tui.whatif import Runs
+from tui.runs import Runs
 
 PHASE_COLORS = {
     "forward": "text-primary",

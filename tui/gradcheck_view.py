@@ -31,7 +31,7 @@ from engine.explain import Line
 from engine.gradcheck import ATOL, RTOL, STEP, ParamCheck, check_param
 from engine.timeline import Frame, Timeline
 from tui.pacing import cancel_check
-from tui.whatif import run_of_step
+from tui.runs import run_of_step
 
 if TYPE_CHECKING:
     from tui.chain_rule_view import ChainRuleView

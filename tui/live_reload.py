@@ -36,7 +36,7 @@ from engine.run import make_program
 from engine.scenario import MAX_FILE_BYTES, load
 from engine.timeline import Timeline
 from tui.timeline_view import step_layout
-from tui.whatif import Runs
+from tui.runs import Runs
 
 if TYPE_CHECKING:
     from tui.app import BpdbgApp

@@ -16,16 +16,16 @@ import dataclasses
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from engine import fmt
 from engine.events import frozen
 from engine.optim import Optimizer
-from engine.run import OptState, Params, Program
 from engine.scenario import OPTIMIZERS, OptimizerSpec
 from engine.timeline import Timeline
+from tui.runs import Branch
 
 _NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 _ASSIGN = re.compile(r"^\s*([A-Za-z_]\w*)\s*(?:\[([^\]]*)\])?\s*=\s*(.*?)\s*$", re.S)
@@ -59,50 +59,6 @@ class WhatIf:
     def label(self) -> str:
         """``what-if: lr=0.05`` — how plots and lists name the branch."""
         return "what-if: " + ", ".join(self.changes)
-
-
-class Branch(Timeline):
-    """A what-if run: a :class:`Timeline` with a name and the step it starts at."""
-
-    def __init__(
-        self, program: Program, *, start: tuple[int, Params, OptState], parent: Timeline,
-        label: str,
-    ) -> None:
-        super().__init__(program, start=start, parent=parent)
-        self.label = label
-        """How the history pane's legend and the what-if dialog name this run."""
-
-
-def run_of_step(timeline: Timeline, step: int) -> Timeline:
-    """The run that computed ``step`` of ``timeline``: a branch's earlier steps are its
-    parent's (or its parent's parent's…)."""
-    while timeline.parent is not None and step < timeline.first_step:
-        timeline = timeline.parent
-    return timeline
-
-
-def run_label(timeline: Timeline) -> str:
-    """``original`` for a run from the scenario itself, else the branch's label."""
-    return getattr(timeline, "label", "original")
-
-
-@dataclass
-class Runs:
-    """The original run of the open scenario and the what-if branches made from it.
-
-    Attributes:
-        original: The run from the scenario as loaded; never replaced by a what-if.
-        branches: Every branch, oldest first.
-        last_branch: The branch ``W`` returns to from the original.
-    """
-
-    original: Timeline
-    branches: list[Branch] = field(default_factory=list)
-    last_branch: Timeline | None = None
-
-    def all(self) -> list[Timeline]:
-        """The original, then the branches."""
-        return [self.original, *self.branches]
 
 
 # --- parsing ----------------------------------------------------------------------------

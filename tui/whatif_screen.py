@@ -23,15 +23,8 @@ from textual.widgets.option_list import Option
 
 from engine import fmt
 from engine.timeline import Timeline
-from tui.whatif import (
-    Runs,
-    WhatIfError,
-    make_branch,
-    optimizer_text,
-    parse_whatif,
-    run_label,
-    run_of_step,
-)
+from tui.runs import Runs, run_label, run_of_step
+from tui.whatif import WhatIfError, make_branch, optimizer_text, parse_whatif
 
 if TYPE_CHECKING:
     from tui.app import BpdbgApp

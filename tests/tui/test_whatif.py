@@ -17,8 +17,8 @@ from tui.cli import load_program
 from tui.export import scenario_id
 from tui.live_reload import _WATCHERS, same_place
 from tui.timeline_view import TimelineView
+from tui.runs import Branch
 from tui.whatif import (
-    Branch,
     WhatIfError,
     make_branch,
     parse_optimizer,
