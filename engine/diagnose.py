@@ -37,8 +37,8 @@ from __future__ import annotations
 import math
 import threading
 import weakref
-from dataclasses import dataclass
 
+import msgspec
 import numpy as np
 
 from .events import Backward, Event, Forward, Loss, Update
@@ -187,8 +187,7 @@ def first_nonfinite_event(timeline: Timeline) -> tuple[int, str] | None:
 # --- gradient health -------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class LayerHealth:
+class LayerHealth(msgspec.Struct, frozen=True):
     """One layer's gradient at one step.
 
     Attributes:

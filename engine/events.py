@@ -1,4 +1,4 @@
-"""The events one training step emits, as frozen, slotted dataclasses.
+"""The events one training step emits, as frozen records.
 
 Arrays inside events are read-only, so a widget or a test holding an event can never
 change what another sees. ``seq`` is the event's index over the whole run.
@@ -7,8 +7,8 @@ change what another sees. ``seq`` is the event's index over the whole run.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 
+import msgspec
 import numpy as np
 
 PHASES = ("forward", "loss", "backward", "update")
@@ -23,11 +23,15 @@ def frozen(a: np.ndarray | float) -> np.ndarray:
     return arr
 
 
-# Records that hold numpy arrays compare by identity (eq=False), here and in run.py,
-# timeline.py, gradcheck.py and scenario.py: a field-by-field == cannot compare arrays (their truth
-# value is ambiguous), and not generating __eq__ and __hash__ shortens start-up.
-@dataclass(frozen=True, slots=True, eq=False)
-class Forward:
+# Records are msgspec Structs: frozen like dataclasses, but made in C. A frozen dataclass
+# compiles six methods when its class is created (about a millisecond a class here; the
+# app loads some thirty records at start-up) and builds instances several times slower.
+# Dataclasses remain where a record needs what a Struct lacks: fields computed after
+# init (graph.Graph), fields left out of == or repr (engine.watch). Records that hold
+# numpy arrays compare by identity (eq=False), here and in run.py, timeline.py,
+# gradcheck.py and scenario.py: a field-by-field == cannot compare arrays (their truth
+# value is ambiguous).
+class Forward(msgspec.Struct, frozen=True, eq=False):
     """A node's value has been computed."""
 
     seq: int
@@ -43,8 +47,7 @@ class Forward:
         return self.node
 
 
-@dataclass(frozen=True, slots=True, eq=False)
-class Loss:
+class Loss(msgspec.Struct, frozen=True, eq=False):
     """The loss node's value has been computed."""
 
     seq: int
@@ -60,8 +63,7 @@ class Loss:
         return self.node
 
 
-@dataclass(frozen=True, slots=True, eq=False)
-class Term:
+class Term(msgspec.Struct, frozen=True, eq=False):
     """One consumer's contribution to a node's gradient (one edge of the chain rule).
 
     ``value == unbroadcast(upstream * local, node.shape)`` whenever ``local`` is not None.
@@ -77,8 +79,7 @@ class Term:
     """The contribution to ∂L/∂node."""
 
 
-@dataclass(frozen=True, slots=True, eq=False)
-class Backward:
+class Backward(msgspec.Struct, frozen=True, eq=False):
     """∂L/∂node is complete: the sum of its terms (1 for the loss itself)."""
 
     seq: int
@@ -93,8 +94,7 @@ class Backward:
         return self.node
 
 
-@dataclass(frozen=True, slots=True, eq=False)
-class Update:
+class Update(msgspec.Struct, frozen=True, eq=False):
     """A parameter has been updated by the optimizer."""
 
     seq: int

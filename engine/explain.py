@@ -17,9 +17,9 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 import numpy as np
 
 from . import fmt
@@ -36,8 +36,7 @@ ROLES = ("", "name", "num", "op", "grad", "param")
 Part = tuple[str, str]
 
 
-@dataclass(frozen=True)
-class Line:
+class Line(msgspec.Struct, frozen=True):
     """One line of a derivation.
 
     Attributes:

@@ -13,7 +13,8 @@ The result is a small tree of :class:`Name`, :class:`Const` and :class:`Apply`, 
 from __future__ import annotations
 
 import ast
-from dataclasses import dataclass
+
+import msgspec
 
 from .ops import FUNCTIONS
 
@@ -31,20 +32,17 @@ class ExprError(ValueError):
         return self.reason if not self.column else f"{self.reason} (column {self.column + offset})"
 
 
-@dataclass(frozen=True, slots=True)
-class Name:
+class Name(msgspec.Struct, frozen=True):
     id: str
     text: str
 
 
-@dataclass(frozen=True, slots=True)
-class Const:
+class Const(msgspec.Struct, frozen=True):
     value: float
     text: str
 
 
-@dataclass(frozen=True, slots=True)
-class Apply:
+class Apply(msgspec.Struct, frozen=True):
     """An op applied to arguments. ``attrs`` holds literal parameters (``pow``'s ``p``)."""
 
     op: str

@@ -11,8 +11,8 @@ when ``|analytic − numeric| ≤ ATOL + RTOL · max(|analytic|, |numeric|)``.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
+import msgspec
 import numpy as np
 
 from .run import OptState, Params, Program, forward_values, run_step
@@ -25,8 +25,7 @@ ATOL = 1e-7
 """Absolute tolerance, for gradients that are (nearly) zero."""
 
 
-@dataclass(frozen=True, eq=False)
-class ParamCheck:
+class ParamCheck(msgspec.Struct, frozen=True, eq=False):
     """One parameter's check at one step.
 
     Attributes:

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+import msgspec
+
 from .ops import OPS
 
 Shape = tuple[int, ...]
@@ -14,8 +16,7 @@ Shape = tuple[int, ...]
 LEAF_KINDS = ("input", "param", "const")
 
 
-@dataclass(frozen=True, slots=True)
-class Node:
+class Node(msgspec.Struct, frozen=True):
     """One node of a computation graph.
 
     Attributes:
@@ -40,7 +41,7 @@ class Node:
     kind: str
     op: str | None = None
     inputs: tuple[str, ...] = ()
-    attrs: Mapping[str, Any] = field(default_factory=dict)
+    attrs: Mapping[str, Any] = msgspec.field(default_factory=dict)
     shape: Shape = ()
     named: bool = True
     layer: int = 0

@@ -22,9 +22,9 @@ leaky_relu'(0) = 0.01, abs'(0) = 0.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 import numpy as np
 
 Array = np.ndarray
@@ -65,8 +65,7 @@ def unbroadcast(g: Array, shape: Shape) -> Array:
     return np.broadcast_to(g, shape) if g.shape != shape else g
 
 
-@dataclass(frozen=True, slots=True)
-class Op:
+class Op(msgspec.Struct, frozen=True):
     """One operation: maths and how to print it.
 
     Attributes:

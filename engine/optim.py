@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
 
+import msgspec
 import numpy as np
 
 from .scenario import OptimizerSpec
@@ -28,8 +28,7 @@ STATE_KEYS = {"sgd": (), "momentum": ("momentum_buffer",), "adam": ("m", "v")}
 """The buffers each optimizer keeps per parameter, as the trace names them."""
 
 
-@dataclass(frozen=True)
-class Optimizer:
+class Optimizer(msgspec.Struct, frozen=True):
     """An update rule with its hyper-parameters."""
 
     spec: OptimizerSpec

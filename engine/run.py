@@ -9,9 +9,8 @@ paths do the same arithmetic in the same order, so their numbers agree to the bi
 from __future__ import annotations
 
 from collections.abc import Mapping
-import dataclasses
-from dataclasses import dataclass, field
 
+import msgspec
 import numpy as np
 
 from .build import build, const_value
@@ -26,8 +25,7 @@ Params = Mapping[str, np.ndarray]
 OptState = Mapping[str, Mapping[str, np.ndarray]]
 
 
-@dataclass(frozen=True, eq=False)
-class StepResult:
+class StepResult(msgspec.Struct, frozen=True, eq=False):
     """Everything one step computed.
 
     Attributes:
@@ -49,8 +47,7 @@ class StepResult:
     events: tuple[Event, ...] = ()
 
 
-@dataclass(frozen=True, eq=False)
-class Program:
+class Program(msgspec.Struct, frozen=True, eq=False):
     """A scenario made runnable: graph, starting parameters, data, optimizer.
 
     Attributes:
@@ -74,7 +71,7 @@ class Program:
     batch_size: int = 0
     breakpoints: tuple = ()
     """The scenario's ``[[breakpoints]]``, compiled (:class:`engine.watch.Breakpoint`)."""
-    _batch_cache: dict = field(default_factory=dict, repr=False, compare=False)
+    _batch_cache: dict = msgspec.field(default_factory=dict)
 
     @property
     def steps(self) -> int:
@@ -145,7 +142,8 @@ def make_program(scenario: Scenario) -> Program:
         return program
     from .watch import compile_scenario_breakpoints  # watch reads programs: import late
 
-    return dataclasses.replace(program, breakpoints=tuple(compile_scenario_breakpoints(program)))
+    breakpoints = tuple(compile_scenario_breakpoints(program))
+    return msgspec.structs.replace(program, breakpoints=breakpoints)
 
 
 def init_model_params(model: ModelSpec) -> dict[str, np.ndarray]:

@@ -58,9 +58,9 @@ import stat
 import tomllib
 import unicodedata
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
+import msgspec
 import numpy as np
 
 from . import data as _data
@@ -92,8 +92,7 @@ GENERATORS: tuple[str, ...] = _data.KINDS
 # ACTIVATIONS, LOSSES and FUNCTIONS come from the op table: one list of names each.
 
 
-@dataclass(frozen=True, eq=False)
-class LayerSpec:
+class LayerSpec(msgspec.Struct, frozen=True, eq=False):
     """One layer of a ``[model]``: ``z = a_prev @ weight + bias``, ``a = activation(z)``."""
 
     units: int
@@ -104,8 +103,7 @@ class LayerSpec:
     """Shape ``(units,)``, float64, or ``None`` for zeros."""
 
 
-@dataclass(frozen=True, eq=False)
-class ModelSpec:
+class ModelSpec(msgspec.Struct, frozen=True, eq=False):
     """A layered network (``[model]``)."""
 
     inputs: int
@@ -114,8 +112,7 @@ class ModelSpec:
     seed: int = 0
 
 
-@dataclass(frozen=True, eq=False)
-class GraphSpec:
+class GraphSpec(msgspec.Struct, frozen=True, eq=False):
     """An expression graph (``[graph]``), expressions still as text."""
 
     inputs: dict[str, np.ndarray]
@@ -126,8 +123,7 @@ class GraphSpec:
     """The loss node's name (the last node when the file gives none)."""
 
 
-@dataclass(frozen=True, eq=False)
-class DataSpec:
+class DataSpec(msgspec.Struct, frozen=True, eq=False):
     """Samples and targets, generated already when the file names a generator."""
 
     x: np.ndarray
@@ -139,8 +135,7 @@ class DataSpec:
     """The generator's name when the data was generated, for display."""
 
 
-@dataclass(frozen=True)
-class OptimizerSpec:
+class OptimizerSpec(msgspec.Struct, frozen=True):
     """The update rule (``[optimizer]``); settings of the other kinds keep their defaults."""
 
     kind: str
@@ -150,8 +145,7 @@ class OptimizerSpec:
     eps: float = 1e-8
 
 
-@dataclass(frozen=True)
-class TrainSpec:
+class TrainSpec(msgspec.Struct, frozen=True):
     """How long to train and how to batch (``[train]``); ``batch_size`` 0 is the full batch."""
 
     steps: int = 20
@@ -159,8 +153,7 @@ class TrainSpec:
     seed: int = 0
 
 
-@dataclass(frozen=True)
-class BreakpointSpec:
+class BreakpointSpec(msgspec.Struct, frozen=True):
     """One ``[[breakpoints]]`` entry, checked for keys and types but not against the graph."""
 
     kind: str
@@ -170,15 +163,14 @@ class BreakpointSpec:
     enabled: bool = True
 
 
-@dataclass(frozen=True, eq=False)
-class Scenario:
+class Scenario(msgspec.Struct, frozen=True, eq=False):
     """A validated scenario. Exactly one of ``model`` and ``graph`` is set."""
 
     name: str
     source: str
     """The file path as given, or the built-in id; used in messages."""
     optimizer: OptimizerSpec
-    train: TrainSpec = field(default_factory=TrainSpec)
+    train: TrainSpec = msgspec.field(default_factory=TrainSpec)
     description: str = ""
     model: ModelSpec | None = None
     graph: GraphSpec | None = None

@@ -23,8 +23,8 @@ import math
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 
+import msgspec
 import numpy as np
 
 from .events import Event
@@ -38,8 +38,7 @@ RECORD_CACHE = 8
 """Materialised steps kept for quick stepping back and forth."""
 
 
-@dataclass(frozen=True, eq=False)
-class StepRecord:
+class StepRecord(msgspec.Struct, frozen=True, eq=False):
     """One step, materialised: its events and everything they refer to.
 
     Attributes:
@@ -73,8 +72,7 @@ class StepRecord:
         return next(i for i, e in enumerate(self.events) if e.phase == "loss")
 
 
-@dataclass(frozen=True, slots=True, eq=False)
-class Frame:
+class Frame(msgspec.Struct, frozen=True, eq=False):
     """The state of the run at one event: what every pane renders.
 
     Attributes:

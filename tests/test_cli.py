@@ -3,7 +3,6 @@ a traceback, and no Textual import for the headless commands."""
 
 from __future__ import annotations
 
-import dataclasses
 import io
 import json
 import subprocess
@@ -11,6 +10,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import msgspec
 import numpy as np
 import pytest
 
@@ -258,7 +258,7 @@ def test_check_exits_1_when_a_gradient_is_wrong(monkeypatch):
         return [2.0 * g]
 
     # Patched before the program is built, as the graph's plans hold the ops they run.
-    monkeypatch.setitem(ops.OPS, "identity", dataclasses.replace(identity, vjp=twice))
+    monkeypatch.setitem(ops.OPS, "identity", msgspec.structs.replace(identity, vjp=twice))
     program = cli.load_program(str(ROOT / "scenarios" / "worked-example.toml"), steps=3)
     out = io.StringIO()
     assert cli.run_check(program, out) == 1

@@ -7,15 +7,14 @@ Each row names the keys (Textual key syntax, comma-separated), the action (a met
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import partial
 
+import msgspec
 from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 
-@dataclass(frozen=True)
-class Action:
+class Action(msgspec.Struct, frozen=True):
     """One thing the user can do.
 
     Attributes:

@@ -10,7 +10,6 @@ into a ``bpdbg: error: …`` line and an exit status.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import math
 import os
 import re
@@ -18,6 +17,7 @@ import sys
 from collections.abc import Iterable, Sequence
 from typing import TextIO
 
+import msgspec
 import numpy as np
 
 from engine import fmt, gradcheck
@@ -166,8 +166,8 @@ def load_program(ref: str, steps: int | None = None) -> Program:
     """
     scenario = load(resolve(ref), source=ref)
     if steps is not None:
-        scenario = dataclasses.replace(
-            scenario, train=dataclasses.replace(scenario.train, steps=steps)
+        scenario = msgspec.structs.replace(
+            scenario, train=msgspec.structs.replace(scenario.train, steps=steps)
         )
     return make_program(scenario)
 

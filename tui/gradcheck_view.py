@@ -18,10 +18,10 @@ from __future__ import annotations
 import time
 import weakref
 from collections import OrderedDict
-from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING
 
+import msgspec
 import numpy as np
 from textual.timer import Timer
 from textual.worker import get_current_worker
@@ -63,8 +63,7 @@ class _Abandoned(Exception):
     """Raised inside a check whose worker was cancelled (another check replaced it)."""
 
 
-@dataclass
-class _Job:
+class _Job(msgspec.Struct):
     """A check for the worker: what it checks and how far it has got."""
 
     key: Key

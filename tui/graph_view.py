@@ -19,9 +19,9 @@ from __future__ import annotations
 import math
 import weakref
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import NamedTuple
 
+import msgspec
 import numpy as np
 from rich.segment import Segment
 from rich.style import Style
@@ -207,8 +207,7 @@ class Slot(NamedTuple):
     kind: str
 
 
-@dataclass(frozen=True)
-class Layout:
+class Layout(msgspec.Struct, frozen=True):
     """Where everything of a graph's drawing goes; computed once per graph.
 
     Attributes:
@@ -240,8 +239,8 @@ class Layout:
     grid: tuple[str, ...]
     styled: tuple[tuple[tuple[int, int, str], ...], ...]
     slots: tuple[tuple[Slot, ...], ...]
-    edges_by_pair: Mapping[tuple[str, str], int] = field(repr=False, default_factory=dict)
-    _span_cache: dict = field(repr=False, default_factory=dict, compare=False)
+    edges_by_pair: Mapping[tuple[str, str], int] = msgspec.field(default_factory=dict)
+    _span_cache: dict = msgspec.field(default_factory=dict)
 
     def box(self, node: str) -> Box:
         """The box showing ``node``."""
@@ -271,8 +270,7 @@ class Layout:
 # Item placement: boxes and dummy points (where a long edge crosses a column).
 
 
-@dataclass
-class _Item:
+class _Item(msgspec.Struct):
     key: str
     col: int
     w: int
@@ -282,8 +280,7 @@ class _Item:
     pos: float = 0.0
 
 
-@dataclass
-class _Seg:
+class _Seg(msgspec.Struct):
     """One hop of one or more edges between adjacent columns."""
 
     src: str

@@ -7,8 +7,8 @@ what was wrong) in the picker and keeps it open, so the running scenario stays.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
+import msgspec
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -24,8 +24,7 @@ from engine.scenario import load
 from scenarios import builtin_dir, builtin_ids, resolve
 
 
-@dataclass(frozen=True)
-class Entry:
+class Entry(msgspec.Struct, frozen=True):
     """A built-in scenario as the picker lists it."""
 
     id: str

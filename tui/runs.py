@@ -6,7 +6,7 @@ starts at some step of its parent, whose earlier steps are its parent's.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import msgspec
 
 from engine.run import OptState, Params, Program
 from engine.timeline import Timeline
@@ -37,8 +37,7 @@ def run_label(timeline: Timeline) -> str:
     return getattr(timeline, "label", "original")
 
 
-@dataclass
-class Runs:
+class Runs(msgspec.Struct):
     """The original run of the open scenario and the what-if branches made from it.
 
     Attributes:
@@ -48,7 +47,7 @@ class Runs:
     """
 
     original: Timeline
-    branches: list[Branch] = field(default_factory=list)
+    branches: list[Branch] = msgspec.field(default_factory=list)
     last_branch: Timeline | None = None
 
     def all(self) -> list[Timeline]:

@@ -12,12 +12,11 @@ evaluated, and refused with one message that says which field is wrong and why.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 
+import msgspec
 import numpy as np
 
 from engine import fmt
@@ -39,8 +38,7 @@ class WhatIfError(ValueError):
     """A what-if the user typed cannot be made; the message says which field and why."""
 
 
-@dataclass(frozen=True)
-class WhatIf:
+class WhatIf(msgspec.Struct, frozen=True):
     """A checked what-if: what to change at the start of ``step``.
 
     Attributes:
@@ -224,7 +222,7 @@ def parse_optimizer(text: str, lr: float, current: OptimizerSpec) -> OptimizerSp
             f"optimizer: unknown optimizer {kind!r}; expected one of {', '.join(OPTIMIZERS)}"
         )
     spec = current if kind == current.kind else OptimizerSpec(kind, lr)
-    spec = dataclasses.replace(spec, kind=kind, lr=lr)
+    spec = msgspec.structs.replace(spec, kind=kind, lr=lr)
     allowed = OPTIMIZER_SETTINGS.get(kind, ())
     for word in settings:
         key, eq, value = word.partition("=")
@@ -246,20 +244,20 @@ def parse_optimizer(text: str, lr: float, current: OptimizerSpec) -> OptimizerSp
             eps = parse_number(value, where)
             if eps <= 0:
                 raise WhatIfError(f"{where}: expected a number > 0, found {value}")
-            spec = dataclasses.replace(spec, eps=eps)
+            spec = msgspec.structs.replace(spec, eps=eps)
             continue
         if key == "betas":
             parts = value.split(",")
             if len(parts) != 2:
                 raise WhatIfError(f"{where}: expected two numbers beta1,beta2, found {value!r}")
             b1, b2 = (_unit(p, where) for p in parts)
-            spec = dataclasses.replace(spec, betas=(b1, b2))
+            spec = msgspec.structs.replace(spec, betas=(b1, b2))
         elif key == "beta1":
-            spec = dataclasses.replace(spec, betas=(_unit(value, where), spec.betas[1]))
+            spec = msgspec.structs.replace(spec, betas=(_unit(value, where), spec.betas[1]))
         elif key == "beta2":
-            spec = dataclasses.replace(spec, betas=(spec.betas[0], _unit(value, where)))
+            spec = msgspec.structs.replace(spec, betas=(spec.betas[0], _unit(value, where)))
         else:
-            spec = dataclasses.replace(spec, momentum=_unit(value, where))
+            spec = msgspec.structs.replace(spec, momentum=_unit(value, where))
     return spec
 
 
@@ -336,10 +334,10 @@ def make_branch(timeline: Timeline, whatif: WhatIf, base_name: str) -> Branch:
     optimizer = Optimizer(whatif.optimizer)
     if whatif.optimizer.kind != program.optimizer.kind:
         state = {p: optimizer.init_state(v) for p, v in whatif.params.items()}
-    scenario = dataclasses.replace(
+    scenario = msgspec.structs.replace(
         program.scenario, optimizer=whatif.optimizer, name=f"{base_name} · {whatif.label}"
     )
-    variant = dataclasses.replace(program, scenario=scenario, optimizer=optimizer)
+    variant = msgspec.structs.replace(program, scenario=scenario, optimizer=optimizer)
     return Branch(
         variant, start=(whatif.step, dict(whatif.params), dict(state)), parent=timeline,
         label=whatif.label,

@@ -48,6 +48,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import msgspec
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, assume, event, given, settings
@@ -639,14 +640,13 @@ BUILTIN_STEPS = 25
 
 
 def _builtin(ident: str) -> Scenario:
-    import dataclasses
-
     from engine.scenario import load
     from scenarios import builtin_dir
 
     scenario = load(builtin_dir() / f"{ident}.toml", source=ident)
     steps = min(scenario.train.steps, BUILTIN_STEPS)
-    return dataclasses.replace(scenario, train=dataclasses.replace(scenario.train, steps=steps))
+    train = msgspec.structs.replace(scenario.train, steps=steps)
+    return msgspec.structs.replace(scenario, train=train)
 
 
 @pytest.mark.parametrize("ident", [i for i, kind in BUILTINS if kind == "model"])
@@ -812,8 +812,6 @@ def test_jsonl_trace_matches_the_numpy_reference(tmp_path_factory, text):
 @pytest.mark.parametrize(("case", "steps"), [("batch-wraps", 9), ("bce-softmax", None)])
 def test_jsonl_trace_from_the_command_line(tmp_path, case, steps):
     """The real command, ``python -m tui.cli trace FILE --format jsonl [--steps N]``."""
-    import dataclasses
-
     _cli_main()
     path = tmp_path / f"{case}.toml"
     path.write_text(EDGES[case], encoding="utf-8")
@@ -831,8 +829,8 @@ def test_jsonl_trace_from_the_command_line(tmp_path, case, steps):
     assert done.stderr == "", done.stderr
     scenario = loads(EDGES[case], str(path))
     if steps is not None:
-        scenario = dataclasses.replace(
-            scenario, train=dataclasses.replace(scenario.train, steps=steps)
+        scenario = msgspec.structs.replace(
+            scenario, train=msgspec.structs.replace(scenario.train, steps=steps)
         )
     events = parse_jsonl(done.stdout)
     assert max(e["step"] for e in events) == scenario.train.steps - 1

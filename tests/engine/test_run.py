@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import msgspec
 import numpy as np
 import pytest
 
@@ -234,11 +235,8 @@ def test_branch_shares_the_past_and_diverges_after():
     base = Timeline(program)
     base.compute(30)
     params, state = base.start_of(10)
-    import dataclasses
-
-    faster = dataclasses.replace(
-        program, optimizer=dataclasses.replace(program.optimizer, spec=OptimizerSpec("sgd", 0.05))
-    )
+    sgd = msgspec.structs.replace(program.optimizer, spec=OptimizerSpec("sgd", 0.05))
+    faster = msgspec.structs.replace(program, optimizer=sgd)
     branch = Timeline(faster, start=(10, params, state), parent=base)
     branch.compute(20)
     lb, lo = branch.losses(), base.losses()
