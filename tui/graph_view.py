@@ -207,8 +207,9 @@ class Slot(NamedTuple):
     kind: str
 
 
-class Layout(msgspec.Struct, frozen=True):
-    """Where everything of a graph's drawing goes; computed once per graph.
+class Layout(msgspec.Struct, frozen=True, eq=False):
+    """Where everything of a graph's drawing goes; computed once per graph (and compared
+    by identity: it keeps caches).
 
     Attributes:
         graph: The graph drawn.
