@@ -15,7 +15,7 @@ from rich.segment import Segment
 from rich.style import Style
 from textual import events
 from textual.binding import Binding
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
@@ -184,6 +184,13 @@ class ChainRuleView(RestyledOnCss, ScrollView, can_focus=True, inherit_bindings=
     def on_resize(self, event: events.Resize) -> None:
         self._rewrap()
         self.refresh()
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        # The screen's first frame is drawn in the pass that first lays it out, before
+        # any pane has heard of its size: wrap for the width being drawn.
+        if self.scrollable_content_region.width != self._wrap_width:
+            self._rewrap()
+        return super().render_lines(crop)
 
     def restyle(self) -> None:
         self._base = self.rich_style

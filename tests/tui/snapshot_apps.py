@@ -4,6 +4,7 @@ and helpers that move an app to a given event before a screenshot."""
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Awaitable, Callable
 
 import numpy as np
@@ -19,6 +20,7 @@ from engine.scenario import (
     Scenario,
     TrainSpec,
 )
+from textual.drivers.headless_driver import HeadlessDriver
 from textual.pilot import Pilot
 from textual.worker import WorkerCancelled
 from tui.app import BpdbgApp
@@ -169,3 +171,29 @@ def screen_text(app: BpdbgApp) -> str:
     )
     console.print(app.screen._compositor.render_update(full=True))
     return console.export_text(styles=True)
+
+
+class _FirstFrame(HeadlessDriver):
+    """A terminal that is drawn to but not there: keeps the first full screen written,
+    then closes the app (as ``bench/first_frame_driver.py`` times it)."""
+
+    frame = ""
+
+    @property
+    def is_headless(self) -> bool:
+        return False  # render the output, as for a terminal
+
+    def write(self, data: str) -> None:
+        width, height = self._get_terminal_size()
+        if not type(self).frame and len(data) >= width * height // 2:
+            type(self).frame = data
+            self._app.call_later(self._app.exit)
+
+
+async def first_frame(app: BpdbgApp, size: tuple[int, int] = (120, 40)) -> str:
+    """The first full screen ``app`` writes to a terminal of ``size``, as plain text."""
+    driver = type("FirstFrame", (_FirstFrame,), {})  # a class of its own, for its frame
+    app.driver_class = driver
+    await app.run_async(size=size)
+    text = re.sub(r"\x1b\[(\d+);1H", "\n", driver.frame)  # a row begins
+    return re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", text)

@@ -23,6 +23,7 @@ from snapshot_apps import (
     chain,
     event_seq,
     fan_out,
+    first_frame,
     header,
     make_app,
     screen_text,
@@ -60,6 +61,18 @@ def test_step_layout_is_the_engines_order(make) -> None:
     timeline = Timeline(program)
     events = timeline.record(0).events
     assert step_layout(program.graph) == tuple((e.phase, e.subject) for e in events)
+
+
+async def test_the_first_frame_shows_the_event_whole() -> None:
+    """The first screen a terminal gets already shows the header, the timeline, the
+    graph's values and the chain rule with its numbers (the history's plots and the
+    footer's keys follow a moment later). The chain rule is drawn in the pass that first
+    lays the screen out, before the pane has been told its size."""
+    text = await first_frame(make_app(worked_example()))
+    assert "Worked example" in text and "step 0/20" in text and "event 0/200" in text
+    assert "step  0 · forward  · z1" in text
+    assert "W1 0.5" in text and "z1 0.5" in text
+    assert "z1 = x·W1 + b1 = 1.0·0.5 + 0.0 = 0.5" in text
 
 
 async def test_worked_example_reads_like_the_seed() -> None:
