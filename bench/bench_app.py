@@ -246,7 +246,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--presses", type=int, default=200)
     ap.add_argument("--far", type=int, default=100_000)
-    ap.add_argument("--rounds", type=int, default=15)
+    ap.add_argument("--rounds", type=int, default=31)
     args = ap.parse_args()
     first_frame(args.rounds)
     print(f"step latency at 120×40 ({args.presses} presses of n, each followed by label changes)")
