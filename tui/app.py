@@ -32,9 +32,9 @@ from tui.header_bar import HeaderBar
 from tui.history_view import HistoryView
 from tui.key_footer import KeyFooter
 from tui.pacing import cancel_check
+from tui.runs import Runs
 from tui.startup import resume_gc
 from tui.timeline_view import TimelineView, step_layout
-from tui.runs import Runs
 
 PHASE_COLORS = {
     "forward": "text-primary",

@@ -32,10 +32,10 @@ PROG = "bpdbg"
 DEFAULT_SCENARIO = "worked-example"
 """What ``bpdbg`` opens with no argument: the one-neuron worked example."""
 COMMANDS = ("list", "trace", "check")
+"""Subcommands; these words win over files of the same name (``./list`` is a file)."""
 FORMATS = ("jsonl", "text", "md")
 """``trace --format`` choices: the writers of :mod:`engine.trace`, which loads only for a
 trace (its JSON encoder is no part of opening the app)."""
-"""Subcommands; these words win over files of the same name (``./list`` is a file)."""
 
 EXIT_OK = 0
 EXIT_DISAGREE = 1

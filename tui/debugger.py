@@ -27,10 +27,10 @@ from engine.timeline import Frame, Timeline
 from tui.pacing import cancel_check
 
 if TYPE_CHECKING:
-    from engine.watch import Breakpoint, Condition, Hit
     from textual.app import App
     from textual.timer import Timer
 
+    from engine.watch import Breakpoint, Condition, Hit
     from tui.header_bar import HeaderBar
     from tui.timeline_view import TimelineView
 

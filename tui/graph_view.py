@@ -19,7 +19,6 @@ from __future__ import annotations
 import math
 import weakref
 from collections.abc import Mapping, Sequence
-from typing import NamedTuple
 
 import msgspec
 import numpy as np
@@ -140,7 +139,7 @@ def _clip(text: str, width: int) -> str:
 # --- layout ----------------------------------------------------------------------------
 
 
-class Box(NamedTuple):
+class Box(msgspec.Struct, frozen=True):
     """One box of the drawing.
 
     Attributes:
@@ -174,7 +173,7 @@ class Box(NamedTuple):
         return Region(self.x, self.y, self.w, self.h)
 
 
-class Edge(NamedTuple):
+class Edge(msgspec.Struct, frozen=True):
     """A drawn edge: ``src`` is read by ``dst``, and they sit in different boxes.
 
     Attributes:
@@ -189,7 +188,7 @@ class Edge(NamedTuple):
     cells: tuple[tuple[int, int], ...]
 
 
-class Slot(NamedTuple):
+class Slot(msgspec.Struct, frozen=True):
     """A place for a number, filled in per frame.
 
     Attributes:
@@ -714,7 +713,7 @@ def _merge(ranges: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
 # --- rendering -------------------------------------------------------------------------
 
 
-class Palette(NamedTuple):
+class Palette(msgspec.Struct, frozen=True):
     """The styles of the drawing, one per role.
 
     Attributes:

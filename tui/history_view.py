@@ -383,7 +383,7 @@ class HistoryView(Widget, can_focus=True):
         if index != NORM and not 0 <= index < min(size, MAX_ELEMENTS):
             index = 0
         self._choice = (name, index)
-        select = self._select()
+        select = self._chooser
         if select is not None and select.value != self._choice:
             select.value = self._choice
         self._replot()
@@ -415,12 +415,8 @@ class HistoryView(Widget, can_focus=True):
             self._fill_chooser(param_choices(self._program))
         self.call_after_refresh(self._replot)  # once the plots are laid out
 
-    def _select(self) -> Select[ParamChoice] | None:
-        """The chooser, once it is there."""
-        return self._chooser
-
     def _fill_chooser(self, choices: list[tuple[str, ParamChoice]]) -> None:
-        select = self._select()
+        select = self._chooser
         if select is None:
             return  # it fills itself when it arrives
         select.set_options(choices)
