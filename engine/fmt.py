@@ -9,6 +9,7 @@ module (it writes exact ``repr`` floats).
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -111,3 +112,35 @@ def _nested(arr: np.ndarray) -> str:
     if arr.ndim == 0:
         return num(arr)
     return "[" + ", ".join(_nested(sub) for sub in arr) + "]"
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def printable(text: str, *, newlines: bool = False) -> str:
+    """Text from a file, safe to show on a terminal: control characters escaped.
+
+    A scenario's name, description or expression is data: an ESC or BEL in it must not
+    reach the terminal as a control sequence. Every C0/C1 control character (and the
+    Unicode line and paragraph separators) is written as a visible escape such as
+    ``\\x1b``; tabs become a space; newlines are kept only where ``newlines`` is true
+    (a Markdown description), else written as ``\\n`` so one line stays one line.
+
+    Args:
+        text: Any text.
+        newlines: Keep ``\\n`` (and drop ``\\r`` before it) instead of escaping it.
+
+    Returns:
+        The text with nothing a terminal would interpret.
+    """
+    text = text.replace("\t", " ")
+    if newlines:
+        text = text.replace("\r\n", "\n")
+    else:
+        text = text.replace("\r\n", "\\n").replace("\n", "\\n")
+    return _CONTROL.sub(_escape, text)
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match[0])
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"

@@ -93,3 +93,13 @@ def test_tensor_summary_counts_non_finite():
 
 def test_tensor_small_non_finite_in_full():
     assert fmt.tensor(np.array([np.nan, np.inf, -np.inf])) == "[nan, inf, -inf]"
+
+
+def test_printable_escapes_every_control_character():
+    assert fmt.printable("a\x1b[31mb\x07c\x9b") == "a\\x1b[31mb\\x07c\\x9b"
+    assert fmt.printable("one\ntwo\r\nthree") == "one\\ntwo\\nthree"
+    assert fmt.printable("one\r\ntwo\x00", newlines=True) == "one\ntwo\\x00"
+    assert fmt.printable("tab\there \u2028") == "tab here \\u2028"
+    assert fmt.printable("∂L/∂W1 = 1.0 · 1.0") == "∂L/∂W1 = 1.0 · 1.0"
+    for code in [*range(0x20), *range(0x7F, 0xA0)]:
+        assert not any(ord(c) == code for c in fmt.printable(chr(code), newlines=True) if c != "\n")
