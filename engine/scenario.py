@@ -50,6 +50,7 @@ whether the condition compiles need the graph, so
 from __future__ import annotations
 
 import datetime
+import errno
 import keyword
 import math
 import os
@@ -184,8 +185,11 @@ class Scenario(msgspec.Struct, frozen=True, eq=False):
 def load(path: str | os.PathLike[str], *, source: str | None = None) -> Scenario:
     """Read and validate a scenario file.
 
-    The file's size is checked with :func:`os.stat` before it is opened, and at most
-    :data:`MAX_FILE_BYTES` + 1 bytes are ever read (so a pipe or device cannot flood it).
+    Only a regular file is read: :func:`os.stat` says what the path is before anything
+    opens it, so a named pipe, socket or device (or bash's ``<(...)``) is refused at once
+    rather than blocking in ``open``. The file is then opened without blocking (should it
+    have been swapped for a pipe meanwhile, it is refused as well), its size is checked,
+    and at most :data:`MAX_FILE_BYTES` + 1 bytes are ever read.
 
     Args:
         path: The file to read.
@@ -196,29 +200,19 @@ def load(path: str | os.PathLike[str], *, source: str | None = None) -> Scenario
         The validated scenario.
 
     Raises:
-        ScenarioError: The file cannot be read, is too large, is not UTF-8, or is not a
-            valid scenario. Its ``place`` is empty for problems with the file as a whole.
+        ScenarioError: The file cannot be read, is not a regular file, is too large, is
+            not UTF-8, or is not a valid scenario. Its ``place`` is empty for problems with
+            the file as a whole.
     """
     name = os.fsdecode(path) if source is None else source
     fail = _Loader(name).fail
     try:
-        info = os.stat(path)
-        if stat.S_ISDIR(info.st_mode):
-            fail("", "is a directory, not a scenario file")
-        if info.st_size > MAX_FILE_BYTES:
-            fail("", f"file is {info.st_size:,} bytes; the limit is {MAX_FILE_BYTES:,} (4 MiB)")
-        with open(path, "rb") as handle:
-            raw = handle.read(MAX_FILE_BYTES + 1)
-    except (FileNotFoundError, NotADirectoryError):
-        fail("", "no such file")
+        _check_file(os.stat(path), fail)
+        raw = _read_regular(path, fail)
+    except OSError as err:
+        fail("", file_problem(err))
     except ValueError:  # a NUL byte in the path
         fail("", "not a valid file path")
-    except PermissionError:
-        fail("", "cannot read the file: permission denied")
-    except OSError as err:
-        fail("", f"cannot read the file: {err.strerror or err}")
-    if len(raw) > MAX_FILE_BYTES:
-        fail("", f"file is larger than the limit of {MAX_FILE_BYTES:,} bytes (4 MiB)")
     try:
         # utf-8-sig: editors on Windows still write a byte-order mark.
         text = raw.decode("utf-8-sig")
@@ -226,6 +220,72 @@ def load(path: str | os.PathLike[str], *, source: str | None = None) -> Scenario
         line = raw.count(b"\n", 0, err.start) + 1
         fail("", f"not UTF-8 text: byte 0x{raw[err.start]:02x} on line {line} is invalid UTF-8")
     return loads(text, name)
+
+
+_FILE_KINDS = (
+    (stat.S_ISDIR, "is a directory, not a scenario file"),
+    (stat.S_ISFIFO, "is a named pipe (FIFO), not a regular file; bpdbg reads regular files only"),
+    (stat.S_ISSOCK, "is a socket, not a regular file; bpdbg reads regular files only"),
+    (stat.S_ISCHR, "is a character device, not a regular file; bpdbg reads regular files only"),
+    (stat.S_ISBLK, "is a block device, not a regular file; bpdbg reads regular files only"),
+)
+
+
+def not_regular(mode: int) -> str | None:
+    """Why a file of ``mode`` (from :func:`os.stat`) is no scenario file, or None when it is a
+    regular file."""
+    if stat.S_ISREG(mode):
+        return None
+    for test, why in _FILE_KINDS:
+        if test(mode):
+            return why
+    return "is not a regular file; bpdbg reads regular files only"
+
+
+def file_problem(err: OSError) -> str:
+    """What went wrong opening or reading a file, for a message."""
+    if isinstance(err, FileNotFoundError | NotADirectoryError):
+        return "no such file"
+    if isinstance(err, PermissionError):
+        return "cannot read the file: permission denied"
+    if err.errno == errno.ELOOP:
+        return "too many levels of symbolic links (a symlink loop?)"
+    return f"cannot read the file: {(err.strerror or str(err)).lower()}"
+
+
+def _check_file(info: os.stat_result, fail: Callable[[str, str], NoReturn]) -> None:
+    """Refuse anything but a regular file within :data:`MAX_FILE_BYTES`."""
+    why = not_regular(info.st_mode)
+    if why is not None:
+        fail("", why)
+    if info.st_size > MAX_FILE_BYTES:
+        fail("", f"file is {info.st_size:,} bytes; the limit is {MAX_FILE_BYTES:,} (4 MiB)")
+
+
+def _read_regular(path: str | os.PathLike[str], fail: Callable[[str, str], NoReturn]) -> bytes:
+    """The bytes of a regular file, at most :data:`MAX_FILE_BYTES` + 1 of them.
+
+    ``O_NONBLOCK`` guards against the path being replaced by a pipe between the caller's
+    ``stat`` and this ``open``: opening a pipe then returns at once, and ``fstat`` on the
+    open descriptor (the file actually opened) refuses it.
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    fd = os.open(path, flags)
+    try:
+        _check_file(os.fstat(fd), fail)
+        chunks: list[bytes] = []
+        size = 0
+        while size <= MAX_FILE_BYTES:
+            chunk = os.read(fd, MAX_FILE_BYTES + 1 - size)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    finally:
+        os.close(fd)
+    if size > MAX_FILE_BYTES:  # the file grew after fstat
+        fail("", f"file is larger than the limit of {MAX_FILE_BYTES:,} bytes (4 MiB)")
+    return b"".join(chunks)
 
 
 def loads(text: str, source: str) -> Scenario:

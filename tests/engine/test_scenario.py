@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -333,6 +336,78 @@ def test_missing_file(tmp_path: Path) -> None:
 def test_directory(tmp_path: Path) -> None:
     with pytest.raises(ScenarioError, match="is a directory"):
         load(tmp_path)
+
+
+@pytest.fixture
+def odd_files(tmp_path: Path) -> dict[str, Path]:
+    """A named pipe, a symlink loop, a dangling symlink and a device, made in ``tmp_path``."""
+    fifo = tmp_path / "pipe.toml"
+    os.mkfifo(fifo)
+    (tmp_path / "loop_a.toml").symlink_to(tmp_path / "loop_b.toml")
+    (tmp_path / "loop_b.toml").symlink_to(tmp_path / "loop_a.toml")
+    (tmp_path / "dangling.toml").symlink_to(tmp_path / "nowhere.toml")
+    return {
+        "fifo": fifo,
+        "loop": tmp_path / "loop_a.toml",
+        "dangling": tmp_path / "dangling.toml",
+        "device": Path(os.devnull),
+    }
+
+
+ODD_FILE_MESSAGES = {
+    "fifo": "is a named pipe (FIFO), not a regular file",
+    "loop": "too many levels of symbolic links",
+    "dangling": "no such file",
+    "device": "is a character device, not a regular file",
+}
+
+
+@pytest.mark.parametrize("kind", sorted(ODD_FILE_MESSAGES))
+def test_only_regular_files_are_read(odd_files: dict[str, Path], kind: str) -> None:
+    """A pipe would block ``open`` for ever; it is refused from ``os.stat`` alone."""
+    with pytest.raises(ScenarioError) as caught:
+        load(odd_files[kind])
+    assert caught.value.place == ""
+    assert ODD_FILE_MESSAGES[kind] in caught.value.message
+
+
+@pytest.mark.parametrize("kind", ["fifo", "loop", "device"])
+def test_resolve_refuses_what_is_not_a_regular_file(odd_files: dict[str, Path], kind: str) -> None:
+    with pytest.raises(ScenarioError) as caught:
+        scenarios.resolve(str(odd_files[kind]))
+    assert caught.value.place == ""
+    assert ODD_FILE_MESSAGES[kind] in caught.value.message
+
+
+def test_a_pipe_swapped_in_after_stat_is_refused_without_blocking(tmp_path: Path) -> None:
+    """The race: ``stat`` saw a regular file, ``open`` finds a pipe. Opening without
+    blocking and checking the opened descriptor refuses it; run in a child process, so
+    that a regression hangs only the child, which the timeout ends."""
+    fifo = tmp_path / "swapped.toml"
+    os.mkfifo(fifo)
+    code = textwrap.dedent(f"""
+        import os, stat
+        from engine.errors import ScenarioError
+        from engine.scenario import load
+        real_stat = os.stat
+        regular = real_stat({str(tmp_path / "regular")!r})
+        os.stat = lambda path, *a, **k: regular if str(path) == {str(fifo)!r} else real_stat(path, *a, **k)
+        try:
+            load({str(fifo)!r})
+        except ScenarioError as err:
+            print(err.message)
+    """)
+    (tmp_path / "regular").write_text("", encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=Path(__file__).resolve().parents[2],
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "is a named pipe (FIFO), not a regular file" in result.stdout
 
 
 def test_file_beyond_the_size_limit_is_refused_without_reading(
