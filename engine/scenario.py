@@ -17,6 +17,9 @@ constant                       value           what it bounds
 =============================  ==============  ===================================
 ``MAX_FILE_BYTES``             4 MiB           size of a scenario file (checked
                                                with ``os.stat`` before reading)
+``MAX_NESTING``                64              arrays and inline tables nested in
+                                               the TOML text (counted by a scan
+                                               before parsing: the parser recurses)
 ``MAX_ELEMENTS``               1,000,000       elements of any one array in the file
 ``MAX_DIMS``                   8               nesting depth of any one array
 ``MAX_SAMPLES``                100,000         rows of ``data.x``
@@ -70,6 +73,7 @@ from .events import PHASES
 from .ops import ACTIVATIONS, FUNCTIONS, LOSSES
 
 MAX_FILE_BYTES = 4 * 1024 * 1024
+MAX_NESTING = 64
 MAX_ELEMENTS = 1_000_000
 MAX_DIMS = 8
 MAX_SAMPLES = 100_000
@@ -305,6 +309,15 @@ def loads(text: str, source: str) -> Scenario:
     loader = _Loader(source)
     if len(text) > MAX_FILE_BYTES:
         loader.fail("", f"text is longer than the limit of {MAX_FILE_BYTES:,} characters")
+    deep = _too_deep(text)
+    if deep is not None:
+        line = text.count("\n", 0, deep) + 1
+        column = deep - text.rfind("\n", 0, deep)
+        loader.fail(
+            f"line {line}, column {column}",
+            f"invalid TOML: arrays or inline tables nested deeper than the limit of"
+            f" {MAX_NESTING} levels",
+        )
     try:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
@@ -316,6 +329,47 @@ def loads(text: str, source: str) -> Scenario:
         # tomllib lets int()'s digit limit escape as a bare ValueError.
         loader.fail("", f"invalid TOML: {err}")
     return loader.scenario(document)
+
+
+_TOML_TOKEN = re.compile(r"""[\[\]{}"'#]""")
+"""What the nesting scan stops at: a bracket, or the start of a string or a comment."""
+_TOML_SKIP = {
+    '"': re.compile(r'(?:[^"\\\n]|\\.)*(?:"|(?=\n)|$)'),
+    "'": re.compile(r"[^'\n]*(?:'|(?=\n)|$)"),
+    '"""': re.compile(r'(?:[^"\\]|\\.|"(?!""))*(?:"""\"{0,2}|$)', re.DOTALL),
+    "'''": re.compile(r"(?:[^']|'(?!''))*(?:'''\'{0,2}|$)", re.DOTALL),
+    "#": re.compile(r"[^\n]*"),
+}
+"""The rest of a string (by its opening quotes) or of a comment, whose brackets do not count."""
+
+
+def _too_deep(text: str) -> int | None:
+    """Where brackets first nest deeper than :data:`MAX_NESTING`, or None.
+
+    :mod:`tomllib` parses nested arrays and inline tables by recursion, so a file of
+    100,000 ``[`` would reach Python's recursion limit. This scan (a loop over brackets,
+    strings and comments, linear in the text) refuses such a file first, with the place.
+    Table headers (``[a]``, ``[[a]]``) count as a level or two while they are open.
+    """
+    depth = 0
+    pos = 0
+    search = _TOML_TOKEN.search
+    while (found := search(text, pos)) is not None:
+        token, start = found.group(), found.start()
+        if token in "[{":
+            depth += 1
+            if depth > MAX_NESTING:
+                return start
+            pos = start + 1
+        elif token in "]}":
+            depth = max(0, depth - 1)
+            pos = start + 1
+        else:
+            if token != "#" and text.startswith(token * 3, start):
+                token *= 3
+            end = _TOML_SKIP[token].match(text, start + len(token))
+            pos = end.end() if end is not None else len(text)
+    return None
 
 
 def _syntax_error(err: tomllib.TOMLDecodeError, text: str) -> tuple[str, str]:
