@@ -39,6 +39,14 @@ constant                       value           what it bounds
                                                the other generators take 2)
 ``MAX_SEED``                   2**64 - 1       every ``seed``
 ``MAX_BREAKPOINTS``            64              entries of ``[[breakpoints]]``
+``MAX_STEP_ELEMENTS``          20,000,000      numbers one recorded training step
+                                               holds in all: node values,
+                                               gradients, chain-rule terms,
+                                               parameters and optimizer buffers
+                                               (counted from the shapes by
+                                               :func:`engine.run.step_footprint`
+                                               when the graph is built, before
+                                               anything is allocated)
 =============================  ==============  ===================================
 
 ``[[breakpoints]]`` (an extension of SPEC §1) lists breakpoints the app sets when it
@@ -90,6 +98,7 @@ MAX_GENERATED_SAMPLES = _data.MAX_SAMPLES
 MAX_CLASSES = _data.MAX_CLASSES
 MAX_SEED = 2**64 - 1
 MAX_BREAKPOINTS = 64
+MAX_STEP_ELEMENTS = 20_000_000
 
 INITS: tuple[str, ...] = ("xavier", "he", "zeros", "normal")
 OPTIMIZERS: tuple[str, ...] = ("sgd", "momentum", "adam")

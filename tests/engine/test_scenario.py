@@ -20,6 +20,8 @@ import engine.scenario as scenario_module
 import scenarios
 from engine import data
 from engine.errors import ScenarioError
+from engine.fmt import printable
+from engine.run import load_program
 from engine.scenario import (
     MAX_FILE_BYTES,
     MAX_NESTING,
@@ -163,6 +165,54 @@ BAD_CASES: list[tuple[str, str, str | tuple[str, ...]]] = [
     ("generator_samples_too_many", "data.samples", "found 100,001, above the limit of 100,000"),
     ("generator_noise_negative", "data.noise", "expected a finite number ≥ 0, found -0.1"),
     ("generator_setting_without_generator", "data.noise", "noise is a generator setting"),
+    # Found by fuzzing: each was an internal error (exit 70), a hang or a flood before.
+    (
+        "expression_huge_exponent",
+        "graph.nodes[1]",
+        ("the integer 100000000000… (401 digits) is too large for float64", "(column 10)"),
+    ),
+    ("expression_huge_operand", "graph.nodes[0]", ("(401 digits) is too large", "(column 9)")),
+    ("expression_huge_negative", "graph.nodes[1]", ("(401 digits) is too large", "(column 10)")),
+    (
+        "expression_long_chain",
+        "graph.nodes[1]",
+        ('"L = z + z + z', "nested deeper than the limit of 64 levels", "(column 5)"),
+    ),
+    ("expression_unary_chain", "graph.nodes[1]", ("nested deeper than the limit", "(column 70)")),
+    ("expression_deep_calls", "graph.nodes[1]", ("nested deeper than the limit", "(column 330)")),
+    (
+        "expression_newline",
+        "graph.nodes[1]",
+        ('"L = (z - y)\\n** 2 +"', "not a valid expression", "(column 14)"),
+    ),
+    ("expression_escape_bytes", "graph.nodes[1]", ('"L = z * \\x1b[31m\\x07"', "not a valid")),
+    (
+        "expression_escape_string",
+        "graph.nodes[1]",
+        "only numbers are allowed, found '\\x1b]0;pwned\\x07' (column 9)",
+    ),
+    ("condition_huge_integer", "breakpoints[0].when", ("(401 digits)", "(column 14)")),
+    ("condition_long_or", "breakpoints[0].when", ('"L > 1 or L > 1', "nested deeper than")),
+    ("condition_comparison_chain", "breakpoints[0].when", "nested deeper than the limit of 64"),
+    ("condition_escape_bytes", "breakpoints[0].when", ('"L > \\x1b[2J"', "(column 5)")),
+    ("toml_nested_arrays", "line 4, column 79", "nested deeper than the limit of 64 levels"),
+    ("toml_nested_inline_tables", "line 4, column 394", "arrays or inline tables nested deeper"),
+    ("unknown_key_escape_bytes", '"\\x1b[31mred"', "unknown key '\\x1b[31mred'"),
+    ("node_name_escape_bytes", "graph.nodes[0]", "'z\\x1b[1m' cannot name a node"),
+    (
+        "step_too_large",
+        "graph.nodes[4]",
+        (
+            "one training step would hold up to 1,255,002,265 numbers",
+            "above the limit of 20,000,000",
+            "at u4 (1000×1000)",
+        ),
+    ),
+    (
+        "step_too_large_model",
+        "model.layers[0] (layer 1)",
+        ("above the limit of 20,000,000", "at z1 (100000×1000)", "a smaller train.batch_size"),
+    ),
 ]
 
 
@@ -173,11 +223,14 @@ def test_every_bad_file_has_a_case() -> None:
 
 @pytest.mark.parametrize(("stem", "place", "message"), BAD_CASES, ids=[c[0] for c in BAD_CASES])
 def test_bad_file_is_refused(stem: str, place: str, message: str | tuple[str, ...]) -> None:
+    """Refused by the loader, or when the graph is built (expressions, the memory bound);
+    either way one line, with every control character from the file escaped."""
     path = BAD / f"{stem}.toml"
     with pytest.raises(ScenarioError) as caught:
-        load(path)
+        load_program(str(path))
     err = caught.value
     text = str(err)
+    assert printable(text) == text
     assert err.file == str(path)
     assert text.startswith(f"{path}: ")
     assert place in err.place
