@@ -148,6 +148,31 @@ def test_gradient_check_flags_a_wrong_gradient():
     assert good.numeric[0, 0] == pytest.approx(1.0, rel=1e-8)
 
 
+def test_gradient_check_outcomes_per_element():
+    """Where the element or the loss beside it is not finite, the element cannot be
+    checked; a non-finite analytic value where the difference is finite disagrees."""
+    from engine.gradcheck import Outcome, check_param
+
+    program = graph_program(["L = sum(W * W)"], {"W": [1.0, 2.0, 3.0]})
+    wrong = check_param(program, 0, program.init_params, np.array([2.0, np.inf, 6.0]), "W")
+    assert wrong.outcomes.tolist() == [Outcome.AGREE, Outcome.DISAGREE, Outcome.AGREE]
+    assert wrong.outcome is Outcome.DISAGREE and wrong.why_not() == ""
+    assert wrong.checked_errors()[0] == np.inf
+
+    only_nan = check_param(program, 0, {"W": np.full(3, np.nan)}, np.zeros(3), "W")
+    assert only_nan.outcome is Outcome.CANNOT_CHECK
+    assert only_nan.why_not() == "W[0] holds nan (and 2 more elements)"
+    assert only_nan.checked_errors() == (0.0, 0.0)
+
+    # exp(709.7827) is finite; a step h further it overflows.
+    edge = graph_program(["L = sum(exp(W) * 1e-300)"], {"W": [1.0, 709.7827]})
+    analytic = np.exp(edge.init_params["W"]) * 1e-300
+    near = check_param(edge, 0, edge.init_params, analytic, "W")
+    assert near.outcomes.tolist() == [Outcome.AGREE, Outcome.CANNOT_CHECK]
+    assert near.outcome is Outcome.AGREE and near.count(Outcome.CANNOT_CHECK) == 1
+    assert near.why_not() == "the loss is not finite at W[1] ± h"
+
+
 def test_stepping_back_gives_exactly_the_same_frame():
     program = load_program("softmax-3class")
     tl = Timeline(program, keyframe_budget=1)  # force sparse keyframes and replays
