@@ -18,6 +18,7 @@ pass, each from its children's labels, rather than by unparsing every subtree ag
 from __future__ import annotations
 
 import ast
+import warnings
 
 import msgspec
 
@@ -117,7 +118,7 @@ def parse(
         raise ExprError("the expression is empty")
     where = _Source(source)
     try:
-        tree = ast.parse(source, mode="eval")
+        tree = _parse(source)
     except SyntaxError as e:
         column = where.syntax_column(e)
         raise ExprError(f"not a valid expression: {printable(e.msg)}", column) from None
@@ -126,6 +127,20 @@ def parse(
     _measure(tree.body, where)
     texts = _labels(tree.body)
     return _Converter(functions, conditions, where, texts).convert(tree.body)
+
+
+def _parse(source: str) -> ast.Expression:
+    """:func:`ast.parse` in eval mode (it builds a tree and runs nothing), quietly.
+
+    Python warns about some odd literals as it parses (``1if`` is an "invalid decimal
+    literal"), on stderr by default: a second line under the one-line refusal that
+    follows, or text over the app's screen. The text is refused or accepted on its own
+    merits, so the warnings are dropped.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SyntaxWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)  # invalid escapes, before 3.12
+        return ast.parse(source, mode="eval")
 
 
 def quote(text: str, column: int = 0, width: int = QUOTE_WIDTH) -> str:
@@ -157,7 +172,7 @@ def name_column(text: str, name: str) -> int:
     """
     source = text.strip()
     where = _Source(source)
-    tree = ast.parse(source, mode="eval")  # parsing only; nothing is run
+    tree = _parse(source)
     calls = {id(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
     found = [
         where.index(n.lineno, n.col_offset)
