@@ -20,6 +20,9 @@ constant                       value           what it bounds
 ``MAX_NESTING``                64              arrays and inline tables nested in
                                                the TOML text (counted by a scan
                                                before parsing: the parser recurses)
+``MAX_TABLES``                 4,096           tables in the TOML text: headers and
+                                               inline tables (counted by the same
+                                               scan: the parser makes a dict each)
 ``MAX_ELEMENTS``               1,000,000       elements of any one array in the file
 ``MAX_DIMS``                   8               nesting depth of any one array
 ``MAX_SAMPLES``                100,000         rows of ``data.x``
@@ -82,6 +85,7 @@ from .ops import ACTIVATIONS, FUNCTIONS, LOSSES
 
 MAX_FILE_BYTES = 4 * 1024 * 1024
 MAX_NESTING = 64
+MAX_TABLES = 4_096
 MAX_ELEMENTS = 1_000_000
 MAX_DIMS = 8
 MAX_SAMPLES = 100_000
@@ -318,15 +322,12 @@ def loads(text: str, source: str) -> Scenario:
     loader = _Loader(source)
     if len(text) > MAX_FILE_BYTES:
         loader.fail("", f"text is longer than the limit of {MAX_FILE_BYTES:,} characters")
-    deep = _too_deep(text)
-    if deep is not None:
-        line = text.count("\n", 0, deep) + 1
-        column = deep - text.rfind("\n", 0, deep)
-        loader.fail(
-            f"line {line}, column {column}",
-            f"invalid TOML: arrays or inline tables nested deeper than the limit of"
-            f" {MAX_NESTING} levels",
-        )
+    problem = _toml_shape(text)
+    if problem is not None:
+        at, reason = problem
+        line = text.count("\n", 0, at) + 1
+        column = at - text.rfind("\n", 0, at)
+        loader.fail(f"line {line}, column {column}", f"invalid TOML: {reason}")
     try:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
@@ -343,32 +344,50 @@ def loads(text: str, source: str) -> Scenario:
 _TOML_TOKEN = re.compile(r"""[\[\]{}"'#]""")
 """What the nesting scan stops at: a bracket, or the start of a string or a comment."""
 _TOML_SKIP = {
-    '"': re.compile(r'(?:[^"\\\n]|\\.)*(?:"|(?=\n)|$)'),
+    '"': re.compile(r'[^"\\\n]*+(?:\\.[^"\\\n]*+)*+(?:"|(?=\n)|$)'),
     "'": re.compile(r"[^'\n]*(?:'|(?=\n)|$)"),
-    '"""': re.compile(r'(?:[^"\\]|\\.|"(?!""))*(?:"""\"{0,2}|$)', re.DOTALL),
-    "'''": re.compile(r"(?:[^']|'(?!''))*(?:'''\'{0,2}|$)", re.DOTALL),
+    '"""': re.compile(r'[^"\\]*+(?:(?:\\.|"(?!""))[^"\\]*+)*+(?:"""\"{0,2}|$)', re.DOTALL),
+    "'''": re.compile(r"[^']*+(?:'(?!'')[^']*+)*+(?:'''\'{0,2}|$)"),
     "#": re.compile(r"[^\n]*"),
 }
-"""The rest of a string (by its opening quotes) or of a comment, whose brackets do not count."""
+"""The rest of a string (by its opening quotes) or of a comment, whose brackets do not count.
+Each is an "unrolled loop" (a run of ordinary characters, then any number of an escape
+or lone quote followed by another run) with possessive quantifiers (``*+``): the regex
+engine keeps no backtracking state, which for a 4 MiB string would take half a gigabyte."""
 
 
-def _too_deep(text: str) -> int | None:
-    """Where brackets first nest deeper than :data:`MAX_NESTING`, or None.
+def _toml_shape(text: str) -> tuple[int, str] | None:
+    """Where the text first nests too deeply or holds too many tables, and what it is.
 
     :mod:`tomllib` parses nested arrays and inline tables by recursion, so a file of
-    100,000 ``[`` would reach Python's recursion limit. This scan (a loop over brackets,
-    strings and comments, linear in the text) refuses such a file first, with the place.
-    Table headers (``[a]``, ``[[a]]``) count as a level or two while they are open.
+    100,000 ``[`` would reach Python's recursion limit; and it builds a dict for every
+    table, so 4 MiB of ``{}`` would take a few hundred megabytes. This scan (a loop over
+    brackets, strings and comments, linear in the text) refuses both first, with the
+    place: more than :data:`MAX_NESTING` levels, or more than :data:`MAX_TABLES` tables
+    (``[table]`` and ``[[array]]`` headers, and inline tables ``{…}``).
+
+    Returns:
+        ``(index in the text, reason)``, or None when the text is within both limits.
     """
-    depth = 0
+    depth = tables = 0
     pos = 0
     search = _TOML_TOKEN.search
     while (found := search(text, pos)) is not None:
         token, start = found.group(), found.start()
         if token in "[{":
+            if token == "{" or depth == 0 and _starts_line(text, start):
+                tables += 1
+                if tables > MAX_TABLES:
+                    return start, (
+                        f"more than the limit of {MAX_TABLES:,} tables (table headers and"
+                        " inline tables)"
+                    )
             depth += 1
             if depth > MAX_NESTING:
-                return start
+                return start, (
+                    f"arrays or inline tables nested deeper than the limit of {MAX_NESTING}"
+                    " levels"
+                )
             pos = start + 1
         elif token in "]}":
             depth = max(0, depth - 1)
@@ -379,6 +398,16 @@ def _too_deep(text: str) -> int | None:
             end = _TOML_SKIP[token].match(text, start + len(token))
             pos = end.end() if end is not None else len(text)
     return None
+
+
+def _starts_line(text: str, at: int) -> bool:
+    """Whether only spaces or tabs stand between ``at`` and the start of its line (a table
+    header's ``[``; ``[[`` counts once, as its second bracket is one level deeper). Looks
+    back over the blanks only, so the scan stays linear however long the line."""
+    i = at - 1
+    while i >= 0 and text[i] in " \t":
+        i -= 1
+    return i < 0 or text[i] in "\r\n"
 
 
 def _syntax_error(err: tomllib.TOMLDecodeError, text: str) -> tuple[str, str]:

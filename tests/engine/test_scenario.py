@@ -25,6 +25,7 @@ from engine.run import load_program
 from engine.scenario import (
     MAX_FILE_BYTES,
     MAX_NESTING,
+    MAX_TABLES,
     MAX_WEIGHT_ELEMENTS,
     Scenario,
     load,
@@ -197,6 +198,11 @@ BAD_CASES: list[tuple[str, str, str | tuple[str, ...]]] = [
     ("condition_escape_bytes", "breakpoints[0].when", ('"L > \\x1b[2J"', "(column 5)")),
     ("toml_nested_arrays", "line 4, column 79", "nested deeper than the limit of 64 levels"),
     ("toml_nested_inline_tables", "line 4, column 394", "arrays or inline tables nested deeper"),
+    (
+        "toml_too_many_tables",
+        "line 8195, column 1",
+        "invalid TOML: more than the limit of 4,096 tables (table headers and inline tables)",
+    ),
     ("unknown_key_escape_bytes", '"\\x1b[31mred"', "unknown key '\\x1b[31mred'"),
     ("node_name_escape_bytes", "graph.nodes[0]", "'z\\x1b[1m' cannot name a node"),
     (
@@ -518,6 +524,20 @@ def test_deeply_nested_toml_is_refused_not_crashed() -> None:
     )
     with pytest.raises(ScenarioError, match="nested deeper than the limit"):
         loads("a = " + "{b = " * 10_000, "inline.toml")
+
+
+def test_a_flood_of_tables_is_refused_before_parsing() -> None:
+    """tomllib makes a dict per table: 4 MiB of {} would take hundreds of megabytes."""
+    with pytest.raises(ScenarioError) as caught:
+        loads("a = [" + "{}, " * 1_000_000 + "]", "tables.toml")
+    assert caught.value.place == f"line 1, column {6 + 4 * MAX_TABLES}"
+    assert "more than the limit of 4,096 tables" in caught.value.message
+    # Headers count once each, arrays of tables too; arrays do not count.
+    text = 'name = "x"\nz = 1\n' + "".join(f"a{i} = [[[1]]]\n" for i in range(5000))
+    text += "[[breakpoints]]\nphase = 'update'\n" * 64
+    with pytest.raises(ScenarioError) as caught:
+        loads(text, "ok.toml")
+    assert caught.value.place == "z"  # parsed; refused by the loader as an unknown key
 
 
 @pytest.mark.parametrize(
