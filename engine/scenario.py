@@ -20,9 +20,13 @@ constant                       value           what it bounds
 ``MAX_NESTING``                64              arrays and inline tables nested in
                                                the TOML text (counted by a scan
                                                before parsing: the parser recurses)
-``MAX_TABLES``                 4,096           tables in the TOML text: headers and
-                                               inline tables (counted by the same
-                                               scan: the parser makes a dict each)
+``MAX_TABLES``                 4,096           tables in the TOML text: headers,
+                                               inline tables and the parts of dotted
+                                               keys (counted by the same scan: the
+                                               parser makes a dict for each)
+``MAX_KEY_PARTS``              64              parts of one dotted key ``a.b.c``
+                                               (the same scan: the parser takes
+                                               time quadratic in them)
 ``MAX_ELEMENTS``               1,000,000       elements of any one array in the file
 ``MAX_DIMS``                   8               nesting depth of any one array
 ``MAX_SAMPLES``                100,000         rows of ``data.x``
@@ -86,6 +90,7 @@ from .ops import ACTIVATIONS, FUNCTIONS, LOSSES
 MAX_FILE_BYTES = 4 * 1024 * 1024
 MAX_NESTING = 64
 MAX_TABLES = 4_096
+MAX_KEY_PARTS = 64
 MAX_ELEMENTS = 1_000_000
 MAX_DIMS = 8
 MAX_SAMPLES = 100_000
@@ -357,47 +362,128 @@ engine keeps no backtracking state, which for a 4 MiB string would take half a g
 
 
 def _toml_shape(text: str) -> tuple[int, str] | None:
-    """Where the text first nests too deeply or holds too many tables, and what it is.
-
-    :mod:`tomllib` parses nested arrays and inline tables by recursion, so a file of
-    100,000 ``[`` would reach Python's recursion limit; and it builds a dict for every
-    table, so 4 MiB of ``{}`` would take a few hundred megabytes. This scan (a loop over
-    brackets, strings and comments, linear in the text) refuses both first, with the
-    place: more than :data:`MAX_NESTING` levels, or more than :data:`MAX_TABLES` tables
-    (``[table]`` and ``[[array]]`` headers, and inline tables ``{…}``).
+    """Where the text first nests too deeply, holds too many tables or too long a dotted
+    key, and what it is; see :class:`_TomlScan`.
 
     Returns:
-        ``(index in the text, reason)``, or None when the text is within both limits.
+        ``(index in the text, reason)``, or None when the text is within the limits.
     """
-    depth = tables = 0
-    pos = 0
-    search = _TOML_TOKEN.search
-    while (found := search(text, pos)) is not None:
-        token, start = found.group(), found.start()
-        if token in "[{":
-            if token == "{" or depth == 0 and _starts_line(text, start):
-                tables += 1
-                if tables > MAX_TABLES:
-                    return start, (
-                        f"more than the limit of {MAX_TABLES:,} tables (table headers and"
-                        " inline tables)"
-                    )
-            depth += 1
-            if depth > MAX_NESTING:
-                return start, (
-                    f"arrays or inline tables nested deeper than the limit of {MAX_NESTING}"
-                    " levels"
-                )
-            pos = start + 1
-        elif token in "]}":
-            depth = max(0, depth - 1)
-            pos = start + 1
-        else:
-            if token != "#" and text.startswith(token * 3, start):
-                token *= 3
-            end = _TOML_SKIP[token].match(text, start + len(token))
-            pos = end.end() if end is not None else len(text)
-    return None
+    return _TomlScan(text).run()
+
+
+class _TomlScan:
+    """A pass over TOML text, before :mod:`tomllib` parses it, for what would overwhelm it.
+
+    tomllib parses nested arrays and inline tables by recursion (100,000 ``[`` reach
+    Python's recursion limit); it builds a dict and its bookkeeping for every table,
+    including each prefix of a dotted key (4 MiB of ``k1.a.a = 1`` lines take a gigabyte);
+    and it takes time quadratic in the parts of one dotted key (a 4 MiB key ``a.a.a…``
+    would run for hours). So this scan refuses, with the place:
+
+    - brackets nested deeper than :data:`MAX_NESTING`;
+    - more than :data:`MAX_TABLES` tables: ``[table]`` and ``[[array]]`` headers, inline
+      tables ``{…}``, and each dot of a key (``a.b.c = 1`` makes tables ``a`` and ``a.b``);
+    - a dotted key of more than :data:`MAX_KEY_PARTS` parts.
+
+    It is one loop over brackets, strings and comments (strings and comments skipped, so
+    their brackets and dots do not count), linear in the text. Between them, a key's dots
+    are those since the last ``=``, ``,`` or line break, up to an ``=`` (or, for a
+    header, its closing ``]``); a value's dots (``1.5``, a time's fraction) end at a
+    ``,``, a line break or a bracket instead, and each number has at most one.
+    """
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.depth = 0
+        self.tables = 0
+        self.dots = 0
+        """Dots since the last ``=``, ``,`` or line break: one key's, so far."""
+
+    def run(self) -> tuple[int, str] | None:
+        text = self.text
+        pos = 0
+        search = _TOML_TOKEN.search
+        while True:
+            found = search(text, pos)
+            start = len(text) if found is None else found.start()
+            problem = self.gap(pos, start)
+            if problem is not None or found is None:
+                return problem
+            token = found.group()
+            if token in "[{":
+                problem = self.open(token, start)
+                if problem is not None:
+                    return problem
+                pos = start + 1
+            elif token in "]}":
+                self.depth = max(0, self.depth - 1)
+                if token == "]" and self.depth == 0 and self.dots:  # a header's dotted key
+                    problem = self.more_tables(self.dots, start)
+                    if problem is not None:
+                        return problem
+                self.dots = 0
+                pos = start + 1
+            else:
+                if token != "#" and text.startswith(token * 3, start):
+                    token *= 3
+                end = _TOML_SKIP[token].match(text, start + len(token))
+                pos = end.end() if end is not None else len(text)
+
+    def open(self, token: str, at: int) -> tuple[int, str] | None:
+        if token == "{" or self.depth == 0 and _starts_line(self.text, at):
+            problem = self.more_tables(1, at)
+            if problem is not None:
+                return problem
+        self.depth += 1
+        if self.depth > MAX_NESTING:
+            return at, (
+                f"arrays or inline tables nested deeper than the limit of {MAX_NESTING} levels"
+            )
+        return None
+
+    def more_tables(self, n: int, at: int) -> tuple[int, str] | None:
+        self.tables += n
+        if self.tables <= MAX_TABLES:
+            return None
+        return at, (
+            f"more than the limit of {MAX_TABLES:,} tables (table headers, inline tables and"
+            " the parts of dotted keys)"
+        )
+
+    def gap(self, start: int, end: int) -> tuple[int, str] | None:
+        """Account for ``text[start:end]``, which holds no string, comment or bracket."""
+        text = self.text
+        dots = text.count(".", start, end)
+        if not dots and not self.dots:
+            return None
+        if text.find("=", start, end) < 0:
+            # No key ends here: only runs of a value's dots, or a key's that goes on.
+            last = max(text.rfind(",", start, end), text.rfind("\n", start, end))
+            if self.dots + dots < MAX_KEY_PARTS:
+                self.dots = text.count(".", last + 1, end) if last >= 0 else self.dots + dots
+                return None
+        # A key ends here, or a run is long: look at each run between = , and line breaks.
+        for run in _KEY_RUN.finditer(text, start, end):
+            first = run.start() == start
+            count = (self.dots if first else 0) + text.count(".", run.start(), run.end())
+            if count >= MAX_KEY_PARTS:
+                at = run.start() - 1
+                for _ in range(MAX_KEY_PARTS - (self.dots if first else 0)):
+                    at = text.index(".", at + 1)
+                return at, f"a dotted key with more than the limit of {MAX_KEY_PARTS} parts"
+            if run.end() < end:  # ended by = , or a line break
+                if text[run.end()] == "=" and count:
+                    problem = self.more_tables(count, run.start())
+                    if problem is not None:
+                        return problem
+                self.dots = 0
+            else:
+                self.dots = count  # goes on past this gap
+        return None
+
+
+_KEY_RUN = re.compile(r"[^=,\n]*+")
+"""A run of text between ``=``, ``,`` and line breaks, where one key's dots can be."""
 
 
 def _starts_line(text: str, at: int) -> bool:

@@ -24,6 +24,7 @@ from engine.fmt import printable
 from engine.run import load_program
 from engine.scenario import (
     MAX_FILE_BYTES,
+    MAX_KEY_PARTS,
     MAX_NESTING,
     MAX_TABLES,
     MAX_WEIGHT_ELEMENTS,
@@ -201,8 +202,14 @@ BAD_CASES: list[tuple[str, str, str | tuple[str, ...]]] = [
     (
         "toml_too_many_tables",
         "line 8195, column 1",
-        "invalid TOML: more than the limit of 4,096 tables (table headers and inline tables)",
+        "invalid TOML: more than the limit of 4,096 tables (table headers, inline tables and",
     ),
+    (
+        "toml_dotted_key_too_long",
+        "line 2, column 128",
+        "invalid TOML: a dotted key with more than the limit of 64 parts",
+    ),
+    ("toml_dotted_keys_flood", "line 2050, column 1", "more than the limit of 4,096 tables"),
     ("unknown_key_escape_bytes", '"\\x1b[31mred"', "unknown key '\\x1b[31mred'"),
     ("node_name_escape_bytes", "graph.nodes[0]", "'z\\x1b[1m' cannot name a node"),
     (
@@ -558,6 +565,27 @@ def test_brackets_in_strings_and_comments_do_not_nest(text: str) -> None:
     with pytest.raises(ScenarioError) as caught:
         loads(text, "strings.toml")
     assert "nested" not in caught.value.message
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "x = [" + ", ".join(["1.5"] * 10_000) + "]",
+        "x = [" + ", ".join(["[0.5, 1e-3]"] * 5_000) + "]",
+        "t = [" + ", ".join(["07:32:00.999"] * 1_000) + "]",
+        'd = "' + "a." * 1_000 + '"',
+        "# " + "a." * 1_000,
+        "".join(f"k{i}.a = 1\n" for i in range(MAX_TABLES)),
+        "a" + ".b" * (MAX_KEY_PARTS - 1) + " = 1",
+    ],
+    ids=["floats", "rows", "times", "string", "comment", "dotted keys", "longest key"],
+)
+def test_dots_of_values_strings_and_comments_are_no_key_parts(text: str) -> None:
+    """Within the limits: the text parses, and the loader refuses it (an unknown key, or
+    no name), not the scan."""
+    with pytest.raises(ScenarioError) as caught:
+        loads(text + "\n", "dots.toml")
+    assert not caught.value.message.startswith("invalid TOML"), caught.value
 
 
 def test_nesting_up_to_the_limit_reaches_the_loader() -> None:
