@@ -24,6 +24,8 @@ constant                       value           what it bounds
                                                inline tables and the parts of dotted
                                                keys (counted by the same scan: the
                                                parser makes a dict for each)
+``MAX_ARRAYS``                 500,000         arrays in the TOML text (the same
+                                               scan: the parser makes a list each)
 ``MAX_KEY_PARTS``              64              parts of one dotted key ``a.b.c``
                                                (the same scan: the parser takes
                                                time quadratic in them)
@@ -90,6 +92,7 @@ from .ops import ACTIVATIONS, FUNCTIONS, LOSSES
 MAX_FILE_BYTES = 4 * 1024 * 1024
 MAX_NESTING = 64
 MAX_TABLES = 4_096
+MAX_ARRAYS = 500_000
 MAX_KEY_PARTS = 64
 MAX_ELEMENTS = 1_000_000
 MAX_DIMS = 8
@@ -381,6 +384,8 @@ class _TomlScan:
     would run for hours). So this scan refuses, with the place:
 
     - brackets nested deeper than :data:`MAX_NESTING`;
+    - more than :data:`MAX_ARRAYS` arrays (tomllib makes a list of each: 4 MiB of
+      ``[[[[[[[0]]]]]]]`` take 230 MB);
     - more than :data:`MAX_TABLES` tables: ``[table]`` and ``[[array]]`` headers, inline
       tables ``{…}``, and each dot of a key (``a.b.c = 1`` makes tables ``a`` and ``a.b``);
     - a dotted key of more than :data:`MAX_KEY_PARTS` parts.
@@ -396,6 +401,7 @@ class _TomlScan:
         self.text = text
         self.depth = 0
         self.tables = 0
+        self.arrays = 0
         self.dots = 0
         """Dots since the last ``=``, ``,`` or line break: one key's, so far."""
 
@@ -434,6 +440,10 @@ class _TomlScan:
             problem = self.more_tables(1, at)
             if problem is not None:
                 return problem
+        else:
+            self.arrays += 1
+            if self.arrays > MAX_ARRAYS:
+                return at, f"more than the limit of {MAX_ARRAYS:,} arrays"
         self.depth += 1
         if self.depth > MAX_NESTING:
             return at, (

@@ -23,6 +23,7 @@ from engine.errors import ScenarioError
 from engine.fmt import printable
 from engine.run import load_program
 from engine.scenario import (
+    MAX_ARRAYS,
     MAX_FILE_BYTES,
     MAX_KEY_PARTS,
     MAX_NESTING,
@@ -565,6 +566,16 @@ def test_brackets_in_strings_and_comments_do_not_nest(text: str) -> None:
     with pytest.raises(ScenarioError) as caught:
         loads(text, "strings.toml")
     assert "nested" not in caught.value.message
+
+
+def test_a_flood_of_arrays_is_refused_before_parsing() -> None:
+    """tomllib makes a list per array: 4 MiB of [[[[[[[0]]]]]]] took 230 MB."""
+    with pytest.raises(ScenarioError) as caught:
+        loads('name = "x"\nW = [' + ",".join(["[[[[[[[0]]]]]]]"] * 100_000) + "]\n", "arrays.toml")
+    # The outer array is the first; each element brings seven more.
+    n = MAX_ARRAYS - 1
+    assert caught.value.place == f"line 2, column {5 + 16 * (n // 7) + n % 7 + 1}"
+    assert caught.value.message == f"invalid TOML: more than the limit of {MAX_ARRAYS:,} arrays"
 
 
 @pytest.mark.parametrize(
