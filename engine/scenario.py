@@ -231,13 +231,7 @@ def load(path: str | os.PathLike[str], *, source: str | None = None) -> Scenario
     """
     name = os.fsdecode(path) if source is None else source
     fail = _Loader(name).fail
-    try:
-        _check_file(os.stat(path), fail)
-        raw = _read_regular(path, fail)
-    except OSError as err:
-        fail("", file_problem(err))
-    except ValueError:  # a NUL byte in the path
-        fail("", "not a valid file path")
+    raw = read_bytes(path, source=name)
     try:
         # utf-8-sig: editors on Windows still write a byte-order mark.
         text = raw.decode("utf-8-sig")
@@ -245,6 +239,25 @@ def load(path: str | os.PathLike[str], *, source: str | None = None) -> Scenario
         line = raw.count(b"\n", 0, err.start) + 1
         fail("", f"not UTF-8 text: byte 0x{raw[err.start]:02x} on line {line} is invalid UTF-8")
     return loads(text, name)
+
+
+def read_bytes(path: str | os.PathLike[str], *, source: str | None = None) -> bytes:
+    """The bytes of a scenario file, read as :func:`load` reads them: a regular file only
+    (asked of :func:`os.stat` first, then opened without blocking and checked again), of
+    at most :data:`MAX_FILE_BYTES`. For anything that watches a file and reloads it.
+
+    Raises:
+        ScenarioError: The path is missing, not a regular file, unreadable or too large;
+            ``source`` (default: the path) names it, and its place is empty.
+    """
+    fail = _Loader(os.fsdecode(path) if source is None else source).fail
+    try:
+        _check_file(os.stat(path), fail)
+        return _read_regular(path, fail)
+    except OSError as err:
+        fail("", file_problem(err))
+    except ValueError:  # a NUL byte in the path
+        fail("", "not a valid file path")
 
 
 _FILE_KINDS = (

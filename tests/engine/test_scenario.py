@@ -32,6 +32,7 @@ from engine.scenario import (
     Scenario,
     load,
     loads,
+    read_bytes,
 )
 
 DATA = Path(__file__).resolve().parent.parent / "data"
@@ -437,6 +438,16 @@ def test_only_regular_files_are_read(odd_files: dict[str, Path], kind: str) -> N
         load(odd_files[kind])
     assert caught.value.place == ""
     assert ODD_FILE_MESSAGES[kind] in caught.value.message
+
+
+def test_read_bytes_reads_as_load_does(odd_files: dict[str, Path], tmp_path: Path) -> None:
+    """What a file watcher reloads with: the same checks, the bytes unparsed."""
+    path = tmp_path / "plain.toml"
+    path.write_bytes(b'name = "x"\n')
+    assert read_bytes(path) == b'name = "x"\n'
+    with pytest.raises(ScenarioError) as caught:
+        read_bytes(odd_files["fifo"], source="watched.toml")
+    assert str(caught.value).startswith("watched.toml: is a named pipe (FIFO)")
 
 
 @pytest.mark.parametrize("kind", ["fifo", "loop", "device"])
