@@ -356,9 +356,19 @@ def loads(text: str, source: str) -> Scenario:
         loader.fail(place, f"invalid TOML: {reason}")
     except RecursionError:
         loader.fail("", "invalid TOML: arrays or inline tables are nested too deeply")
-    except ValueError as err:
-        # tomllib lets int()'s digit limit escape as a bare ValueError.
-        loader.fail("", f"invalid TOML: {err}")
+    except ValueError:
+        # tomllib lets int()'s digit limit escape as a bare ValueError, with no place and
+        # advice about sys.set_int_max_str_digits that is no use to someone writing a file.
+        long = _LONG_INTEGER.search(text)
+        place = ""
+        if long is not None:
+            line = text.count("\n", 0, long.start()) + 1
+            place = f"line {line}, column {long.start() - text.rfind(chr(10), 0, long.start())}"
+        loader.fail(
+            place,
+            "invalid TOML: an integer of more than 4,300 digits (far beyond float64, whose"
+            " largest value is about 1.8e308)",
+        )
     return loader.scenario(document)
 
 
@@ -517,6 +527,10 @@ def _starts_line(text: str, at: int) -> bool:
     while i >= 0 and text[i] in " \t":
         i -= 1
     return i < 0 or text[i] in "\r\n"
+
+
+_LONG_INTEGER = re.compile(r"(?<![\w.])[+-]?\d(?:_?\d){4300,}")
+"""A decimal integer beyond Python's default limit of 4,300 digits for int(str)."""
 
 
 def _syntax_error(err: tomllib.TOMLDecodeError, text: str) -> tuple[str, str]:
