@@ -237,7 +237,12 @@ def load(path: str | os.PathLike[str], *, source: str | None = None) -> Scenario
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as err:
         line = raw.count(b"\n", 0, err.start) + 1
-        fail("", f"not UTF-8 text: byte 0x{raw[err.start]:02x} on line {line} is invalid UTF-8")
+        line_start = raw.rfind(b"\n", 0, err.start) + 1
+        column = len(raw[line_start : err.start].decode("utf-8", "replace")) + 1
+        fail(
+            f"line {line}, column {column}",
+            f"not UTF-8 text: byte 0x{raw[err.start]:02x} is invalid UTF-8",
+        )
     return loads(text, name)
 
 

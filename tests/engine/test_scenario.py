@@ -42,7 +42,7 @@ GOOD = DATA / "good"
 # (file stem, a substring of the place, a substring — or several — of the message)
 BAD_CASES: list[tuple[str, str, str | tuple[str, ...]]] = [
     ("syntax_error", "line 2, column 7", "invalid TOML: expected ']'"),
-    ("not_utf8", "", "not UTF-8 text"),
+    ("not_utf8", "line 1, column 12", "not UTF-8 text: byte 0xe9 is invalid UTF-8"),
     ("unknown_top_key", "author", ("unknown key 'author'", "allowed keys are name, description")),
     ("unknown_model_key", "model.hidden", "unknown key 'hidden'"),
     ("unknown_layer_key", "model.layers[0].dropout (layer 1)", "unknown key 'dropout'"),
