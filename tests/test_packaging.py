@@ -16,4 +16,4 @@ def test_the_wheel_carries_the_license_its_metadata_names():
     assert project["license-files"] == ["LICENSE"]
     text = (ROOT / "LICENSE").read_text("utf-8")
     assert text.startswith("MIT License\n\nCopyright (c) 2026 the bpdbg authors\n")
-    assert "THE SOFTWARE IS PROVIDED \"AS IS\", WITHOUT WARRANTY OF ANY KIND" in text
+    assert 'THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND' in text

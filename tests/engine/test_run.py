@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 import scenarios
-from engine.gradcheck import check_step
 from engine.errors import ScenarioError
+from engine.gradcheck import check_step
 from engine.run import load_program, make_program, run_step, step_footprint
 from engine.scenario import (
     DataSpec,
@@ -297,7 +297,7 @@ def test_footprint_of_the_worked_example_by_hand():
     program = load_program("worked-example")
     footprint = step_footprint(program.graph, "sgd")
     assert sum(n for _, n in footprint) == 22 + 8
-    assert dict((node.name, n) for node, n in footprint)["W1"] == 1 + 1 + 1
+    assert {node.name: n for node, n in footprint}["W1"] == 1 + 1 + 1
     # Adam's m and v, before and after the update, for both parameters.
     assert sum(n for _, n in step_footprint(program.graph, "adam")) == 30 + 2 * 4
 
@@ -341,11 +341,11 @@ def test_a_step_beyond_the_total_bound_is_refused_where_the_count_passes_it(monk
     import engine.run as run_module
 
     monkeypatch.setattr(run_module, "MAX_STEP_ELEMENTS", 2_000)
-    nodes = ["u = a * b * W"] + [f"u{i} = {'u' if i == 1 else f'u{i - 1}'} * W" for i in range(1, 9)]
+    nodes = ["u = a * b * W"] + [
+        f"u{i} = {'u' if i == 1 else f'u{i - 1}'} * W" for i in range(1, 9)
+    ]
     with pytest.raises(ScenarioError) as caught:
-        graph_program(
-            [*nodes, "L = sum(u8)"], {"W": 0.5}, {"a": [[1.0]] * 10, "b": [[1.0] * 10]}
-        )
+        graph_program([*nodes, "L = sum(u8)"], {"W": 0.5}, {"a": [[1.0]] * 10, "b": [[1.0] * 10]})
     err = caught.value
     # a, b and a * b: 120; W: 3, thrice as a scalar; u: 100 + 100 + terms 200 + 1 = 301
     # (430 so far); u1…u8: 100 + 100 + terms 200 + 101 = 501 each; L = sum(u8):
