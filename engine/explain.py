@@ -812,13 +812,16 @@ def explain(frame: Frame, *, max_paths: int = 8) -> list[Line]:
     Returns:
         The lines: a title, then formulas, sums, paths, states and notes.
     """
-    ctx = _Ctx(frame)
-    ev = frame.event
-    if isinstance(ev, Forward):
-        return _forward(ctx, ev)
-    if isinstance(ev, Loss):
-        return _loss(ctx, ev)
-    if isinstance(ev, Backward):
-        return _backward(ctx, ev, max_paths)
-    assert isinstance(ev, Update)
-    return _update(ctx, ev)
+    # Products of local derivatives may be inf · 0: the nan is what is shown, and numpy's
+    # warning about it would otherwise reach stderr beside a trace.
+    with np.errstate(all="ignore"):
+        ctx = _Ctx(frame)
+        ev = frame.event
+        if isinstance(ev, Forward):
+            return _forward(ctx, ev)
+        if isinstance(ev, Loss):
+            return _loss(ctx, ev)
+        if isinstance(ev, Backward):
+            return _backward(ctx, ev, max_paths)
+        assert isinstance(ev, Update)
+        return _update(ctx, ev)

@@ -19,6 +19,8 @@ MAX_GRAPH_NODES = 1024
 """Most nodes an expression graph may have, sub-expressions and constants included."""
 MAX_NODE_ELEMENTS = 1_000_000
 """Most elements any node's value may have."""
+SHOWN_NAMES = 60
+"""Most defined names an "undefined name" message lists."""
 
 
 def build_graph(spec: GraphSpec) -> Graph:
@@ -43,12 +45,14 @@ def build_graph(spec: GraphSpec) -> Graph:
 
     for i, (name, text) in enumerate(spec.nodes):
         place = f"graph.nodes[{i}]"
+        line = f"{name} = {text}"
         try:
             tree = ex.parse(text)
         except ex.ExprError as e:
             # Columns count from the start of the line as shown, "name = expression".
-            raise PlaceError(place, f'"{name} = {text}": {e.at(len(name) + 3)}') from None
-        _Lowering(add, by_name, place, f"{name} = {text}").lower(tree, name)
+            column = e.column + len(name) + 3 if e.column else 0
+            raise PlaceError(place, f"{ex.quote(line, column)}: {e.at(len(name) + 3)}") from None
+        _Lowering(add, by_name, place, ex.quote(line)).lower(tree, name)
 
     loss = by_name.get(spec.loss)
     if loss is None or loss.kind != "op":
@@ -78,6 +82,7 @@ class _Lowering:
         self.by_name = by_name
         self.place = place
         self.line = line
+        """The line, quoted for messages (escaped, shortened)."""
 
     def lower(self, tree: ex.Expr, name: str) -> None:
         if isinstance(tree, ex.Name):
@@ -110,12 +115,13 @@ class _Lowering:
         try:
             shape = op.shape(*(a.shape for a in arg_nodes), **attrs)
         except ShapeError as e:
-            raise PlaceError(self.place, f'"{self.line}": {name if not named else opname}: {e}') from None
+            what = opname if named else ex.excerpt(name)
+            raise PlaceError(self.place, f"{self.line}: {what}: {e}") from None
         if math.prod(shape) > MAX_NODE_ELEMENTS:
             raise PlaceError(
                 self.place,
-                f'"{self.line}": {name} would have shape {_shape_text(shape)}, more than '
-                f"{MAX_NODE_ELEMENTS:,} elements",
+                f"{self.line}: {ex.excerpt(name)} would have shape {_shape_text(shape)},"
+                f" more than {MAX_NODE_ELEMENTS:,} elements",
             )
         return self.add(
             Node(
@@ -128,10 +134,12 @@ class _Lowering:
         node = self.by_name.get(n.id)
         if node is None or not node.named or node.kind == "const":
             defined = [k for k, v in self.by_name.items() if v.named and v.kind != "const"]
+            shown = ", ".join(defined[:SHOWN_NAMES]) or "nothing"
+            if len(defined) > SHOWN_NAMES:
+                shown += f", … ({len(defined) - SHOWN_NAMES} more)"
             raise PlaceError(
                 self.place,
-                f'"{self.line}": undefined name \'{n.id}\'; defined before this line: '
-                + (", ".join(defined) or "nothing"),
+                f"{self.line}: undefined name {n.id!r}; defined before this line: {shown}",
             )
         return node
 

@@ -8,6 +8,7 @@ paths do the same arithmetic in the same order, so their numbers agree to the bi
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 
 import msgspec
@@ -16,12 +17,16 @@ import numpy as np
 from .build import build, const_value
 from .errors import PlaceError, ScenarioError
 from .events import Backward, Event, Forward, Loss, Term, Update, frozen
-from .graph import Graph
-from .ops import OPS
-from .optim import Optimizer
-from .scenario import ModelSpec, Scenario
+from .graph import Graph, Node
+from .optim import STATE_KEYS, Optimizer
+from .scenario import MAX_STEP_ELEMENTS, ModelSpec, Scenario
 
 Params = Mapping[str, np.ndarray]
+BATCH_CACHE_ENTRIES = 4096
+"""Mini-batches kept for reuse, at most (one per starting row)."""
+BATCH_CACHE_ELEMENTS = 4 * 2**20
+"""Numbers the kept mini-batches may hold in all (32 MiB): with large batches and many
+distinct starting rows, 4,096 of them would take gigabytes."""
 OptState = Mapping[str, Mapping[str, np.ndarray]]
 
 
@@ -97,7 +102,9 @@ class Program(msgspec.Struct, frozen=True, eq=False):
         if cached is None:
             rows = (start + np.arange(b)) % n  # consecutive rows, wrapping around
             cached = (frozen(self.x[rows]), frozen(self.y[rows]))
-            if len(self._batch_cache) < 4096:
+            per_batch = cached[0].size + cached[1].size
+            kept = len(self._batch_cache)
+            if kept < BATCH_CACHE_ENTRIES and (kept + 1) * per_batch <= BATCH_CACHE_ELEMENTS:
                 self._batch_cache[key] = cached
         return {"x": cached[0], "y": cached[1], **self.fixed}
 
@@ -123,6 +130,7 @@ def make_program(scenario: Scenario) -> Program:
         graph = build(scenario)
     except PlaceError as e:
         raise ScenarioError(scenario.source, e.place, e.message) from None
+    check_footprint(scenario, graph)
     fixed = {n.name: frozen(const_value(n)) for n in graph.nodes if n.kind == "const"}
     opt = Optimizer(scenario.optimizer)
     if scenario.model is not None:
@@ -144,6 +152,83 @@ def make_program(scenario: Scenario) -> Program:
 
     breakpoints = tuple(compile_scenario_breakpoints(program))
     return msgspec.structs.replace(program, breakpoints=breakpoints)
+
+
+def step_footprint(graph: Graph, optimizer: str) -> list[tuple[Node, int]]:
+    """How many float64 numbers one recorded step holds, by the node that brings them.
+
+    Counted from the shapes alone, before anything is allocated, after what
+    :func:`run_step` keeps with ``record=True`` (a step of the app or of a trace):
+
+    - every node's value, leaves included;
+    - the gradient of every node that has a backward event;
+    - per edge of the chain rule (counted at the consumer), the term's local derivative
+      (at most the larger of the two shapes) and its contribution (the input's shape);
+    - per parameter, its value after the update, and the optimizer's buffers before and
+      after it.
+
+    Events hold no copies of their own: a forward event's value, a term's upstream
+    gradient and an update's ``before`` and ``grad`` are the arrays counted above (except
+    for scalars, counted three times over).
+
+    Args:
+        graph: The graph, with every node's shape.
+        optimizer: The optimizer's kind (its buffers per parameter).
+
+    Returns:
+        ``(node, numbers)`` for every node, in the graph's (topological) order.
+    """
+    buffers = len(STATE_KEYS[optimizer])
+    sizes = {n.name: math.prod(n.shape) for n in graph.nodes}
+    cost = dict(sizes)
+    for name in graph.backward_order:
+        cost[name] += sizes[name]
+    for name, _, op, inputs, wanted, *_ in graph.backward_plan:
+        if op is not None:
+            cost[name] += sum(max(sizes[name], sizes[inputs[k]]) + sizes[inputs[k]] for k in wanted)
+    for p in graph.params:
+        cost[p] += sizes[p] * (1 + 2 * buffers)
+    # Arithmetic on 0-d arrays gives numpy scalars, which events copy into read-only
+    # arrays (a value, a gradient, an upstream per term): a scalar may be held thrice.
+    return [(n, cost[n.name] * (3 if not n.shape else 1)) for n in graph.nodes]
+
+
+def check_footprint(scenario: Scenario, graph: Graph) -> None:
+    """Refuse a scenario whose recorded step would hold more than
+    :data:`~engine.scenario.MAX_STEP_ELEMENTS` numbers (see :func:`step_footprint`).
+
+    The limits of the loader bound each array and node on its own; this bounds them all
+    together, so that no valid file can exhaust memory with many large nodes.
+
+    Raises:
+        ScenarioError: Naming the place where the running total (in graph order) passes
+            the limit, the total, and what to make smaller.
+    """
+    footprint = step_footprint(graph, scenario.optimizer.kind)
+    total = sum(numbers for _, numbers in footprint)
+    if total <= MAX_STEP_ELEMENTS:
+        return
+    running = 0
+    for node, numbers in footprint:
+        running += numbers
+        if running > MAX_STEP_ELEMENTS:
+            break
+    place = node.source
+    if place.startswith("model.layers["):
+        place += f" (layer {node.layer})"
+    name = node.name if len(node.name) <= 40 else node.name[:39] + "…"
+    shape = "×".join(map(str, node.shape)) or "scalar"
+    if scenario.model is not None:
+        hint = "use a smaller train.batch_size, fewer samples, or fewer or narrower layers"
+    else:
+        hint = "use smaller values or fewer large nodes"
+    raise ScenarioError(
+        scenario.source,
+        place,
+        f"one training step would hold up to {total:,} numbers (node values, gradients,"
+        f" chain-rule terms, parameters and optimizer state), above the limit of"
+        f" {MAX_STEP_ELEMENTS:,}; the count passes the limit at {name} ({shape}): {hint}",
+    )
 
 
 def init_model_params(model: ModelSpec) -> dict[str, np.ndarray]:

@@ -17,6 +17,18 @@ constant                       value           what it bounds
 =============================  ==============  ===================================
 ``MAX_FILE_BYTES``             4 MiB           size of a scenario file (checked
                                                with ``os.stat`` before reading)
+``MAX_NESTING``                64              arrays and inline tables nested in
+                                               the TOML text (counted by a scan
+                                               before parsing: the parser recurses)
+``MAX_TABLES``                 4,096           tables in the TOML text: headers,
+                                               inline tables and the parts of dotted
+                                               keys (counted by the same scan: the
+                                               parser makes a dict for each)
+``MAX_ARRAYS``                 500,000         arrays in the TOML text (the same
+                                               scan: the parser makes a list each)
+``MAX_KEY_PARTS``              64              parts of one dotted key ``a.b.c``
+                                               (the same scan: the parser takes
+                                               time quadratic in them)
 ``MAX_ELEMENTS``               1,000,000       elements of any one array in the file
 ``MAX_DIMS``                   8               nesting depth of any one array
 ``MAX_SAMPLES``                100,000         rows of ``data.x``
@@ -36,6 +48,14 @@ constant                       value           what it bounds
                                                the other generators take 2)
 ``MAX_SEED``                   2**64 - 1       every ``seed``
 ``MAX_BREAKPOINTS``            64              entries of ``[[breakpoints]]``
+``MAX_STEP_ELEMENTS``          20,000,000      numbers one recorded training step
+                                               holds in all: node values,
+                                               gradients, chain-rule terms,
+                                               parameters and optimizer buffers
+                                               (counted from the shapes by
+                                               :func:`engine.run.step_footprint`
+                                               when the graph is built, before
+                                               anything is allocated)
 =============================  ==============  ===================================
 
 ``[[breakpoints]]`` (an extension of SPEC §1) lists breakpoints the app sets when it
@@ -50,6 +70,7 @@ whether the condition compiles need the graph, so
 from __future__ import annotations
 
 import datetime
+import errno
 import keyword
 import math
 import os
@@ -69,6 +90,10 @@ from .events import PHASES
 from .ops import ACTIVATIONS, FUNCTIONS, LOSSES
 
 MAX_FILE_BYTES = 4 * 1024 * 1024
+MAX_NESTING = 64
+MAX_TABLES = 4_096
+MAX_ARRAYS = 500_000
+MAX_KEY_PARTS = 64
 MAX_ELEMENTS = 1_000_000
 MAX_DIMS = 8
 MAX_SAMPLES = 100_000
@@ -85,6 +110,7 @@ MAX_GENERATED_SAMPLES = _data.MAX_SAMPLES
 MAX_CLASSES = _data.MAX_CLASSES
 MAX_SEED = 2**64 - 1
 MAX_BREAKPOINTS = 64
+MAX_STEP_ELEMENTS = 20_000_000
 
 INITS: tuple[str, ...] = ("xavier", "he", "zeros", "normal")
 OPTIMIZERS: tuple[str, ...] = ("sgd", "momentum", "adam")
@@ -184,8 +210,11 @@ class Scenario(msgspec.Struct, frozen=True, eq=False):
 def load(path: str | os.PathLike[str], *, source: str | None = None) -> Scenario:
     """Read and validate a scenario file.
 
-    The file's size is checked with :func:`os.stat` before it is opened, and at most
-    :data:`MAX_FILE_BYTES` + 1 bytes are ever read (so a pipe or device cannot flood it).
+    Only a regular file is read: :func:`os.stat` says what the path is before anything
+    opens it, so a named pipe, socket or device (or bash's ``<(...)``) is refused at once
+    rather than blocking in ``open``. The file is then opened without blocking (should it
+    have been swapped for a pipe meanwhile, it is refused as well), its size is checked,
+    and at most :data:`MAX_FILE_BYTES` + 1 bytes are ever read.
 
     Args:
         path: The file to read.
@@ -196,36 +225,110 @@ def load(path: str | os.PathLike[str], *, source: str | None = None) -> Scenario
         The validated scenario.
 
     Raises:
-        ScenarioError: The file cannot be read, is too large, is not UTF-8, or is not a
-            valid scenario. Its ``place`` is empty for problems with the file as a whole.
+        ScenarioError: The file cannot be read, is not a regular file, is too large, is
+            not UTF-8, or is not a valid scenario. Its ``place`` is empty for problems with
+            the file as a whole.
     """
     name = os.fsdecode(path) if source is None else source
     fail = _Loader(name).fail
-    try:
-        info = os.stat(path)
-        if stat.S_ISDIR(info.st_mode):
-            fail("", "is a directory, not a scenario file")
-        if info.st_size > MAX_FILE_BYTES:
-            fail("", f"file is {info.st_size:,} bytes; the limit is {MAX_FILE_BYTES:,} (4 MiB)")
-        with open(path, "rb") as handle:
-            raw = handle.read(MAX_FILE_BYTES + 1)
-    except (FileNotFoundError, NotADirectoryError):
-        fail("", "no such file")
-    except ValueError:  # a NUL byte in the path
-        fail("", "not a valid file path")
-    except PermissionError:
-        fail("", "cannot read the file: permission denied")
-    except OSError as err:
-        fail("", f"cannot read the file: {err.strerror or err}")
-    if len(raw) > MAX_FILE_BYTES:
-        fail("", f"file is larger than the limit of {MAX_FILE_BYTES:,} bytes (4 MiB)")
+    raw = read_bytes(path, source=name)
     try:
         # utf-8-sig: editors on Windows still write a byte-order mark.
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as err:
         line = raw.count(b"\n", 0, err.start) + 1
-        fail("", f"not UTF-8 text: byte 0x{raw[err.start]:02x} on line {line} is invalid UTF-8")
+        line_start = raw.rfind(b"\n", 0, err.start) + 1
+        column = len(raw[line_start : err.start].decode("utf-8", "replace")) + 1
+        fail(
+            f"line {line}, column {column}",
+            f"not UTF-8 text: byte 0x{raw[err.start]:02x} is invalid UTF-8",
+        )
     return loads(text, name)
+
+
+def read_bytes(path: str | os.PathLike[str], *, source: str | None = None) -> bytes:
+    """The bytes of a scenario file, read as :func:`load` reads them: a regular file only
+    (asked of :func:`os.stat` first, then opened without blocking and checked again), of
+    at most :data:`MAX_FILE_BYTES`. For anything that watches a file and reloads it.
+
+    Raises:
+        ScenarioError: The path is missing, not a regular file, unreadable or too large;
+            ``source`` (default: the path) names it, and its place is empty.
+    """
+    fail = _Loader(os.fsdecode(path) if source is None else source).fail
+    try:
+        _check_file(os.stat(path), fail)
+        return _read_regular(path, fail)
+    except OSError as err:
+        fail("", file_problem(err))
+    except ValueError:  # a NUL byte in the path
+        fail("", "not a valid file path")
+
+
+_FILE_KINDS = (
+    (stat.S_ISDIR, "is a directory, not a scenario file"),
+    (stat.S_ISFIFO, "is a named pipe (FIFO), not a regular file; bpdbg reads regular files only"),
+    (stat.S_ISSOCK, "is a socket, not a regular file; bpdbg reads regular files only"),
+    (stat.S_ISCHR, "is a character device, not a regular file; bpdbg reads regular files only"),
+    (stat.S_ISBLK, "is a block device, not a regular file; bpdbg reads regular files only"),
+)
+
+
+def not_regular(mode: int) -> str | None:
+    """Why a file of ``mode`` (from :func:`os.stat`) is no scenario file, or None when it is a
+    regular file."""
+    if stat.S_ISREG(mode):
+        return None
+    for test, why in _FILE_KINDS:
+        if test(mode):
+            return why
+    return "is not a regular file; bpdbg reads regular files only"
+
+
+def file_problem(err: OSError) -> str:
+    """What went wrong opening or reading a file, for a message."""
+    if isinstance(err, FileNotFoundError | NotADirectoryError):
+        return "no such file"
+    if isinstance(err, PermissionError):
+        return "cannot read the file: permission denied"
+    if err.errno == errno.ELOOP:
+        return "too many levels of symbolic links (a symlink loop?)"
+    return f"cannot read the file: {(err.strerror or str(err)).lower()}"
+
+
+def _check_file(info: os.stat_result, fail: Callable[[str, str], NoReturn]) -> None:
+    """Refuse anything but a regular file within :data:`MAX_FILE_BYTES`."""
+    why = not_regular(info.st_mode)
+    if why is not None:
+        fail("", why)
+    if info.st_size > MAX_FILE_BYTES:
+        fail("", f"file is {info.st_size:,} bytes; the limit is {MAX_FILE_BYTES:,} (4 MiB)")
+
+
+def _read_regular(path: str | os.PathLike[str], fail: Callable[[str, str], NoReturn]) -> bytes:
+    """The bytes of a regular file, at most :data:`MAX_FILE_BYTES` + 1 of them.
+
+    ``O_NONBLOCK`` guards against the path being replaced by a pipe between the caller's
+    ``stat`` and this ``open``: opening a pipe then returns at once, and ``fstat`` on the
+    open descriptor (the file actually opened) refuses it.
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    fd = os.open(path, flags)
+    try:
+        _check_file(os.fstat(fd), fail)
+        chunks: list[bytes] = []
+        size = 0
+        while size <= MAX_FILE_BYTES:
+            chunk = os.read(fd, MAX_FILE_BYTES + 1 - size)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    finally:
+        os.close(fd)
+    if size > MAX_FILE_BYTES:  # the file grew after fstat
+        fail("", f"file is larger than the limit of {MAX_FILE_BYTES:,} bytes (4 MiB)")
+    return b"".join(chunks)
 
 
 def loads(text: str, source: str) -> Scenario:
@@ -245,6 +348,12 @@ def loads(text: str, source: str) -> Scenario:
     loader = _Loader(source)
     if len(text) > MAX_FILE_BYTES:
         loader.fail("", f"text is longer than the limit of {MAX_FILE_BYTES:,} characters")
+    problem = _toml_shape(text)
+    if problem is not None:
+        at, reason = problem
+        line = text.count("\n", 0, at) + 1
+        column = at - text.rfind("\n", 0, at)
+        loader.fail(f"line {line}, column {column}", f"invalid TOML: {reason}")
     try:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
@@ -252,10 +361,181 @@ def loads(text: str, source: str) -> Scenario:
         loader.fail(place, f"invalid TOML: {reason}")
     except RecursionError:
         loader.fail("", "invalid TOML: arrays or inline tables are nested too deeply")
-    except ValueError as err:
-        # tomllib lets int()'s digit limit escape as a bare ValueError.
-        loader.fail("", f"invalid TOML: {err}")
+    except ValueError:
+        # tomllib lets int()'s digit limit escape as a bare ValueError, with no place and
+        # advice about sys.set_int_max_str_digits that is no use to someone writing a file.
+        long = _LONG_INTEGER.search(text)
+        place = ""
+        if long is not None:
+            line = text.count("\n", 0, long.start()) + 1
+            place = f"line {line}, column {long.start() - text.rfind(chr(10), 0, long.start())}"
+        loader.fail(
+            place,
+            "invalid TOML: an integer of more than 4,300 digits (far beyond float64, whose"
+            " largest value is about 1.8e308)",
+        )
     return loader.scenario(document)
+
+
+_TOML_TOKEN = re.compile(r"""[\[\]{}"'#]""")
+"""What the nesting scan stops at: a bracket, or the start of a string or a comment."""
+_TOML_SKIP = {
+    '"': re.compile(r'[^"\\\n]*+(?:\\.[^"\\\n]*+)*+(?:"|(?=\n)|$)'),
+    "'": re.compile(r"[^'\n]*(?:'|(?=\n)|$)"),
+    '"""': re.compile(r'[^"\\]*+(?:(?:\\.|"(?!""))[^"\\]*+)*+(?:"""\"{0,2}|$)', re.DOTALL),
+    "'''": re.compile(r"[^']*+(?:'(?!'')[^']*+)*+(?:'''\'{0,2}|$)"),
+    "#": re.compile(r"[^\n]*"),
+}
+"""The rest of a string (by its opening quotes) or of a comment, whose brackets do not count.
+Each is an "unrolled loop" (a run of ordinary characters, then any number of an escape
+or lone quote followed by another run) with possessive quantifiers (``*+``): the regex
+engine keeps no backtracking state, which for a 4 MiB string would take half a gigabyte."""
+
+
+def _toml_shape(text: str) -> tuple[int, str] | None:
+    """Where the text first nests too deeply, holds too many tables or too long a dotted
+    key, and what it is; see :class:`_TomlScan`.
+
+    Returns:
+        ``(index in the text, reason)``, or None when the text is within the limits.
+    """
+    return _TomlScan(text).run()
+
+
+class _TomlScan:
+    """A pass over TOML text, before :mod:`tomllib` parses it, for what would overwhelm it.
+
+    tomllib parses nested arrays and inline tables by recursion (100,000 ``[`` reach
+    Python's recursion limit); it builds a dict and its bookkeeping for every table,
+    including each prefix of a dotted key (4 MiB of ``k1.a.a = 1`` lines take a gigabyte);
+    and it takes time quadratic in the parts of one dotted key (a 4 MiB key ``a.a.a…``
+    would run for hours). So this scan refuses, with the place:
+
+    - brackets nested deeper than :data:`MAX_NESTING`;
+    - more than :data:`MAX_ARRAYS` arrays (tomllib makes a list of each: 4 MiB of
+      ``[[[[[[[0]]]]]]]`` take 230 MB);
+    - more than :data:`MAX_TABLES` tables: ``[table]`` and ``[[array]]`` headers, inline
+      tables ``{…}``, and each dot of a key (``a.b.c = 1`` makes tables ``a`` and ``a.b``);
+    - a dotted key of more than :data:`MAX_KEY_PARTS` parts.
+
+    It is one loop over brackets, strings and comments (strings and comments skipped, so
+    their brackets and dots do not count), linear in the text. Between them, a key's dots
+    are those since the last ``=``, ``,`` or line break, up to an ``=`` (or, for a
+    header, its closing ``]``); a value's dots (``1.5``, a time's fraction) end at a
+    ``,``, a line break or a bracket instead, and each number has at most one.
+    """
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.depth = 0
+        self.tables = 0
+        self.arrays = 0
+        self.dots = 0
+        """Dots since the last ``=``, ``,`` or line break: one key's, so far."""
+
+    def run(self) -> tuple[int, str] | None:
+        text = self.text
+        pos = 0
+        search = _TOML_TOKEN.search
+        while True:
+            found = search(text, pos)
+            start = len(text) if found is None else found.start()
+            problem = self.gap(pos, start)
+            if problem is not None or found is None:
+                return problem
+            token = found.group()
+            if token in "[{":
+                problem = self.open(token, start)
+                if problem is not None:
+                    return problem
+                pos = start + 1
+            elif token in "]}":
+                self.depth = max(0, self.depth - 1)
+                if token == "]" and self.depth == 0 and self.dots:  # a header's dotted key
+                    problem = self.more_tables(self.dots, start)
+                    if problem is not None:
+                        return problem
+                self.dots = 0
+                pos = start + 1
+            else:
+                if token != "#" and text.startswith(token * 3, start):
+                    token *= 3
+                end = _TOML_SKIP[token].match(text, start + len(token))
+                pos = end.end() if end is not None else len(text)
+
+    def open(self, token: str, at: int) -> tuple[int, str] | None:
+        if token == "{" or self.depth == 0 and _starts_line(self.text, at):
+            problem = self.more_tables(1, at)
+            if problem is not None:
+                return problem
+        else:
+            self.arrays += 1
+            if self.arrays > MAX_ARRAYS:
+                return at, f"more than the limit of {MAX_ARRAYS:,} arrays"
+        self.depth += 1
+        if self.depth > MAX_NESTING:
+            return at, (
+                f"arrays or inline tables nested deeper than the limit of {MAX_NESTING} levels"
+            )
+        return None
+
+    def more_tables(self, n: int, at: int) -> tuple[int, str] | None:
+        self.tables += n
+        if self.tables <= MAX_TABLES:
+            return None
+        return at, (
+            f"more than the limit of {MAX_TABLES:,} tables (table headers, inline tables and"
+            " the parts of dotted keys)"
+        )
+
+    def gap(self, start: int, end: int) -> tuple[int, str] | None:
+        """Account for ``text[start:end]``, which holds no string, comment or bracket."""
+        text = self.text
+        dots = text.count(".", start, end)
+        if not dots and not self.dots:
+            return None
+        if text.find("=", start, end) < 0:
+            # No key ends here: only runs of a value's dots, or a key's that goes on.
+            last = max(text.rfind(",", start, end), text.rfind("\n", start, end))
+            if self.dots + dots < MAX_KEY_PARTS:
+                self.dots = text.count(".", last + 1, end) if last >= 0 else self.dots + dots
+                return None
+        # A key ends here, or a run is long: look at each run between = , and line breaks.
+        for run in _KEY_RUN.finditer(text, start, end):
+            first = run.start() == start
+            count = (self.dots if first else 0) + text.count(".", run.start(), run.end())
+            if count >= MAX_KEY_PARTS:
+                at = run.start() - 1
+                for _ in range(MAX_KEY_PARTS - (self.dots if first else 0)):
+                    at = text.index(".", at + 1)
+                return at, f"a dotted key with more than the limit of {MAX_KEY_PARTS} parts"
+            if run.end() < end:  # ended by = , or a line break
+                if text[run.end()] == "=" and count:
+                    problem = self.more_tables(count, run.start())
+                    if problem is not None:
+                        return problem
+                self.dots = 0
+            else:
+                self.dots = count  # goes on past this gap
+        return None
+
+
+_KEY_RUN = re.compile(r"[^=,\n]*+")
+"""A run of text between ``=``, ``,`` and line breaks, where one key's dots can be."""
+
+
+def _starts_line(text: str, at: int) -> bool:
+    """Whether only spaces or tabs stand between ``at`` and the start of its line (a table
+    header's ``[``; ``[[`` counts once, as its second bracket is one level deeper). Looks
+    back over the blanks only, so the scan stays linear however long the line."""
+    i = at - 1
+    while i >= 0 and text[i] in " \t":
+        i -= 1
+    return i < 0 or text[i] in "\r\n"
+
+
+_LONG_INTEGER = re.compile(r"(?<![\w.])[+-]?\d(?:_?\d){4300,}")
+"""A decimal integer beyond Python's default limit of 4,300 digits for int(str)."""
 
 
 def _syntax_error(err: tomllib.TOMLDecodeError, text: str) -> tuple[str, str]:

@@ -28,14 +28,17 @@ import msgspec
 import numpy as np
 
 from .events import Event
-from .run import OptState, Params, Program, StepResult, run_step
+from .run import OptState, Params, Program, StepResult, run_step, step_footprint
 
 KEYFRAME_BUDGET = 16 * 2**20
 """Bytes of keyframes a timeline keeps at most (parameters + optimizer buffers)."""
 HISTORY_BUDGET = 16 * 2**20
 """Bytes of parameter samples a timeline keeps at most."""
 RECORD_CACHE = 8
-"""Materialised steps kept for quick stepping back and forth."""
+"""Materialised steps kept for quick stepping back and forth, at most."""
+RECORD_BUDGET = 256 * 2**20
+"""Bytes the cached steps may take (by :func:`engine.run.step_footprint`); a step larger
+than this is still kept, alone."""
 
 
 class StepRecord(msgspec.Struct, frozen=True, eq=False):
@@ -233,6 +236,9 @@ class Timeline:
         self.first_nonfinite_step: int | None = None
         """The first step whose loss or gradients are not all finite, once computed."""
         self._records: OrderedDict[int, StepRecord] = OrderedDict()
+        step_bytes = 8 * sum(n for _, n in step_footprint(program.graph, program.optimizer.kind))
+        self._record_cap = max(1, min(RECORD_CACHE, RECORD_BUDGET // max(1, step_bytes)))
+        """Materialised steps kept: :data:`RECORD_CACHE`, fewer for large steps."""
 
     # --- sizes ---------------------------------------------------------------------------
 
@@ -397,7 +403,7 @@ class Timeline:
         )
         rec = _make_record(step, step * self.events_per_step, params, state, result)
         self._records[step] = rec
-        while len(self._records) > RECORD_CACHE:
+        while len(self._records) > self._record_cap:
             self._records.popitem(last=False)
         return rec
 

@@ -168,7 +168,7 @@ def markdown(timeline: Timeline, steps: int | None = None) -> Iterator[str]:
         steps: How many steps to write (default: the run's length).
     """
     scenario = timeline.program.scenario
-    yield f"# {_md_escape(scenario.name)}"
+    yield f"# {_md_escape(fmt.printable(scenario.name))}"
     for rec in _records(timeline, steps):
         yield ""
         yield f"## Step {rec.step} (loss {fmt.num(rec.result.loss)})"

@@ -80,7 +80,6 @@ per step, at the loss event of every step whose loss went up, and
 
 from __future__ import annotations
 
-import ast
 import bisect
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -281,17 +280,8 @@ def valid_names(graph: Graph) -> list[str]:
 
 
 def _name_column(text: str, name: str) -> int:
-    """1-based column (in characters) of the first bare use of ``name`` in ``text``."""
-    tree = ast.parse(text, mode="eval")  # parsing only; the text has parsed once already
-    calls = {id(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
-    cols = [
-        n.col_offset
-        for n in ast.walk(tree)
-        if isinstance(n, ast.Name) and n.id == name and id(n) not in calls
-    ]
-    if not cols:
-        return 0
-    return len(text.encode("utf-8")[: min(cols)].decode("utf-8", "replace")) + 1
+    """1-based column of the first bare use of ``name`` in ``text`` (0 if none)."""
+    return ex.name_column(text, name)
 
 
 @dataclass(frozen=True, eq=False)
@@ -349,8 +339,6 @@ class Condition:
                     len(text) + 1,
                 ) from None
             raise ConditionError(e.reason, e.column) from None
-        except (RecursionError, MemoryError):
-            raise ConditionError("the condition is nested too deeply") from None
         names = tuple(ex.names(tree))
         kinds: dict[str, tuple[str, str]] = {}
         for name in names:
@@ -1053,8 +1041,9 @@ def compile_scenario_breakpoints(program: Program) -> list[Breakpoint]:
             try:
                 cond = Condition.compile(spec.target, graph)
             except ConditionError as e:
+                quoted = ex.quote(spec.target, e.column)
                 raise ScenarioError(
-                    scenario.source, f"breakpoints[{i}].when", f'"{spec.target}": {e}'
+                    scenario.source, f"breakpoints[{i}].when", f"{quoted}: {e}"
                 ) from None
             out.append(Breakpoint("condition", cond.text, spec.enabled, condition=cond))
     return out

@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 from engine.errors import ScenarioError
+from engine.scenario import file_problem, not_regular
 
 
 def builtin_dir() -> Path:
@@ -26,10 +27,11 @@ def builtin_ids() -> list[str]:
 def resolve(ref: str) -> Path:
     """Find the scenario file that ``ref`` names.
 
-    An existing file wins (so ``./xor.toml`` or ``xor.toml`` in the working folder is
-    that file even when a built-in has the same name); otherwise ``ref`` must be a
-    built-in id exactly. Ids are matched against the list, never joined onto a path,
-    so ``../something`` cannot reach outside this folder.
+    An existing regular file wins (so ``./xor.toml`` or ``xor.toml`` in the working
+    folder is that file even when a built-in has the same name); otherwise ``ref`` must
+    be a built-in id exactly. Ids are matched against the list, never joined onto a path,
+    so ``../something`` cannot reach outside this folder. What the path is, is asked of
+    :func:`os.stat` alone: nothing is opened here, so a named pipe cannot block.
 
     Args:
         ref: A file path, or a built-in id such as ``worked-example``.
@@ -38,19 +40,27 @@ def resolve(ref: str) -> Path:
         The path of the scenario file.
 
     Raises:
-        ScenarioError: ``ref`` is neither an existing file nor a built-in id. Its place
-            is empty and its message lists the built-ins.
+        ScenarioError: ``ref`` is neither a regular file nor a built-in id: it does not
+            exist (the message lists the built-ins), or it is a directory, a named pipe,
+            a socket or a device, or a symlink loop, or it cannot be examined. Its place
+            is empty.
     """
     path = Path(ref)
-    if path.is_file():
+    problem: str | None = None
+    try:
+        problem = not_regular(os.stat(path).st_mode)
+    except (FileNotFoundError, NotADirectoryError):
+        problem = ""  # nothing there: perhaps a built-in id
+    except OSError as err:
+        problem = file_problem(err)
+    except ValueError:  # a NUL byte in the path
+        problem = "not a valid file path"
+    if problem is None:
         return path
     ids = builtin_ids()
     if ref in ids:
         return builtin_dir() / f"{ref}.toml"
-    if path.is_dir():
-        raise ScenarioError(ref, "", "is a directory, not a scenario file")
-    if os.path.exists(ref):
-        # A pipe or device (e.g. bash's <(...)): let the loader read it, within its limit.
-        return path
+    if problem:
+        raise ScenarioError(ref, "", problem)
     known = ", ".join(ids) if ids else "(none)"
     raise ScenarioError(ref, "", f"no such file or built-in scenario; built-ins are: {known}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -268,25 +269,222 @@ def test_check_exits_1_when_a_gradient_is_wrong(monkeypatch):
     assert text.splitlines()[-1].startswith("FAIL: 6 of 6 gradients disagree")
 
 
-def test_check_skips_steps_whose_loss_is_not_finite(tmp_path):
-    path = tmp_path / "nan.toml"
+def _graph_file(tmp_path: Path, nodes: list[str], params: str, steps: int = 1, lr: str = "0.1"):
+    path = tmp_path / "check.toml"
+    node_list = ", ".join(f'"{n}"' for n in nodes)
     path.write_text(
-        textwrap.dedent("""
-        name = "log of a negative"
-        [graph]
-        params = { w = -1.0 }
-        nodes = ["L = log(w)"]
-        [optimizer]
-        kind = "sgd"
-        lr = 0.1
-        [train]
-        steps = 1
-        """),
+        f'name = "check"\n[graph]\nparams = {{ {params} }}\nnodes = [{node_list}]\n'
+        f'[optimizer]\nkind = "sgd"\nlr = {lr}\n[train]\nsteps = {steps}\n',
         "utf-8",
     )
+    return path
+
+
+@pytest.mark.parametrize(
+    ("nodes", "params", "why"),
+    [
+        (["L = log(w)"], "w = -1.0", "CANNOT CHECK: the loss is nan"),
+        (["L = exp(1000 * w)"], "w = 1.0", "CANNOT CHECK: the loss is inf"),
+        (["z = w - 0.5", "L = z ** -1"], "w = 0.5", "CANNOT CHECK: the loss is inf"),
+    ],
+    ids=["log(-1)", "exp(1000)", "0 ** -1"],
+)
+def test_check_cannot_check_where_the_loss_is_not_finite(tmp_path, nodes, params, why):
+    """Nothing could be checked: no disagreement (1), but status 3 — never 0, as nothing
+    was shown to agree."""
+    out = io.StringIO()
+    assert cli.run_check(cli.load_program(str(_graph_file(tmp_path, nodes, params))), out) == 3
+    text = out.getvalue()
+    assert why in text
+    assert "FAIL" not in text
+    assert "NOTHING CHECKED: no gradient could be checked" in text
+
+
+def test_check_a_parameter_that_holds_inf_cannot_be_checked(tmp_path):
+    """After step 0, w is inf: the loss 1/(w − 0.5) is 0 there, finite, but w is not."""
+    path = _graph_file(tmp_path, ["z = w - 0.5", "L = z ** -1"], "w = 0.5", steps=2)
+    out = io.StringIO()
+    assert cli.run_check(cli.load_program(str(path)), out) == 3
+    rows = out.getvalue().splitlines()
+    assert any(r.split()[:1] == ["1"] and r.endswith("CANNOT CHECK: w holds inf") for r in rows)
+
+
+def test_check_counts_what_could_be_checked(tmp_path):
+    """b[1] = 709.7827 is a step h from overflowing exp: that element cannot be checked;
+    b[0] can, and agrees, so the whole check passes (status 0) and says what it skipped."""
+    path = _graph_file(tmp_path, ["L = sum(exp(b) * 1e-300)"], "b = [1.0, 709.7827]", lr="1e-9")
     out = io.StringIO()
     assert cli.run_check(cli.load_program(str(path)), out) == 0
-    assert "SKIP: loss is nan" in out.getvalue()
+    text = out.getvalue()
+    assert "OK on 1 of 2 elements; cannot check: the loss is not finite at b[1] ± h" in text
+    assert "OK: all 1 gradients that could be checked agree" in text
+    assert text.splitlines()[-1] == "cannot check: step 0 (the loss is not finite at b[1] ± h)"
+
+
+def test_check_a_disagreement_wins_over_what_cannot_be_checked(monkeypatch, tmp_path):
+    """One step's loss is inf, another's gradient is wrong: status 1, both reported."""
+    identity = ops.OPS["identity"]
+    monkeypatch.setitem(
+        ops.OPS, "identity", msgspec.structs.replace(identity, vjp=lambda g, *a: [2.0 * g])
+    )
+    # The wrong gradient of L = -w is -2, so w grows by 2 a step (lr 1): exp(400 · w) · 0
+    # is nan from step 1 on.
+    path = _graph_file(
+        tmp_path, ["u = identity(w)", "L = exp(400 * u) * 0 - u"], "w = 0.0", steps=5, lr="1"
+    )
+    out = io.StringIO()
+    assert cli.run_check(cli.load_program(str(path)), out) == 1
+    text = out.getvalue()
+    assert "CANNOT CHECK: the loss is nan" in text
+    assert "FAIL: 1 of 1 gradients disagree" in text
+    assert "cannot check: step 1 (the loss is nan); step 2" in text
+
+
+def test_check_help_documents_the_outcomes_and_statuses():
+    r = bpdbg("check", "--help")
+    assert r.returncode == 0
+    text = " ".join(r.stdout.split())
+    assert "CANNOT CHECK" in text
+    assert "3 nothing could be checked" in text
+    assert "1 a gradient disagrees" in text
+
+
+def test_no_help_text_points_at_documents_users_do_not_have():
+    for args in (["--help"], ["trace", "--help"], ["check", "--help"], ["list", "--help"]):
+        r = bpdbg(*args)
+        assert "SPEC" not in r.stdout and "DESIGN" not in r.stdout, args
+    assert "SPEC" not in (ROOT / "README.md").read_text("utf-8")
+
+
+# --- text from a file never reaches the terminal as control sequences -------------------------
+
+
+ESCAPES = "\x1b]0;pwned\x07\x1b[31m"
+"""A terminal title change, a bell and a colour: what a hostile file would send."""
+
+
+@pytest.fixture
+def hostile(tmp_path: Path) -> Path:
+    path = tmp_path / "hostile.toml"
+    escaped = "".join(f"\\u{ord(c):04x}" if ord(c) < 0x20 else c for c in ESCAPES)  # as TOML
+    text = GOOD.replace('name = "Tiny"', f'name = "Tiny {escaped}"')
+    text = text.replace(
+        'description = "A tiny neuron. It learns."',
+        'description = "A tiny \\u001b[2J neuron. It learns."',
+    )
+    path.write_text(text, "utf-8")
+    return path
+
+
+def _no_controls(text: str) -> bool:
+    return not any(ord(c) < 0x20 and c not in "\n" or 0x7F <= ord(c) < 0xA0 for c in text)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["check"],
+        ["trace", "--format", "text", "--steps", "1"],
+        ["trace", "--format", "md", "--steps", "1"],
+        ["trace", "--format", "jsonl", "--steps", "1"],
+    ],
+    ids=["check", "text", "md", "jsonl"],
+)
+def test_file_text_is_printed_with_control_characters_escaped(hostile, args):
+    r = bpdbg(args[0], str(hostile), *args[1:])
+    assert r.returncode == 0, r.stderr
+    assert _no_controls(r.stdout + r.stderr)
+    if args[0] == "check":
+        assert "checking Tiny \\x1b]0;pwned\\x07\\x1b[31m (" in r.stdout
+    if "md" in args:
+        assert r.stdout.startswith("# Tiny \\\\x1b")  # escaped, then Markdown-escaped
+
+
+def test_error_messages_escape_control_characters(tmp_path):
+    bad = tmp_path / "bad\x1b[31m.toml"
+    bad.write_text('name = "x"\n"\\u001b[1mkey" = 1\n', "utf-8")
+    for args in (["trace", str(bad)], ["check", str(bad)], ["trace", "no\x07such"]):
+        r = bpdbg(*args)
+        assert r.returncode == 2
+        assert r.stderr.count("\n") == 1
+        assert _no_controls(r.stderr)
+    r = bpdbg("trace", str(bad))
+    assert "bad\\x1b[31m.toml" in r.stderr and "'\\x1b[1mkey'" in r.stderr
+
+
+def test_list_escapes_names_and_descriptions(monkeypatch, tmp_path, capsys):
+    folder = tmp_path / "builtin"
+    folder.mkdir()
+    (folder / "odd.toml").write_text(
+        GOOD.replace('name = "Tiny"', 'name = "Odd \\u001b[5m"'), "utf-8"
+    )
+    monkeypatch.setattr(cli, "builtin_dir", lambda: folder)
+    monkeypatch.setattr(cli, "builtin_ids", lambda: ["odd"])
+    assert cli.main(["list"]) == 0
+    out = capsys.readouterr().out
+    assert out == "odd  Odd \\x1b[5m — A tiny neuron.\n"
+
+
+# --- every malformed file: exit 2, one line, no traceback ------------------------------------
+
+
+BAD_FILES = sorted((ROOT / "tests" / "data").glob("bad*/*.toml"))
+
+
+@pytest.mark.parametrize("command", ["trace", "check"])
+def test_every_malformed_file_is_one_line_and_exit_2(command, capsys):
+    """In process (a subprocess per file would take minutes): the same ``main`` the
+    command runs, which turns anything unexpected into status 70."""
+    assert len(BAD_FILES) > 150
+    for path in BAD_FILES:
+        status = cli.main([command, str(path)])
+        captured = capsys.readouterr()
+        assert status == 2, (path.name, captured.err)
+        assert captured.out == "", path.name
+        assert captured.err.startswith(f"bpdbg: error: {path}: "), captured.err
+        assert captured.err.count("\n") == 1, captured.err
+        assert _no_controls(captured.err), captured.err
+
+
+def test_malformed_files_as_a_user_runs_them():
+    """A few of the worst, as real processes: the memory bound, deep nesting, a huge
+    integer — each one line on stderr with status 2."""
+    for stem in (
+        "step_too_large",
+        "toml_nested_arrays",
+        "expression_unary_chain",
+        "expression_huge_exponent",
+        "step_too_large_model",
+    ):
+        path = ROOT / "tests" / "data" / "bad" / f"{stem}.toml"
+        for command in ("trace", "check"):
+            r = bpdbg(command, str(path))
+            assert r.returncode == 2, (stem, r.stderr)
+            assert r.stderr.startswith(f"bpdbg: error: {path}: ")
+            assert r.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("kind", "expected"),
+    [
+        ("fifo", "is a named pipe (FIFO), not a regular file; bpdbg reads regular files only"),
+        ("loop", "too many levels of symbolic links (a symlink loop?)"),
+        ("device", "is a character device, not a regular file; bpdbg reads regular files only"),
+    ],
+)
+def test_only_regular_files_are_opened(tmp_path, kind, expected):
+    """A named pipe would block open() for ever (the helper's timeout would end the
+    test); a symlink loop is no missing file."""
+    path = {"fifo": tmp_path / "pipe.toml", "loop": tmp_path / "a.toml", "device": Path(os.devnull)}
+    if kind == "fifo":
+        os.mkfifo(path["fifo"])
+    if kind == "loop":
+        path["loop"].symlink_to(tmp_path / "b.toml")
+        (tmp_path / "b.toml").symlink_to(path["loop"])
+    for command in ("trace", "check"):
+        r = bpdbg(command, str(path[kind]))
+        assert r.returncode == 2
+        assert r.stderr == f"bpdbg: error: {path[kind]}: {expected}\n"
 
 
 # --- never a traceback -----------------------------------------------------------------------
@@ -384,7 +582,11 @@ def test_the_entry_point_pauses_the_collector_only_for_start_up():
         print(seen["parsing"], seen["listing"], gc.isenabled(), status, file=sys.stderr)
     """)
     r = subprocess.run(
-        [sys.executable, "-c", code], check=False, capture_output=True, text=True, cwd=ROOT,
+        [sys.executable, "-c", code],
+        check=False,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
         timeout=120,
     )
     assert r.stderr.split() == ["False", "True", "True", "0"], r.stderr

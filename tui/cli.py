@@ -1,4 +1,4 @@
-"""The ``bpdbg`` command line (SPEC §2): open the app, list built-ins, trace, check.
+"""The ``bpdbg`` command line: open the app, list built-ins, trace, check.
 
 ``list``, ``trace`` and ``check`` run headless and never import Textual; the app is
 imported only when it is opened. A scenario is loaded and validated here, before the
@@ -40,6 +40,7 @@ trace (its JSON encoder is no part of opening the app)."""
 EXIT_OK = 0
 EXIT_DISAGREE = 1
 EXIT_INVALID = 2
+EXIT_NOTHING_CHECKED = 3  # check: no gradient could be checked (an extension of the contract)
 EXIT_SOFTWARE = 70  # sysexits.h EX_SOFTWARE: a bug in bpdbg, not in the user's input
 EXIT_SIGPIPE = 141  # 128 + SIGPIPE, what a shell reports for a tool cut off by `head`
 EXIT_INTERRUPTED = 130  # 128 + SIGINT
@@ -107,8 +108,8 @@ def _parsers() -> dict[str, argparse.ArgumentParser]:
     trace = _Parser(
         prog=f"{PROG} trace",
         description="Run a scenario headless and write its trace to stdout.",
-        epilog="jsonl is one JSON object per event (SPEC §3); text is for people; "
-        "md is a step-by-step derivation in Markdown.",
+        epilog='jsonl is one JSON object per event (see "The trace" in the README); text '
+        "is for people; md is a step-by-step derivation in Markdown.",
     )
     trace.add_argument("scenario", metavar="SCENARIO", help="a built-in id or a .toml file")
     trace.add_argument(
@@ -121,8 +122,13 @@ def _parsers() -> dict[str, argparse.ArgumentParser]:
     check = _Parser(
         prog=f"{PROG} check",
         description="Validate a scenario and compare every analytic gradient with central "
-        "finite differences at the first and last step and up to three steps between. "
-        "Exit status: 0 all agree, 1 a gradient disagrees, 2 invalid scenario.",
+        "finite differences at the first and last step and up to three steps between.",
+        epilog="Each result is OK, FAIL (a gradient disagrees; the worst element is shown) or "
+        "CANNOT CHECK where the loss or a parameter is not finite (nan or inf), so that a "
+        "finite difference says nothing there; a parameter checked on some of its elements "
+        "only says which could not be. Exit status: 0 every gradient that could be checked "
+        "agrees, and at least one could; 1 a gradient disagrees; 2 invalid scenario; "
+        "3 nothing could be checked.",
     )
     check.add_argument("scenario", metavar="SCENARIO", help="a built-in id or a .toml file")
     check.add_argument(
@@ -204,12 +210,13 @@ def cmd_list(out: TextIO) -> int:
         try:
             scenario = load(builtin_dir() / f"{ident}.toml", source=ident)
         except ScenarioError as e:
-            print(f"{PROG}: error: {e}", file=sys.stderr)
+            _error(e)
             status = EXIT_INVALID
             rows.append(f"{ident:<{width}}  (invalid: see the error above)")
             continue
-        desc = one_line(scenario.description)
-        rows.append(f"{ident:<{width}}  {scenario.name}" + (f" — {desc}" if desc else ""))
+        desc = fmt.printable(one_line(scenario.description))
+        name = fmt.printable(scenario.name)
+        rows.append(f"{ident:<{width}}  {name}" + (f" — {desc}" if desc else ""))
     _write_lines(rows, out)
     return status
 
@@ -234,10 +241,14 @@ def run_check(program: Program, out: TextIO) -> int:
     """Compare every parameter's analytic gradient with central differences.
 
     Prints a table (step, param, shape, max abs error, max rel error, result) and a
-    summary line.
+    summary line. A result is ``OK``, ``FAIL`` (with the worst element), or
+    ``CANNOT CHECK: why`` where the loss or the parameter is not finite, so a finite
+    difference says nothing (:class:`engine.gradcheck.Outcome`); a parameter checked on
+    only some of its elements says which could not be.
 
     Returns:
-        0 when every gradient agrees, 1 when any disagrees.
+        1 when any gradient disagrees; else 0 when at least one could be checked (and
+        all that could agree); 3 when none could be checked at all.
     """
     scenario = program.scenario
     steps = check_steps(program.steps)
@@ -245,7 +256,7 @@ def run_check(program: Program, out: TextIO) -> int:
     shapes = {p: fmt.shape(program.init_params[p].shape) for p in params}
     wp = max([5, *map(len, params)])
     ws = max([5, *map(len, shapes.values())])
-    print(f"checking {scenario.name} ({scenario.source})", file=out)
+    print(f"checking {fmt.printable(scenario.name)} ({fmt.printable(scenario.source)})", file=out)
     print(
         f"central differences, h = {gradcheck.STEP:g}·max(1, |θ|); agree when "
         f"|analytic − numeric| ≤ {gradcheck.ATOL:g} + {gradcheck.RTOL:g}·max(|analytic|, |numeric|)",
@@ -260,42 +271,68 @@ def run_check(program: Program, out: TextIO) -> int:
     out.flush()
     timeline = Timeline(program)
     timeline.compute(steps[-1])  # the state at the start of the last step checked
-    checked = failed = 0
-    skipped: list[str] = []
+    counts = dict.fromkeys(gradcheck.Outcome, 0)
+    finite_steps = 0
+    unchecked: list[str] = []  # why some gradients (or elements) could not be checked
+    no_errors = f"{'—':>11}  {'—':>11}"
     for step in steps:
         start_params, start_state = timeline.start_of(step)
         loss = gradcheck.loss_at(program, start_params, step)
         if not math.isfinite(loss):
-            skipped.append(f"step {step} (loss is {fmt.num(loss)})")
-            blank = " " * (wp + ws + 28)  # the param, shape and two error columns
-            print(f"{step:>8}  {blank}  SKIP: loss is {fmt.num(loss)}", file=out)
-            continue
-        for c in gradcheck.check_step(program, step, start_params, start_state):
-            checked += 1
-            result = "OK" if c.ok else "FAIL"
+            why = f"the loss is {fmt.num(loss)}"
+            counts[gradcheck.Outcome.CANNOT_CHECK] += len(params)
+            unchecked.append(f"step {step} ({why})")
             print(
-                f"{step:>8}  {c.param:<{wp}}  {shapes[c.param]:<{ws}}  "
-                f"{c.max_abs_error:>11.2e}  {c.max_rel_error:>11.2e}  {result}",
+                f"{step:>8}  {'(all)':<{wp}}  {'':<{ws}}  {no_errors}  CANNOT CHECK: {why}",
                 file=out,
             )
-            if not c.ok:
-                failed += 1
+            continue
+        finite_steps += 1
+        for c in gradcheck.check_step(program, step, start_params, start_state):
+            outcome = c.outcome
+            counts[outcome] += 1
+            lead = f"{step:>8}  {c.param:<{wp}}  {shapes[c.param]:<{ws}}"
+            if outcome is gradcheck.Outcome.CANNOT_CHECK:
+                why = c.why_not()
+                unchecked.append(f"step {step} ({why})")
+                print(f"{lead}  {no_errors}  CANNOT CHECK: {why}", file=out)
+                continue
+            abs_err, rel_err = c.checked_errors()
+            result = "OK" if outcome is gradcheck.Outcome.AGREE else "FAIL"
+            skipped = c.count(gradcheck.Outcome.CANNOT_CHECK)
+            if skipped:
+                why = c.why_not()
+                unchecked.append(f"step {step} ({why})")
+                size = c.analytic.size
+                result += f" on {size - skipped:,} of {size:,} elements; cannot check: {why}"
+            print(f"{lead}  {abs_err:>11.2e}  {rel_err:>11.2e}  {result}", file=out)
+            if outcome is gradcheck.Outcome.DISAGREE:
                 print(_worst(c), file=out)
         out.flush()
     print(file=out)
-    where = _count(len(steps) - len(skipped), "step") + " × " + _count(len(params), "parameter")
+    agreed, failed = counts[gradcheck.Outcome.AGREE], counts[gradcheck.Outcome.DISAGREE]
+    checked = agreed + failed
+    where = _count(finite_steps, "step") + " × " + _count(len(params), "parameter")
     if failed:
         print(
             f"FAIL: {failed} of {checked} gradients disagree with finite differences ({where})",
             file=out,
         )
-    elif not checked:
-        print("nothing checked: the loss is not finite at any step checked", file=out)
+    elif checked:
+        that_could = " that could be checked" if unchecked else ""
+        print(
+            f"OK: all {checked} gradients{that_could} agree with finite differences ({where})",
+            file=out,
+        )
     else:
-        print(f"OK: all {checked} gradients agree with finite differences ({where})", file=out)
-    if skipped:
-        print("skipped, as the loss is not finite: " + ", ".join(skipped), file=out)
-    return EXIT_DISAGREE if failed else EXIT_OK
+        print(
+            "NOTHING CHECKED: no gradient could be checked, as the numbers are not finite", file=out
+        )
+    if unchecked:
+        print("cannot check: " + "; ".join(unchecked), file=out)
+    if failed:
+        return EXIT_DISAGREE
+    return EXIT_OK if checked else EXIT_NOTHING_CHECKED
 
 
 def _count(n: int, noun: str) -> str:
@@ -303,9 +340,12 @@ def _count(n: int, noun: str) -> str:
 
 
 def _worst(c: gradcheck.ParamCheck) -> str:
-    diff = np.abs(c.analytic - c.numeric)
-    # nan differences are the worst of all
-    i = int(np.argmax(np.where(np.isnan(diff), np.inf, diff))) if diff.size else 0
+    """The disagreeing element with the largest difference (a nan one is the worst)."""
+    with np.errstate(all="ignore"):
+        diff = np.abs(c.analytic - c.numeric)
+    disagree = c.outcomes == gradcheck.Outcome.DISAGREE if c.outcomes is not None else True
+    ranked = np.where(disagree, np.where(np.isnan(diff), np.inf, diff), -1.0)
+    i = int(np.argmax(ranked)) if diff.size else 0
     index = np.unravel_index(i, c.analytic.shape) if c.analytic.ndim else ()
     where = "[" + ", ".join(str(int(k)) for k in index) + "]" if index else ""
     analytic, numeric = c.analytic.reshape(-1)[i], c.numeric.reshape(-1)[i]
@@ -368,6 +408,13 @@ def _replace_unencodable() -> None:
                 pass
 
 
+def _error(e: Exception) -> None:
+    """``bpdbg: error: …`` on stderr, as one line of text: a file name, a key or an
+    expression in the message may hold any character, and none may reach the terminal
+    as a control sequence."""
+    print(f"{PROG}: error: {fmt.printable(str(e))}", file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``bpdbg`` with ``argv`` (default: the process's arguments).
 
@@ -378,11 +425,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     _replace_unencodable()
     try:
         return _dispatch(list(sys.argv[1:] if argv is None else argv))
-    except ScenarioError as e:
-        print(f"{PROG}: error: {e}", file=sys.stderr)
-        return EXIT_INVALID
-    except UsageError as e:
-        print(f"{PROG}: error: {e}", file=sys.stderr)
+    except (ScenarioError, UsageError) as e:
+        _error(e)
         return EXIT_INVALID
     except SystemExit as e:  # argparse's --help and --version
         return e.code if isinstance(e.code, int) else (EXIT_OK if e.code is None else EXIT_INVALID)
@@ -392,7 +436,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         _quiet_stdout()
         return EXIT_SIGPIPE
     except Exception as e:  # noqa: BLE001 - the last line of defence against a traceback
-        print(f"{PROG}: internal error: {type(e).__name__}: {e}", file=sys.stderr)
+        print(
+            f"{PROG}: internal error: {type(e).__name__}: {fmt.printable(str(e))}", file=sys.stderr
+        )
         return EXIT_SOFTWARE
 
 

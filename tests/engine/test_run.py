@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 
 import scenarios
+from engine.errors import ScenarioError
 from engine.gradcheck import check_step
-from engine.run import load_program, make_program, run_step
+from engine.run import load_program, make_program, run_step, step_footprint
 from engine.scenario import (
     DataSpec,
     GraphSpec,
@@ -147,6 +148,31 @@ def test_gradient_check_flags_a_wrong_gradient():
     assert good.numeric[0, 0] == pytest.approx(1.0, rel=1e-8)
 
 
+def test_gradient_check_outcomes_per_element():
+    """Where the element or the loss beside it is not finite, the element cannot be
+    checked; a non-finite analytic value where the difference is finite disagrees."""
+    from engine.gradcheck import Outcome, check_param
+
+    program = graph_program(["L = sum(W * W)"], {"W": [1.0, 2.0, 3.0]})
+    wrong = check_param(program, 0, program.init_params, np.array([2.0, np.inf, 6.0]), "W")
+    assert wrong.outcomes.tolist() == [Outcome.AGREE, Outcome.DISAGREE, Outcome.AGREE]
+    assert wrong.outcome is Outcome.DISAGREE and wrong.why_not() == ""
+    assert wrong.checked_errors()[0] == np.inf
+
+    only_nan = check_param(program, 0, {"W": np.full(3, np.nan)}, np.zeros(3), "W")
+    assert only_nan.outcome is Outcome.CANNOT_CHECK
+    assert only_nan.why_not() == "W[0] holds nan (and 2 more elements)"
+    assert only_nan.checked_errors() == (0.0, 0.0)
+
+    # exp(709.7827) is finite; a step h further it overflows.
+    edge = graph_program(["L = sum(exp(W) * 1e-300)"], {"W": [1.0, 709.7827]})
+    analytic = np.exp(edge.init_params["W"]) * 1e-300
+    near = check_param(edge, 0, edge.init_params, analytic, "W")
+    assert near.outcomes.tolist() == [Outcome.AGREE, Outcome.CANNOT_CHECK]
+    assert near.outcome is Outcome.AGREE and near.count(Outcome.CANNOT_CHECK) == 1
+    assert near.why_not() == "the loss is not finite at W[1] ± h"
+
+
 def test_stepping_back_gives_exactly_the_same_frame():
     program = load_program("softmax-3class")
     tl = Timeline(program, keyframe_budget=1)  # force sparse keyframes and replays
@@ -258,3 +284,126 @@ def test_mini_batches_wrap_around_consecutively():
     )
     rows = [program.inputs(t)["y"].reshape(-1).tolist() for t in range(4)]
     assert rows == [[0, 1], [2, 3], [4, 0], [1, 2]]
+
+
+# --- the memory bound: what one recorded step holds -------------------------------------------
+
+
+def test_footprint_of_the_worked_example_by_hand():
+    """x, W1, b1, z1, a1, y, L: 7 values; ∂L/∂ of L, a1, z1, W1, b1: 5 gradients; terms
+    (local + contribution) on L→a1, a1→z1, z1→W1, z1→b1: 8; W1 and b1 after the update
+    (SGD keeps no buffers): 2. The scalar L (its value, gradient and term: 4) counts
+    thrice, as events copy numpy scalars: 8 more."""
+    program = load_program("worked-example")
+    footprint = step_footprint(program.graph, "sgd")
+    assert sum(n for _, n in footprint) == 22 + 8
+    assert {node.name: n for node, n in footprint}["W1"] == 1 + 1 + 1
+    # Adam's m and v, before and after the update, for both parameters.
+    assert sum(n for _, n in step_footprint(program.graph, "adam")) == 30 + 2 * 4
+
+
+def _owned_bytes(arrays) -> int:
+    """Bytes of the distinct memory blocks behind ``arrays`` (views counted once)."""
+    owners = {}
+    for a in arrays:
+        while isinstance(a, np.ndarray) and a.base is not None:
+            a = a.base
+        owners[id(a)] = a
+    return sum(getattr(a, "nbytes", 8) for a in owners.values())
+
+
+@pytest.mark.parametrize("sid", scenarios.builtin_ids())
+def test_a_recorded_step_holds_no_more_than_its_footprint(sid):
+    """The bound counts what a recorded step really keeps: every array reachable from its
+    record (values, gradients, events and their terms, parameters and buffers before and
+    after) fits in the footprint."""
+    program = load_program(sid)
+    timeline = Timeline(program)
+    rec = timeline.record(min(1, program.steps - 1))
+    arrays = [*rec.result.values.values(), *rec.result.grads.values()]
+    arrays += [*rec.params_before.values(), *rec.result.params_after.values()]
+    for state in (*rec.state_before.values(), *rec.result.state_after.values()):
+        arrays += list(state.values())
+    for ev in rec.events:
+        for field in ("value", "array", "grad", "before", "after"):
+            if isinstance(getattr(ev, field, None), np.ndarray):
+                arrays.append(getattr(ev, field))
+        for term in getattr(ev, "terms", ()):
+            arrays += [a for a in (term.upstream, term.local, term.value) if a is not None]
+        arrays += list(getattr(ev, "state", {}).values())
+    bound = 8 * sum(n for _, n in step_footprint(program.graph, program.optimizer.kind))
+    assert _owned_bytes(arrays) <= bound
+
+
+def test_a_step_beyond_the_total_bound_is_refused_where_the_count_passes_it(monkeypatch):
+    """Each node alone is within its limit; together they are not. The refusal names the
+    line where the running count (in graph order) passes the bound."""
+    import engine.run as run_module
+
+    monkeypatch.setattr(run_module, "MAX_STEP_ELEMENTS", 2_000)
+    nodes = ["u = a * b * W"] + [
+        f"u{i} = {'u' if i == 1 else f'u{i - 1}'} * W" for i in range(1, 9)
+    ]
+    with pytest.raises(ScenarioError) as caught:
+        graph_program([*nodes, "L = sum(u8)"], {"W": 0.5}, {"a": [[1.0]] * 10, "b": [[1.0] * 10]})
+    err = caught.value
+    # a, b and a * b: 120; W: 3, thrice as a scalar; u: 100 + 100 + terms 200 + 1 = 301
+    # (430 so far); u1…u8: 100 + 100 + terms 200 + 101 = 501 each; L = sum(u8):
+    # 1 + 1 + 200, thrice as a scalar. The count passes 2,000 at u4: 430 + 4 × 501.
+    assert err.place == "graph.nodes[4]"
+    assert "one training step would hold up to 5,044 numbers" in err.message
+    assert "above the limit of 2,000" in err.message
+    assert "passes the limit at u4 (10×10)" in err.message
+
+
+def test_a_layered_step_beyond_the_bound_names_the_layer(monkeypatch):
+    import engine.run as run_module
+
+    monkeypatch.setattr(run_module, "MAX_STEP_ELEMENTS", 5_000)
+    x = np.zeros((100, 2))
+    layers = (LayerSpec(2, "tanh"), LayerSpec(50, "tanh"), LayerSpec(1, "identity"))
+    scenario = Scenario(
+        name="wide",
+        source="wide.toml",
+        optimizer=OptimizerSpec("sgd", 0.1),
+        model=ModelSpec(inputs=2, layers=layers),
+        data=DataSpec(x=x, y=np.zeros((100, 1))),
+        loss="mse",
+    )
+    with pytest.raises(ScenarioError) as caught:
+        make_program(scenario)
+    assert caught.value.place == "model.layers[1] (layer 2)"
+    assert "use a smaller train.batch_size" in caught.value.message
+
+
+def test_large_steps_keep_fewer_materialised_steps(monkeypatch):
+    import engine.timeline as timeline_module
+
+    program = load_program("spiral-mlp")
+    step_bytes = 8 * sum(n for _, n in step_footprint(program.graph, program.optimizer.kind))
+    monkeypatch.setattr(timeline_module, "RECORD_BUDGET", 3 * step_bytes)
+    timeline = Timeline(program)
+    for step in range(6):
+        timeline.record(step)
+    assert list(timeline._records) == [3, 4, 5]
+
+
+def test_kept_mini_batches_stay_within_their_budget(monkeypatch):
+    import engine.run as run_module
+
+    monkeypatch.setattr(run_module, "BATCH_CACHE_ELEMENTS", 100)
+    x = np.arange(40.0).reshape(20, 2)
+    scenario = Scenario(
+        name="batches",
+        source="b.toml",
+        optimizer=OptimizerSpec("sgd", 0.1),
+        train=TrainSpec(steps=20, batch_size=7),
+        model=ModelSpec(inputs=2, layers=(LayerSpec(1, "identity"),)),
+        data=DataSpec(x=x, y=np.zeros((20, 1))),
+        loss="mse",
+    )
+    program = make_program(scenario)
+    for step in range(20):
+        batch = program.inputs(step)["x"]
+        assert batch[0].tolist() == x[(step * 7) % 20].tolist()  # still the right rows
+    assert len(program._batch_cache) == 100 // (7 * 2 + 7)
