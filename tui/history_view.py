@@ -27,9 +27,9 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from engine import fmt
 from engine.run import Program
 from engine.timeline import Frame, Timeline
+from tui.value_axis import value_axis
 
 if TYPE_CHECKING:
     from textual.widgets import Select
@@ -102,25 +102,6 @@ def step_ticks(extent: int, width: int) -> list[int]:
             if extent / (scale * m) <= most:
                 return list(range(0, extent + 1, scale * m))
         scale *= 10
-
-
-def value_ticks(y: np.ndarray, rows: int) -> tuple[list[float], list[str]]:
-    """Ticks for a value axis, labelled by :func:`engine.fmt.num` with just enough digits
-    to tell them apart (plotext writes ``1.2e-08`` as ``0.000000012``, and gradient norms
-    are often that small).
-
-    Args:
-        y: The values plotted (finite).
-        rows: Rows the axis spans; about one tick per two rows, 2 to 5 ticks.
-    """
-    lo, hi = float(np.min(y)), float(np.max(y))
-    if lo == hi:
-        return [lo], [fmt.num(lo, 4)]
-    n = max(2, min(5, rows // 2))
-    ticks = np.linspace(lo, hi, n).tolist()
-    magnitude = max(abs(lo), abs(hi))
-    digits = min(12, max(3, math.ceil(math.log10(magnitude * (n - 1) / (hi - lo))) + 1))
-    return ticks, [fmt.num(t, digits) for t in ticks]
 
 
 def downsample(x: np.ndarray, y: np.ndarray, buckets: int) -> tuple[np.ndarray, np.ndarray]:
@@ -541,15 +522,22 @@ class HistoryView(Widget, can_focus=True):
         if frame.loss is not None:
             title += f"  {frame.loss:.4g}"
         self._title(plot, title)
-        if len(px):
-            plt.plot(
-                px.tolist(), py.tolist(), marker=MARKER, color=colors["cursor"], **labels["parent"]
-            )
-        if len(x):
-            plt.plot(x.tolist(), y.tolist(), marker=MARKER, color=colors["loss"], **labels["run"])
-            if not log:  # plotext's own log ticks are fine
-                plt.yticks(*value_ticks(np.concatenate([y, py]), self._rows(plot)))
-        plt.yscale("log" if log else "linear")
+        # Drawn on the unit scale of an axis made here (tui.value_axis): plotext itself
+        # fails on values whose range overflows, and writes poor log ticks.
+        axis = value_axis(np.concatenate([y, py]), self._rows(plot), log=bool(log))
+        if axis is not None:
+            if len(px):
+                plt.plot(
+                    px.tolist(), axis.place(py).tolist(), marker=MARKER, color=colors["cursor"],
+                    **labels["parent"],
+                )
+            if len(x):
+                plt.plot(
+                    x.tolist(), axis.place(y).tolist(), marker=MARKER, color=colors["loss"],
+                    **labels["run"],
+                )
+            plt.yticks(list(axis.ticks), list(axis.labels))
+            plt.ylim(0, 1)
         self._axes(plot, extent)
         plot.version += 1
 
@@ -635,9 +623,7 @@ class HistoryView(Widget, can_focus=True):
         grad_label = element_label(param, shape, NORM)
         if index == NORM:
             self._title(plot, grad_label)
-            if len(gx):
-                plt.plot(gx.tolist(), gy.tolist(), marker=MARKER, color=colors["grad"])
-                plt.yticks(*value_ticks(gy, self._rows(plot)))
+            self._draw(plot, gx, gy, colors["grad"])
             return
 
         def values() -> tuple[np.ndarray, np.ndarray]:
@@ -654,9 +640,24 @@ class HistoryView(Widget, can_focus=True):
         if self.show_grad_norm and len(gx):
             # Legends would cover the data in a pane this small; the title names the axes.
             title += f"  ·  right: {grad_label}"
-            plt.plot(gx.tolist(), gy.tolist(), marker=MARKER, color=colors["grad"], yside="right")
-            plt.yticks(*value_ticks(gy, self._rows(plot)), yside="right")
-        if len(px):  # drawn last, so that the parameter itself is on top
-            plt.plot(px.tolist(), py.tolist(), marker=MARKER, color=colors["value"])
-            plt.yticks(*value_ticks(py, self._rows(plot)))
+            self._draw(plot, gx, gy, colors["grad"], yside="right")
+        self._draw(plot, px, py, colors["value"])  # last, so that the parameter is on top
         self._title(plot, title)
+
+    def _draw(
+        self,
+        plot: _Plot,
+        x: np.ndarray,
+        y: np.ndarray,
+        color: tuple[int, int, int],
+        yside: str = "left",
+    ) -> None:
+        """One curve with its own value axis on ``yside``, on that axis's unit scale
+        (see :mod:`tui.value_axis`); nothing when it has no finite value."""
+        axis = value_axis(y, self._rows(plot))
+        if axis is None or not len(x):
+            return
+        plt = plot.plt
+        plt.plot(x.tolist(), axis.place(y).tolist(), marker=MARKER, color=color, yside=yside)
+        plt.yticks(list(axis.ticks), list(axis.labels), yside=yside)
+        plt.ylim(0, 1, yside=yside)
