@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from rich.style import Style
 from rich.text import Span, Text
+from textual import on
 from textual.app import RenderResult
 from textual.binding import Binding
 from textual.color import Color
@@ -150,6 +151,12 @@ class _Plot(Widget):
 
     version: reactive[int] = reactive(0, layout=False)
 
+    class Sized(Message):
+        """The plot was laid out at a new size (its first included): the pane replots.
+
+        The pane's own size may not change when its plots arrive or when it hides and
+        shows one, so its resize alone would leave a plot undrawn."""
+
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self._plot: Plot | None = None
@@ -166,6 +173,9 @@ class _Plot(Widget):
 
     def on_mount(self) -> None:
         self.app.theme_changed_signal.subscribe(self, lambda _theme: self.refresh())
+
+    def on_resize(self) -> None:
+        self.post_message(self.Sized())
 
     def render(self) -> RenderResult:
         if not self.version:
@@ -323,7 +333,8 @@ class HistoryView(Widget, can_focus=True):
         self._chooser: Select[ParamChoice] | None = None
         """The parameter chooser, once it is mounted, and the row it is in."""
         self._chooser_row: Widget | None = None
-
+        self._plotted: Frame | None = None
+        """The frame the plots were last brought up to date with."""
 
     # --- public ------------------------------------------------------------------------
 
@@ -331,6 +342,14 @@ class HistoryView(Widget, can_focus=True):
     def loss_is_log(self) -> bool:
         """Whether the loss is plotted on a log scale now (chosen, or decided from data)."""
         return self._loss_log
+
+    @property
+    def is_current(self) -> bool:
+        """Whether the pane draws the last frame it was shown: its plots are up to date
+        with it, or there is nothing to draw (no frame yet, or the pane is hidden)."""
+        if self._frame is None or not self.display or not self.is_attached:
+            return True
+        return self._plots is not None and self._plotted is self._frame
 
     @property
     def choice(self) -> ParamChoice | None:
@@ -418,6 +437,11 @@ class HistoryView(Widget, can_focus=True):
         # Once the screen is painted: a resize may hide the pane again (size classes).
         self.call_after_refresh(self._replot)
 
+    @on(_Plot.Sized)
+    def _plot_sized(self, message: _Plot.Sized) -> None:
+        message.stop()
+        self.call_after_refresh(self._replot)
+
     def _fit_parts(self) -> None:
         """Show the chooser and the parameter plot only where there is room for them."""
         if self._plots is None or self._chooser_row is None:
@@ -493,6 +517,7 @@ class HistoryView(Widget, can_focus=True):
         if param_key != self._keys["param"]:
             self._keys["param"] = param_key
             self._plot_param(param_plot, extent, updated, grad_known)
+        self._plotted = frame
 
     def _plot_loss(self, plot: _Plot, extent: int) -> None:
         frame = self._frame
