@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
@@ -28,13 +29,20 @@ from tui.whatif import (
 )
 from tui.whatif_screen import WhatIfScreen
 
-from snapshot_apps import chain, event_seq, make_app, screen_text, settle, worked_example, xor
+from snapshot_apps import (
+    chain,
+    event_seq,
+    make_app,
+    open_dialog,
+    said,
+    screen_text,
+    settle,
+    wait_until,
+    worked_example,
+    xor,
+)
 
 # --- helpers ------------------------------------------------------------------------------
-
-
-def messages(app: BpdbgApp) -> list[str]:
-    return [n.message for n in app._notifications]
 
 
 def shown(app: BpdbgApp) -> tuple[str, ...]:
@@ -43,18 +51,22 @@ def shown(app: BpdbgApp) -> tuple[str, ...]:
 
 
 async def what_if(pilot, params: str = "", lr: str | None = None, optimizer: str | None = None):
-    """Open the what-if dialog, fill it in and press enter."""
-    await pilot.press("w")
-    screen = pilot.app.screen
-    assert isinstance(screen, WhatIfScreen)
+    """Open the what-if dialog, fill it in, press enter and wait until the branch is shown."""
+    app = pilot.app
+    screen = await open_dialog(pilot, "w", WhatIfScreen)
     screen.query_one("#whatif-params", Input).value = params
     if lr is not None:
         screen.query_one("#whatif-lr", Input).value = lr
     if optimizer is not None:
         screen.query_one("#whatif-optimizer", Input).value = optimizer
     screen.query_one("#whatif-params", Input).focus()
+    error = screen.query_one("#whatif-error", Static)
     await pilot.press("enter")
-    await pilot.pause()
+    await wait_until(
+        pilot, lambda: app.screen is not screen or error.has_class("-shown"), "the what-if"
+    )
+    assert app.screen is not screen, str(error.render())
+    await pilot.pause()  # the dialog's result reaches the app right after it closes
 
 
 def ravine():
@@ -211,18 +223,18 @@ async def test_switching_back_restores_the_original_exactly_and_forth_again() ->
         assert shown(app) != was
         on_branch = shown(app)
         await pilot.press("W")
-        await pilot.pause()
+        await settle(pilot)
         assert app.timeline is original  # the same object: kept, not recomputed
         assert shown(app) == was
         await pilot.press("W")
-        await pilot.pause()
+        await settle(pilot)
         assert app.timeline is branch
         # The same events and derivation (the timeline pane may scroll otherwise: when the
         # branch was new, only its first step was computed, and the list stopped there).
         assert chain(app) == on_branch[0]
         # The dialog lists both runs; choosing the original switches to it.
-        await pilot.press("w")
-        runs = app.screen.query_one("#whatif-runs", OptionList)
+        dialog = await open_dialog(pilot, "w", WhatIfScreen)
+        runs = dialog.query_one("#whatif-runs", OptionList)
         assert runs.option_count == 2
         assert runs.highlighted == 1  # the run shown now
         labels = [str(runs.get_option_at_index(i).prompt) for i in range(2)]
@@ -230,8 +242,8 @@ async def test_switching_back_restores_the_original_exactly_and_forth_again() ->
         runs.focus()
         runs.highlighted = 0
         await pilot.press("enter")
-        await pilot.pause()
-        assert app.timeline is original
+        await wait_until(pilot, lambda: app.timeline is original, "the switch to the original")
+        await settle(pilot)
         assert shown(app) == was
 
 
@@ -287,26 +299,23 @@ async def test_an_invalid_whatif_changes_nothing(field: str, value: str, why: st
         app.cursor = event_seq(program, "backward", "W1", 4)
         await pilot.pause()
         original, frame, was = app.timeline, app.frame, chain(app)
-        await pilot.press("w")
-        screen = app.screen
-        assert isinstance(screen, WhatIfScreen)
+        screen = await open_dialog(pilot, "w", WhatIfScreen)
         field_input = screen.query_one(f"#whatif-{field}", Input)
         field_input.value = value
         field_input.focus()
-        await pilot.press("enter")
-        await pilot.pause()
-        assert app.screen is screen  # still open, saying why
         error = screen.query_one("#whatif-error", Static)
-        assert error.has_class("-shown")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: error.has_class("-shown"), "the dialog's error")
+        assert app.screen is screen  # still open, saying why
         assert why in str(error.render())
         await pilot.press("escape")
-        assert not isinstance(app.screen, WhatIfScreen)
+        await wait_until(pilot, lambda: app.screen is app.screen_stack[0], "the dialog to close")
         assert app.timeline is original and app.runs.branches == []
         assert app.cursor == event_seq(program, "backward", "W1", 4)
         assert app.frame is frame and chain(app) == was
         await pilot.press("W")
         assert app.timeline is original
-        assert "No what-if yet" in messages(app)[-1]
+        await wait_until(pilot, lambda: said(app, "No what-if yet"), "the note")
 
 
 async def test_history_draws_the_original_beside_the_whatif() -> None:
@@ -318,11 +327,11 @@ async def test_history_draws_the_original_beside_the_whatif() -> None:
         await what_if(pilot, lr="0.09")
         await settle(pilot)
         app.cursor = event_seq(program, "loss", "L", 40)
-        await pilot.pause()
+        await settle(pilot)
         text = screen_text(app)
         assert "original" in text and "what-if: lr=0.09" in text
         await pilot.press("W")
-        await pilot.pause()
+        await settle(pilot)
         text = screen_text(app)
         assert "original" not in text and "what-if" not in text
 
@@ -335,24 +344,30 @@ RAVINE = (builtin_dir() / "ravine-sgd.toml").read_text(encoding="utf-8")
 
 async def watching(pilot) -> None:
     """Wait until the app watches its scenario's file (it starts shortly after start-up)."""
-    for _ in range(50):
-        if pilot.app in _WATCHERS:
-            break
-        await pilot.pause(0.1)
-    await pilot.pause(0.3)  # the watch itself is set up in the watcher's thread
+    await wait_until(pilot, lambda: pilot.app in _WATCHERS, "the scenario's file to be watched")
 
 
-async def wait_for(pilot, condition, rewrite=None, tries: int = 3) -> bool:
-    """Poll ``condition`` in short pauses; ``rewrite`` (the file edit) is redone a couple of
-    times in case the first happened before the watcher was looking."""
-    for _ in range(tries):
-        if rewrite is not None:
+REWRITE_SECONDS = 2.0
+"""How often :func:`wait_for` redoes its file edit while it waits."""
+
+
+async def wait_for(pilot, condition, rewrite=None, what: str = "the reload") -> bool:
+    """Wait until ``condition()``; ``rewrite`` (the file edit) is redone every couple of
+    seconds meanwhile, in case the first happened before the watcher's thread was looking
+    (which it cannot tell us). Fails, naming ``what``, after a generous bound."""
+    last = -REWRITE_SECONDS
+
+    def done() -> bool:
+        nonlocal last
+        if condition():
+            return True
+        if rewrite is not None and time.monotonic() - last >= REWRITE_SECONDS:
+            last = time.monotonic()
             rewrite()
-        for _ in range(40):
-            await pilot.pause(0.1)
-            if condition():
-                return True
-    return False
+        return False
+
+    await wait_until(pilot, done, what)
+    return True
 
 
 async def test_live_reload_keeps_the_cursor(tmp_path: Path) -> None:
@@ -378,7 +393,7 @@ async def test_live_reload_keeps_the_cursor(tmp_path: Path) -> None:
         assert app.cursor == here
         assert app.frame is not None and (app.frame.step, app.frame.phase) == (7, "update")
         assert "0.02" in chain(app) and "0.035" not in chain(app)
-        assert any(m.startswith("Reloaded") for m in messages(app))
+        await wait_until(pilot, lambda: said(app, "Reloaded"), "the note")
 
 
 async def test_a_bad_edit_shows_the_error_and_keeps_the_last_good_scenario(
@@ -451,10 +466,11 @@ async def test_s_saves_an_svg_screenshot_and_says_where(
         path = folder / f"bpdbg-worked-example-step2-event{app.cursor}.svg"
         assert path.is_file()
         assert path.read_text(encoding="utf-8").lstrip().startswith("<svg")
-        assert str(path.resolve()) in messages(app)[-1]
+        await wait_until(pilot, lambda: said(app, str(path.resolve())), "the note")
         await pilot.press("s")  # the same place again: a new file, not overwritten
         again = folder / f"bpdbg-worked-example-step2-event{app.cursor}-2.svg"
-        assert again.is_file() and str(again.resolve()) in messages(app)[-1]
+        assert again.is_file()
+        await wait_until(pilot, lambda: said(app, str(again.resolve())), "the second note")
 
 
 async def test_screenshots_go_to_the_working_folder_by_default(
@@ -511,10 +527,7 @@ async def test_a_large_parameter_is_checked_in_the_background_with_progress() ->
         app.cursor = event_seq(program, "backward", "W1", 2)
         # Shown at once, before the worker has had a chance to finish.
         assert "checking W1 (0/128)…" in chain(app)
-        for _ in range(100):
-            await pilot.pause(0.1)
-            if "✓ agree" in chain(app):
-                break
+        await wait_until(pilot, lambda: "✓ agree" in chain(app), "the check in the background")
         text = chain(app)
         assert "Gradient check: W1 (128 elements)" in text and "✓ agree" in text
         assert "the 5 elements with the largest relative error" in text
