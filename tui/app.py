@@ -16,11 +16,13 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.message import Message
+from textual.notifications import SeverityLevel
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.worker import get_current_worker
 
+from engine.fmt import printable
 from engine.run import Program
 from engine.timeline import Frame, Timeline
 from tui.actions import ACTIONS, ActionsProvider, bindings
@@ -122,6 +124,27 @@ class BpdbgApp(Debugger, App[int]):
         self.set_reactive(BpdbgApp.breakpoints, tuple(program.breakpoints))
 
     # --- layout ---------------------------------------------------------------------------
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = False,
+    ) -> None:
+        """Show a notification, as :meth:`App.notify` does, but as plain text by default
+        and with control characters escaped (:func:`engine.fmt.printable`).
+
+        Notifications quote text from files: scenario names, error messages naming a
+        file, conditions. Parsed as markup, a name with ``[/]`` in it would end the app,
+        and an ESC in it would reach the terminal.
+        """
+        super().notify(
+            printable(message, newlines=True), title=printable(title), severity=severity,
+            timeout=timeout, markup=markup,
+        )
 
     def get_css_variables(self) -> dict[str, str]:
         variables = super().get_css_variables()
@@ -261,7 +284,9 @@ class BpdbgApp(Debugger, App[int]):
         t, frame = self.timeline, self.frame
         self.header.set_part(
             "title",
-            Content.from_markup("[b]bpdbg[/b] [dim]│[/dim] $name", name=t.program.scenario.name),
+            Content.from_markup(
+                "[b]bpdbg[/b] [dim]│[/dim] $name", name=printable(t.program.scenario.name)
+            ),
         )
         if frame is not None:
             self.header.set_part(
@@ -343,7 +368,10 @@ class BpdbgApp(Debugger, App[int]):
         self.selected = message.name
         if message.name in self.timeline.program.graph.params:
             self.history_view.select_param(message.name)
-        self.graph_view.border_subtitle = f"selected {message.name} · b: breakpoint"
+        # A sub-expression's name is its text (C[ix]): never markup.
+        self.graph_view.border_subtitle = Content(
+            f"selected {printable(message.name)} · b: breakpoint"
+        )
 
     # --- actions (see tui.actions) -----------------------------------------------------------
 

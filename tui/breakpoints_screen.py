@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from rich.cells import cell_len
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -21,9 +22,11 @@ from textual.widgets import Button, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from engine.events import PHASES
+from engine.fmt import printable
 from engine.graph import Graph
 from engine.watch import WATCH_FUNCTIONS, Breakpoint, BreakpointError, ConditionError
 from engine.watch import valid_names
+from tui.text_input import TextInput
 
 KINDS = {"node": "node", "phase": "phase", "condition": "watch"}
 """How each kind of breakpoint is called in the list."""
@@ -41,8 +44,11 @@ class BreakpointList(NamedTuple):
 def entry(bp: Breakpoint) -> Content:
     """One breakpoint as the list shows it: ``[x] node   W1``; dimmed when disabled."""
     check = "[x]" if bp.enabled else "[ ]"
-    target = bp.target if bp.kind != "phase" else f"{bp.target} (where every step enters it)"
-    label = f"  {bp.label}" if bp.label else ""
+    # Targets and labels may come from a scenario file: shown as text, escaped.
+    target = printable(bp.target)
+    if bp.kind == "phase":
+        target += " (where every step enters it)"
+    label = f"  {printable(bp.label)}" if bp.label else ""
     text = Content.assemble(
         (check, "bold"), "  ", (f"{KINDS[bp.kind]:<6}", "$text-accent"), " ", target,
         (label, "italic"),
@@ -54,7 +60,7 @@ def nonfinite_entry(enabled: bool, found: tuple[int, str] | None) -> Content:
     """The built-in entry: the stop at the first NaN or infinity, and where it is."""
     check = "[x]" if enabled else "[ ]"
     where = (
-        (f"found at event {found[0]:,}: {found[1]}", "$text-error")
+        (f"found at event {found[0]:,}: {printable(found[1])}", "$text-error")
         if found is not None
         else ("none in the steps computed so far", "$text-muted")
     )
@@ -137,10 +143,10 @@ class BreakpointsScreen(ModalScreen[BreakpointList]):
                 for phase in PHASES:
                     yield Button(phase, id=f"bp-phase-{phase}", compact=True)
             yield Label("Stop at every event of a node or parameter:")
-            yield Input(placeholder="a name, e.g. W1", id="bp-node")
+            yield TextInput(placeholder="a name, e.g. W1", id="bp-node")
             yield Static(id="bp-node-error", classes="bp-error")
             yield Label("Watchpoint — stop where a condition is true:")
-            yield Input(placeholder=f"e.g. {EXAMPLES}", id="bp-condition")
+            yield TextInput(placeholder=f"e.g. {EXAMPLES}", id="bp-condition")
             yield Static(id="bp-condition-error", classes="bp-error")
             yield Static(names_hint(self._graph), id="bp-names")
 
@@ -266,9 +272,11 @@ class BreakpointsScreen(ModalScreen[BreakpointList]):
             error.update("")
             error.remove_class("-shown")
             return
-        parts: list[str | tuple[str, str]] = [("✖ ", "bold"), message]
+        parts: list[str | tuple[str, str]] = [("✖ ", "bold"), printable(message)]
         # Text and caret are written in cells; strip() keeps the column of the stripped text.
+        # The text is shown escaped, and the caret moved by what escaping added before it.
         if column and text:
-            parts += ["\n  ", (text, "not bold"), "\n  ", " " * (column - 1) + "^"]
+            before = cell_len(printable(text[: column - 1]))
+            parts += ["\n  ", (printable(text), "not bold"), "\n  ", " " * before + "^"]
         error.update(Content.assemble(*parts))
         error.add_class("-shown")

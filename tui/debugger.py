@@ -21,6 +21,7 @@ from textual.reactive import reactive
 from textual.worker import get_current_worker
 
 from engine import fmt
+from engine.fmt import printable
 from engine.diagnose import first_nonfinite_event, nonfinite_in_event
 from engine.events import Backward, Forward, Loss, Update
 from engine.timeline import Frame, Timeline
@@ -224,7 +225,10 @@ class Debugger(_Base):
         self._marks = (frozenset(enabled), frozenset(disabled - enabled))
         self._show_marks(self._nonfinite())
         shown = [bp.describe() for bp in breakpoints if bp.enabled]
-        self.timeline_view.border_subtitle = f"● {', '.join(shown)}" if shown else ""
+        # Conditions come from files and may hold brackets (C[ix] > 0): never markup.
+        self.timeline_view.border_subtitle = (
+            Content(printable(f"● {', '.join(shown)}")) if shown else ""
+        )
 
     def _nonfinite(self) -> tuple[int, str] | None:
         """The first event of the computed run holding a NaN or inf (cached by the engine)."""
@@ -257,7 +261,7 @@ class Debugger(_Base):
         if hit is not None:
             kind = "nonfinite" if hit.breakpoint is None else hit.breakpoint.kind
             style = "bold $text-error" if hit.nonfinite else "bold $text-warning"
-            reason = hit.reason
+            reason = printable(hit.reason)  # it may quote a condition from a file
             if hit.nonfinite:
                 # What comes first: if the header is narrow, the end is cut.
                 reason = reason.removeprefix("first non-finite number: ") + " (first NaN/inf)"

@@ -9,6 +9,7 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Markdown, Static
 
+from engine.fmt import printable
 from tui.actions import ACTIONS
 
 PANES = """\
@@ -74,7 +75,7 @@ class HelpScreen(ModalScreen[None]):
                     Content.from_markup(
                         "bpdbg steps through backpropagation one event at a time. Now open:"
                         " [b]$name[/b] ([b]d[/b] shows its description).",
-                        name=self._scenario_name,
+                        name=printable(self._scenario_name),
                     ),
                     id="help-intro",
                 )

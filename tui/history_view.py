@@ -28,6 +28,7 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.widget import Widget
 
+from engine.fmt import printable
 from engine.run import Program
 from engine.timeline import Frame, Timeline
 from tui.value_axis import value_axis
@@ -539,9 +540,9 @@ class HistoryView(Widget, can_focus=True):
             n = frame.step + (1 if frame.loss is not None else 0)  # as _loss_data
             px, py = self._parent_losses(parent, n, log)
             px, py = downsample(px, py, max(8, plot.size.width))
-            labels = {
-                "parent": {"label": getattr(parent, "label", "original")},
-                "run": {"label": getattr(self._timeline, "label", "what-if")},
+            labels = {  # plotext writes them into its cells as they are: escaped
+                "parent": {"label": printable(getattr(parent, "label", "original"))},
+                "run": {"label": printable(getattr(self._timeline, "label", "what-if"))},
             }
         title = "loss (log)" if log else "loss"
         if frame.loss is not None:

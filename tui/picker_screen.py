@@ -19,9 +19,11 @@ from textual.widgets import Input, Label, OptionList, Static
 from textual.widgets.option_list import Option, OptionDoesNotExist
 
 from engine.errors import ScenarioError
+from engine.fmt import printable
 from engine.run import Program, make_program
 from engine.scenario import load
 from scenarios import builtin_dir, builtin_ids, resolve
+from tui.text_input import TextInput
 
 
 class Entry(msgspec.Struct, frozen=True):
@@ -90,7 +92,9 @@ class PickerScreen(ModalScreen[Program | None]):
                 Option(
                     Content.from_markup(
                         "[b]$id[/b]  $name\n[dim]$summary[/dim]",
-                        id=e.id, name=e.name, summary=e.summary or "(no description)",
+                        id=printable(e.id),
+                        name=printable(e.name),
+                        summary=printable(e.summary) or "(no description)",
                     ),
                     id=e.id,
                     disabled=not e.valid,
@@ -102,7 +106,7 @@ class PickerScreen(ModalScreen[Program | None]):
             yield Label("Built-in scenarios" if entries else "No built-in scenarios found.")
             yield OptionList(*options, id="picker-builtins")
             yield Label("…or a scenario file (.toml):")
-            yield Input(placeholder="path/to/scenario.toml", id="picker-path")
+            yield TextInput(placeholder="path/to/scenario.toml", id="picker-path")
             yield Static(id="picker-error")
 
     def on_mount(self) -> None:
@@ -143,5 +147,5 @@ class PickerScreen(ModalScreen[Program | None]):
     def show_error(self, message: str) -> None:
         """Show why a scenario cannot be opened."""
         error = self.query_one("#picker-error", Static)
-        error.update(Content.from_markup("[b]Cannot open it:[/b] $m", m=message))
+        error.update(Content.from_markup("[b]Cannot open it:[/b] $m", m=printable(message)))
         error.add_class("-shown")

@@ -22,8 +22,10 @@ from textual.widgets import Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from engine import fmt
+from engine.fmt import printable
 from engine.timeline import Timeline
 from tui.runs import Runs, run_label, run_of_step
+from tui.text_input import TextInput
 from tui.whatif import WhatIfError, make_branch, optimizer_text, parse_whatif
 
 if TYPE_CHECKING:
@@ -70,7 +72,8 @@ def run_entry(run: Timeline, current: Timeline, runs: Runs) -> Content:
         f"  loss {fmt.num(losses[-1], 4)} at step {len(losses) - 1}" if len(losses) else ""
     )
     return Content.assemble(
-        (mark, "bold $text-accent"), (run_label(run), "bold"), (where, ""), (last, "dim")
+        (mark, "bold $text-accent"), (printable(run_label(run)), "bold"), (where, ""),
+        (last, "dim"),
     )
 
 
@@ -114,18 +117,18 @@ class WhatIfScreen(ModalScreen[Timeline | None]):
                     "Branch [b]$run[/b] at the start of [b]step $step[/b]: change what you"
                     " like, press [b]enter[/b], and training goes on from there as a new run."
                     " The original is kept — [b]W[/b] switches back and forth.",
-                    run=run_label(self._current), step=str(self._step),
+                    run=printable(run_label(self._current)), step=str(self._step),
                 ),
                 id="whatif-intro",
             )
             yield Static(current_values(self._current, self._step), id="whatif-values")
             hint = params_hint(dict(self._current.start_of(self._step)[0]))
             yield Label(f"Parameters   e.g. {hint}")
-            yield Input(placeholder=hint, id="whatif-params")
+            yield TextInput(placeholder=hint, id="whatif-params")
             yield Label("Learning rate")
-            yield Input(f"{spec.lr:g}", id="whatif-lr")
+            yield TextInput(f"{spec.lr:g}", id="whatif-lr")
             yield Label(f"Optimizer   {OPTIMIZER_HINT}")
-            yield Input(optimizer_text(spec), id="whatif-optimizer")
+            yield TextInput(optimizer_text(spec), id="whatif-optimizer")
             yield Static(id="whatif-error")
             yield Label("Runs of this scenario   enter switches to one")
             yield OptionList(*self._run_options(), id="whatif-runs")
@@ -163,7 +166,7 @@ class WhatIfScreen(ModalScreen[Timeline | None]):
     def show_error(self, message: str) -> None:
         """Show why the what-if cannot be made."""
         error = self.query_one("#whatif-error", Static)
-        error.update(Content.from_markup("[b]Cannot branch:[/b] $m", m=message))
+        error.update(Content.from_markup("[b]Cannot branch:[/b] $m", m=printable(message)))
         error.add_class("-shown")
 
     @on(OptionList.OptionSelected, "#whatif-runs")
