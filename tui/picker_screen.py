@@ -1,12 +1,15 @@
 """The scenario picker: the built-in scenarios, or a scenario file by path.
 
-Choosing one loads and validates it here; an invalid file shows its error (file, place,
-what was wrong) in the picker and keeps it open, so the running scenario stays.
+Choosing one loads and validates it here, in a thread: a slow or stuck file (a network
+drive, a path that names a pipe) never holds up the app, and ``esc`` still closes the
+picker. An invalid file shows its error (file, place, what was wrong) in the picker and
+keeps it open, so the running scenario stays.
 """
 
 from __future__ import annotations
 
 import re
+import threading
 
 import msgspec
 from textual import on
@@ -14,6 +17,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.content import Content
+from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, OptionList, Static
 from textual.widgets.option_list import Option, OptionDoesNotExist
@@ -72,6 +76,16 @@ class PickerScreen(ModalScreen[Program | None]):
 
     BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
 
+    class Loaded(Message):
+        """A scenario chosen in the picker has loaded, or failed to (from its thread)."""
+
+        def __init__(self, token: int, result: Program | str) -> None:
+            super().__init__()
+            self.token = token
+            """Which choice this answers: only the latest is acted on."""
+            self.result = result
+            """The program, or why it cannot be opened."""
+
     def __init__(self, current: str = "", *, cursor_blink: bool = True) -> None:
         """
         Args:
@@ -81,6 +95,8 @@ class PickerScreen(ModalScreen[Program | None]):
         super().__init__()
         self._current = current
         self._cursor_blink = cursor_blink
+        self._token = 0
+        """Counts choices, so that a slow load answers nothing once another is chosen."""
 
     def compose(self) -> ComposeResult:
         entries = builtin_entries()
@@ -107,6 +123,7 @@ class PickerScreen(ModalScreen[Program | None]):
             yield OptionList(*options, id="picker-builtins")
             yield Label("…or a scenario file (.toml):")
             yield TextInput(placeholder="path/to/scenario.toml", id="picker-path")
+            yield Static(id="picker-status")
             yield Static(id="picker-error")
 
     def on_mount(self) -> None:
@@ -133,16 +150,44 @@ class PickerScreen(ModalScreen[Program | None]):
             self.open(path)
 
     def open(self, ref: str) -> None:
-        """Load ``ref`` (a built-in id or a path); close on success, show the error if not."""
-        try:
-            # As the command line does: messages and the title name what the user chose.
-            program = make_program(load(resolve(ref), source=ref))
-        except ScenarioError as err:
-            self.show_error(str(err))
-        except Exception as err:  # a bug behind a user's file must not end their session
-            self.show_error(f"{ref}: {type(err).__name__}: {err}")
+        """Load ``ref`` (a built-in id or a path) in a thread; the picker closes when it
+        has loaded, or shows why it cannot be opened (:meth:`_loaded`)."""
+        self._token += 1
+        token = self._token
+        self._show_status(f"Opening {ref}…")
+
+        def load_it() -> None:
+            result: Program | str
+            try:
+                # As the command line does: messages and the title name what was chosen.
+                result = make_program(load(resolve(ref), source=ref))
+            except ScenarioError as err:
+                result = str(err)
+            except Exception as err:  # a bug behind a user's file must not end their session
+                result = f"{ref}: {type(err).__name__}: {err}"
+            self.post_message(self.Loaded(token, result))  # thread-safe; dropped once closed
+
+        # A daemon thread rather than a worker: a load stuck in the kernel (a pipe, a
+        # hung network drive) must not keep the app from quitting, as the workers'
+        # shared thread pool would.
+        threading.Thread(target=load_it, name="bpdbg picker load", daemon=True).start()
+
+    @on(Loaded)
+    def _loaded(self, message: Loaded) -> None:
+        if message.token != self._token:
+            return  # another scenario was chosen meanwhile
+        self._show_status(None)
+        if isinstance(message.result, str):
+            self.show_error(message.result)
         else:
-            self.dismiss(program)
+            self.dismiss(message.result)
+
+    def _show_status(self, text: str | None) -> None:
+        status = self.query_one("#picker-status", Static)
+        status.update(Content(printable(text or "")))
+        status.set_class(text is not None, "-shown")
+        if text is not None:
+            self.query_one("#picker-error", Static).remove_class("-shown")
 
     def show_error(self, message: str) -> None:
         """Show why a scenario cannot be opened."""

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import difflib
+import os
 
 import pytest
 from textual.widgets import Input, Markdown, OptionList, Static
 
 from engine.timeline import Frame, Timeline
+from scenarios import builtin_dir
 from engine.watch import Breakpoint
 from tui.actions import ACTIONS, ActionsProvider
 from tui.app import BpdbgApp
@@ -333,6 +335,97 @@ async def test_picker_refuses_a_bad_file_and_keeps_the_scenario(tmp_path) -> Non
         await wait_until(pilot, lambda: app.screen is app.screen_stack[0], "the picker to close")
         assert app.timeline.program.scenario.name == "Worked example"
         assert app.cursor == 7
+
+
+async def test_a_slow_load_never_holds_up_the_picker(monkeypatch, tmp_path) -> None:
+    """A file that takes its time to read (a network drive; before the engine refused
+    them, a named pipe, which waits for a writer forever): the picker says it is opening
+    it, keys still work, esc closes it, and the late answer changes nothing."""
+    import threading
+
+    from tui import picker_screen
+
+    release = threading.Event()
+    real_load = picker_screen.load
+
+    def slow_load(path, **kwargs):
+        if str(path) == str(good):  # not the built-ins the picker lists
+            release.wait(60)
+        return real_load(path, **kwargs)
+
+    good = tmp_path / "other.toml"
+    good.write_text((builtin_dir() / "xor.toml").read_text(encoding="utf-8"), encoding="utf-8")
+    monkeypatch.setattr(picker_screen, "load", slow_load)
+    app = make_app(worked_example())
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        picker = await open_dialog(pilot, "o", PickerScreen)
+        path = picker.query_one(Input)
+        path.focus()
+        path.value = str(good)
+        await pilot.press("enter")
+        status = picker.query_one("#picker-status", Static)
+        assert status.has_class("-shown") and "Opening" in str(status.render())
+        await pilot.press("x")
+        await wait_until(pilot, lambda: path.value.endswith("x"), "a key typed meanwhile")
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: app.screen is app.screen_stack[0], "the picker to close")
+        await pilot.press("n")
+        assert app.cursor == 1
+        release.set()
+        await pilot.pause(0.3)  # the answer, to a picker that is gone: nothing happens
+        assert app.timeline.program.scenario.name == "Worked example" and app.is_running
+
+
+def load_refuses_pipes() -> bool:
+    """Whether the engine's loader refuses a named pipe instead of opening it (which
+    waits for a writer). Tried in a daemon thread, so that a loader without the check
+    cannot hang this; a blocked one is released by opening the pipe's other end."""
+    import tempfile
+    import threading
+
+    from engine.errors import ScenarioError
+    from engine.scenario import load
+
+    with tempfile.TemporaryDirectory() as folder:
+        pipe = os.path.join(folder, "pipe.toml")
+        os.mkfifo(pipe)
+        refused: list[bool] = []
+
+        def attempt() -> None:
+            try:
+                load(pipe)
+            except ScenarioError as err:
+                refused.append("regular file" in err.message)
+
+        thread = threading.Thread(target=attempt, daemon=True)
+        thread.start()
+        thread.join(2)
+        if thread.is_alive():
+            os.close(os.open(pipe, os.O_WRONLY | os.O_NONBLOCK))
+            thread.join(5)
+            return False
+        return refused == [True]
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")
+async def test_a_pipe_typed_into_the_picker_is_refused(tmp_path) -> None:
+    if not load_refuses_pipes():
+        pytest.skip("needs the engine's loader to refuse named pipes (issue 9, engine half)")
+    pipe = tmp_path / "pipe.toml"
+    os.mkfifo(pipe)
+    app = make_app(worked_example())
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        picker = await open_dialog(pilot, "o", PickerScreen)
+        path = picker.query_one(Input)
+        path.focus()
+        path.value = str(pipe)
+        await pilot.press("enter")
+        error = picker.query_one("#picker-error", Static)
+        await wait_until(pilot, lambda: error.has_class("-shown"), "the refusal")
+        assert "regular file" in str(error.render())
+        assert app.screen is picker and app.timeline.program.scenario.name == "Worked example"
 
 
 async def test_picker_path_input_takes_every_key(tmp_path) -> None:

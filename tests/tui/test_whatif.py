@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -430,6 +431,96 @@ async def test_a_bad_edit_shows_the_error_and_keeps_the_last_good_scenario(
             lambda: path.write_text(fixed, encoding="utf-8"),
         )
         assert app.timeline.program.optimizer.spec.lr == 0.03 and app.cursor == here
+
+
+def reload_notes(app: BpdbgApp, severity: str | None = None) -> list[str]:
+    return [
+        n.message for n in app._notifications if severity is None or n.severity == severity
+    ]
+
+
+async def test_a_burst_of_bad_saves_shows_one_error_updated(tmp_path: Path) -> None:
+    """Thirty bad saves in a row (an editor saving as one types): one error on screen,
+    the latest, not a stack of them."""
+    path = tmp_path / "valley.toml"
+    path.write_text(RAVINE, encoding="utf-8")
+    app = make_app(load_program(str(path)))
+    async with app.run_test(size=(120, 40), notifications=True) as pilot:
+        await settle(pilot)
+        await watching(pilot)
+        good = app.timeline
+
+        def burst() -> None:
+            for i in range(30):
+                path.write_text(RAVINE.replace("lr = 0.035", f'lr = "fast{i}"'), encoding="utf-8")
+                time.sleep(0.005)
+
+        def last_error_shown() -> bool:
+            return any("'fast29'" in m for m in reload_notes(app, "error"))
+
+        await wait_for(pilot, last_error_shown, burst, "the last save's error")
+        await pilot.pause(0.2)  # any stragglers of the burst
+        assert len(reload_notes(app, "error")) == 1
+        assert app.timeline is good
+
+
+async def test_a_deleted_file_says_so_and_is_picked_up_when_back(tmp_path: Path) -> None:
+    path = tmp_path / "valley.toml"
+    path.write_text(RAVINE, encoding="utf-8")
+    program = load_program(str(path))
+    app = make_app(program)
+    async with app.run_test(size=(120, 40), notifications=True) as pilot:
+        await settle(pilot)
+        await watching(pilot)
+        good = app.timeline
+        here = event_seq(program, "update", "b", 4)
+        app.cursor = here
+
+        def gone() -> bool:
+            return any("valley.toml is gone" in m for m in reload_notes(app, "warning"))
+
+        await wait_for(pilot, gone, lambda: path.unlink(missing_ok=True), "the file gone")
+        assert app.timeline is good and app.cursor == here  # still running
+        # Back, edited: reloaded, and the note about it replaces the one about its absence.
+        edited = RAVINE.replace("lr = 0.035", "lr = 0.02")
+        await wait_for(
+            pilot, lambda: app.timeline is not good,
+            lambda: path.write_text(edited, encoding="utf-8"), "the file back",
+        )
+        assert app.timeline.program.optimizer.spec.lr == 0.02 and app.cursor == here
+        await wait_until(pilot, lambda: said(app, "Reloaded"), "the reload's note")
+        assert not gone()
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")
+async def test_a_pipe_in_place_of_the_file_is_refused_and_reload_goes_on(tmp_path: Path) -> None:
+    """Opening a named pipe waits for a writer: the watcher used to block there for good,
+    silently. It says the file is not a regular file, and reloads once it is one again."""
+    path = tmp_path / "valley.toml"
+    path.write_text(RAVINE, encoding="utf-8")
+    app = make_app(load_program(str(path)))
+    async with app.run_test(size=(120, 40), notifications=True) as pilot:
+        await settle(pilot)
+        await watching(pilot)
+        good = app.timeline
+
+        def to_pipe() -> None:
+            path.unlink(missing_ok=True)
+            os.mkfifo(path)
+
+        def refused() -> bool:
+            return any("is not a regular file" in m for m in reload_notes(app, "error"))
+
+        await wait_for(pilot, refused, to_pipe, "the pipe refused")
+        assert app.timeline is good
+        edited = RAVINE.replace("lr = 0.035", "lr = 0.03")
+
+        def to_file() -> None:
+            path.unlink(missing_ok=True)
+            path.write_text(edited, encoding="utf-8")
+
+        await wait_for(pilot, lambda: app.timeline is not good, to_file, "the file again")
+        assert app.timeline.program.optimizer.spec.lr == 0.03
 
 
 def test_same_place_after_a_reload_that_changes_the_graph() -> None:
