@@ -330,19 +330,27 @@ class BpdbgApp(Debugger, App[int]):
 
         chunk = 1  # the first frame waits on step 0 only
         reported = 0.0
-        while not timeline.done and not worker.is_cancelled:
-            began = time.perf_counter()
-            timeline.compute(chunk, cancelled=cancelled)
-            took = time.perf_counter() - began
-            if took < CHUNK_SECONDS / 2:
-                chunk *= 2
-            elif took > CHUNK_SECONDS * 2 and chunk > 1:
-                chunk //= 2
-            # Each report redraws the header, the timeline's scrollbar and the plots:
-            # reporting every chunk would keep the UI thread busy and slow both down.
-            if timeline.done or began - reported >= PROGRESS_SECONDS:
-                reported = began
-                self.post_message(self.Computed(timeline))
+        try:
+            while not timeline.done and not worker.is_cancelled:
+                began = time.perf_counter()
+                timeline.compute(chunk, cancelled=cancelled)
+                took = time.perf_counter() - began
+                if took < CHUNK_SECONDS / 2:
+                    chunk *= 2
+                elif took > CHUNK_SECONDS * 2 and chunk > 1:
+                    chunk //= 2
+                # Each report redraws the header, the timeline's scrollbar and the plots:
+                # reporting every chunk would keep the UI thread busy and slow both down.
+                if timeline.done or began - reported >= PROGRESS_SECONDS:
+                    reported = began
+                    self.post_message(self.Computed(timeline))
+        except Exception as err:  # the steps computed so far stay steppable; say why no more
+            self.post_message(self.Computed(timeline))
+            self.notify(
+                f"Training ahead stopped at step {timeline.computed_steps:,}:"
+                f" {type(err).__name__}: {err}",
+                severity="error", timeout=10,
+            )
 
     def on_bpdbg_app_computed(self, message: Computed) -> None:
         if message.timeline is not self.timeline or not self.history_view.is_attached:

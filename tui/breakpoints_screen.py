@@ -30,6 +30,8 @@ from tui.text_input import TextInput
 
 KINDS = {"node": "node", "phase": "phase", "condition": "watch"}
 """How each kind of breakpoint is called in the list."""
+CARET_WINDOW = 60
+"""Characters of a refused condition shown around the caret."""
 EXAMPLES = "norm(grad) > 10 · isnan(value) · loss > prev_loss · mean(a1 <= 0) > 0.5"
 
 
@@ -239,6 +241,9 @@ class BreakpointsScreen(ModalScreen[BreakpointList]):
         except BreakpointError as err:
             self._show_error("bp-node-error", str(err))
             return
+        except Exception as err:  # nothing typed in a field may end the session
+            self._show_error("bp-node-error", f"{type(err).__name__}: {err}")
+            return
         self._show_error("bp-node-error", None)
         self._add(bp)
         event.input.clear()
@@ -259,6 +264,9 @@ class BreakpointsScreen(ModalScreen[BreakpointList]):
         except ConditionError as err:
             self._show_error("bp-condition-error", err.reason, text.strip(), err.column)
             return False
+        except Exception as err:  # nothing typed in a field may end the session
+            self._show_error("bp-condition-error", f"cannot use it: {type(err).__name__}: {err}")
+            return False
         self._show_error("bp-condition-error", None)
         box.clear()
         return self._add(bp)
@@ -274,9 +282,14 @@ class BreakpointsScreen(ModalScreen[BreakpointList]):
             return
         parts: list[str | tuple[str, str]] = [("✖ ", "bold"), printable(message)]
         # Text and caret are written in cells; strip() keeps the column of the stripped text.
-        # The text is shown escaped, and the caret moved by what escaping added before it.
+        # The text is shown escaped (the caret moved by what escaping added before it),
+        # and a long one only around the column, cut with … (a condition may be 2,000).
         if column and text:
-            before = cell_len(printable(text[: column - 1]))
-            parts += ["\n  ", (printable(text), "not bold"), "\n  ", " " * before + "^"]
+            start = max(0, min(column - 1 - CARET_WINDOW // 2, len(text) - CARET_WINDOW))
+            end = start + CARET_WINDOW
+            lead, tail = ("…" if start else ""), ("…" if end < len(text) else "")
+            before = cell_len(lead + printable(text[start : column - 1]))
+            shown = lead + printable(text[start:end]) + tail
+            parts += ["\n  ", (shown, "not bold"), "\n  ", " " * before + "^"]
         error.update(Content.assemble(*parts))
         error.add_class("-shown")

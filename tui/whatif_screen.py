@@ -157,11 +157,14 @@ class WhatIfScreen(ModalScreen[Timeline | None]):
         fields = [self.query_one(f"#whatif-{n}", Input).value for n in names]
         try:
             whatif = parse_whatif(self._current, self._step, *fields)
+            branch = make_branch(self._current, whatif, self._runs.original.program.scenario.name)
         except WhatIfError as err:
             self.show_error(str(err))
             return
-        name = self._runs.original.program.scenario.name
-        self.dismiss(make_branch(self._current, whatif, name))
+        except Exception as err:  # nothing typed in a field may end the session
+            self.show_error(f"{type(err).__name__}: {err}")
+            return
+        self.dismiss(branch)
 
     def show_error(self, message: str) -> None:
         """Show why the what-if cannot be made."""
