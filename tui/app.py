@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
+from typing import Any
 
 from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
@@ -115,6 +116,7 @@ class BpdbgApp(Debugger, App[int]):
         self._player: Timer | None = None
         self._history_shown_at = 0.0
         self._bindings_shown: tuple[bool | None, ...] = ()
+        self._quitting = False
         self.header = HeaderBar(id="header")
         self.timeline_view = TimelineView(id="timeline")
         self.graph_view = GraphView(id="graph")
@@ -383,7 +385,13 @@ class BpdbgApp(Debugger, App[int]):
 
     # --- actions (see tui.actions) -----------------------------------------------------------
 
+    def exit(self, *args: Any, **kwargs: Any) -> None:
+        self._quitting = True
+        super().exit(*args, **kwargs)
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if self._quitting:
+            return False  # keys typed after q: no dialog may open while the app closes
         if action in ACTION_NAMES and self.screen is not self.screen_stack[0]:
             return False  # a dialog is open: its own keys apply, the panes behind stay still
         eps = self.timeline.events_per_step
@@ -468,6 +476,15 @@ class BpdbgApp(Debugger, App[int]):
 
     # Dialogs are imported when first opened: they bring in Markdown and the scenario
     # index, a tenth of a second that start-up need not pay.
+
+    def action_command_palette(self) -> None:
+        from textual.command import CommandPalette
+
+        from tui.dialog import Palette
+
+        # As App.action_command_palette, with a palette that closes once (tui.dialog).
+        if self.use_command_palette and not CommandPalette.is_open(self):
+            self.push_screen(Palette(id="--command-palette"))
 
     def action_open_scenario(self) -> None:
         from tui.picker_screen import PickerScreen

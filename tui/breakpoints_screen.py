@@ -17,7 +17,6 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
-from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
@@ -26,6 +25,7 @@ from engine.fmt import printable
 from engine.graph import Graph
 from engine.watch import WATCH_FUNCTIONS, Breakpoint, BreakpointError, ConditionError
 from engine.watch import valid_names
+from tui.dialog import Dialog
 from tui.text_input import TextInput
 
 KINDS = {"node": "node", "phase": "phase", "condition": "watch"}
@@ -82,7 +82,7 @@ def names_hint(graph: Graph) -> Content:
     )
 
 
-class BreakpointsScreen(ModalScreen[BreakpointList]):
+class BreakpointsScreen(Dialog[BreakpointList]):
     """List, enable, disable, remove and add breakpoints; ``esc`` closes and applies.
 
     Args:
@@ -153,6 +153,8 @@ class BreakpointsScreen(ModalScreen[BreakpointList]):
             yield Static(names_hint(self._graph), id="bp-names")
 
     def on_mount(self) -> None:
+        if not self.is_attached:
+            return  # the app is closing: nothing was composed
         for box in self.query(Input):
             box.cursor_blink = self._cursor_blink
         self._fill()
@@ -173,13 +175,16 @@ class BreakpointsScreen(ModalScreen[BreakpointList]):
             options.highlighted = max(0, min(at, options.option_count - 1))
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if self.dismissed:
+            return False  # keys that came after the one that closed it
         if action in ("toggle", "remove"):
             return isinstance(self.focused, OptionList)  # elsewhere the keys type or press
         return True
 
     @on(OptionList.OptionSelected)
     def _selected(self) -> None:
-        self.action_toggle()
+        if not self.dismissed:
+            self.action_toggle()
 
     def action_toggle(self) -> None:
         """Enable or disable the highlighted entry."""
@@ -228,13 +233,13 @@ class BreakpointsScreen(ModalScreen[BreakpointList]):
     @on(Button.Pressed)
     def _phase_chosen(self, event: Button.Pressed) -> None:
         phase = (event.button.id or "").removeprefix("bp-phase-")
-        if phase in PHASES:
+        if phase in PHASES and not self.dismissed:
             self._add(Breakpoint.on_phase(phase))
 
     @on(Input.Submitted, "#bp-node")
     def _node_given(self, event: Input.Submitted) -> None:
         name = event.value.strip()
-        if not name:
+        if not name or self.dismissed:
             return
         try:
             bp = Breakpoint.on_node(name, self._graph)
@@ -250,7 +255,8 @@ class BreakpointsScreen(ModalScreen[BreakpointList]):
 
     @on(Input.Submitted, "#bp-condition")
     def _condition_given(self, event: Input.Submitted) -> None:
-        self.add_condition(event.value)
+        if not self.dismissed:
+            self.add_condition(event.value)
 
     def add_condition(self, text: str) -> bool:
         """Compile ``text`` as a watchpoint and add it; show why when it is refused.

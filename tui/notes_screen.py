@@ -9,14 +9,14 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.content import Content
-from textual.screen import ModalScreen
 from textual.widgets import Markdown
 
 from engine.fmt import printable
 from engine.scenario import Scenario
+from tui.dialog import Dialog
 
 
-class NotesScreen(ModalScreen[None]):
+class NotesScreen(Dialog[None]):
     """Shows a scenario's name, source and description; ``esc``, ``d`` or ``q`` closes it."""
 
     CSS_PATH = "notes_screen.tcss"

@@ -18,7 +18,6 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.content import Content
 from textual.message import Message
-from textual.screen import ModalScreen
 from textual.widgets import Input, Label, OptionList, Static
 from textual.widgets.option_list import Option, OptionDoesNotExist
 
@@ -27,6 +26,7 @@ from engine.fmt import printable
 from engine.run import Program, make_program
 from engine.scenario import load
 from scenarios import builtin_dir, builtin_ids, resolve
+from tui.dialog import Dialog
 from tui.text_input import TextInput
 
 
@@ -69,7 +69,7 @@ def builtin_entries() -> list[Entry]:
     return entries
 
 
-class PickerScreen(ModalScreen[Program | None]):
+class PickerScreen(Dialog[Program | None]):
     """Pick a built-in scenario or type a path; dismisses with the loaded program."""
 
     CSS_PATH = "picker_screen.tcss"
@@ -127,6 +127,8 @@ class PickerScreen(ModalScreen[Program | None]):
             yield Static(id="picker-error")
 
     def on_mount(self) -> None:
+        if not self.is_attached:
+            return  # the app is closing: nothing was composed
         self.query_one(Input).cursor_blink = self._cursor_blink
         options = self.query_one(OptionList)
         if options.option_count == 0:
@@ -140,13 +142,13 @@ class PickerScreen(ModalScreen[Program | None]):
 
     @on(OptionList.OptionSelected)
     def _builtin_chosen(self, event: OptionList.OptionSelected) -> None:
-        if event.option.id is not None:
+        if event.option.id is not None and not self.dismissed:
             self.open(event.option.id)
 
     @on(Input.Submitted)
     def _path_given(self, event: Input.Submitted) -> None:
         path = event.value.strip()
-        if path:
+        if path and not self.dismissed:
             self.open(path)
 
     def open(self, ref: str) -> None:
@@ -163,6 +165,8 @@ class PickerScreen(ModalScreen[Program | None]):
                 result = make_program(load(resolve(ref), source=ref))
             except ScenarioError as err:
                 result = str(err)
+            except OSError as err:  # from finding the file: a name too long, a loop
+                result = f"{ref}: cannot open it: {err.strerror or err}"
             except Exception as err:  # a bug behind a user's file must not end their session
                 result = f"{ref}: {type(err).__name__}: {err}"
             self.post_message(self.Loaded(token, result))  # thread-safe; dropped once closed
@@ -174,8 +178,8 @@ class PickerScreen(ModalScreen[Program | None]):
 
     @on(Loaded)
     def _loaded(self, message: Loaded) -> None:
-        if message.token != self._token:
-            return  # another scenario was chosen meanwhile
+        if message.token != self._token or self.dismissed:
+            return  # another scenario was chosen meanwhile, or the picker closed
         self._show_status(None)
         if isinstance(message.result, str):
             self.show_error(message.result)

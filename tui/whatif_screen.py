@@ -17,13 +17,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.content import Content
-from textual.screen import ModalScreen
 from textual.widgets import Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from engine import fmt
 from engine.fmt import printable
 from engine.timeline import Timeline
+from tui.dialog import Dialog
 from tui.runs import Runs, run_label, run_of_step
 from tui.text_input import TextInput
 from tui.whatif import WhatIfError, make_branch, optimizer_text, parse_whatif
@@ -77,7 +77,7 @@ def run_entry(run: Timeline, current: Timeline, runs: Runs) -> Content:
     )
 
 
-class WhatIfScreen(ModalScreen[Timeline | None]):
+class WhatIfScreen(Dialog[Timeline | None]):
     """Make a what-if branch at ``step``, or pick a run; dismisses with the run to show.
 
     Args:
@@ -140,6 +140,8 @@ class WhatIfScreen(ModalScreen[Timeline | None]):
         ]
 
     def on_mount(self) -> None:
+        if not self.is_attached:
+            return  # the app is closing: nothing was composed
         for field in self.query(Input):
             field.cursor_blink = self._cursor_blink
         runs = self._runs.all()
@@ -153,6 +155,8 @@ class WhatIfScreen(ModalScreen[Timeline | None]):
 
     def apply(self) -> None:
         """Check the fields; dismiss with the new branch, or show why it cannot be made."""
+        if self.dismissed:
+            return  # an enter that came after the one that closed it
         names = ("params", "lr", "optimizer")
         fields = [self.query_one(f"#whatif-{n}", Input).value for n in names]
         try:

@@ -24,6 +24,7 @@ from engine.scenario import (
     Scenario,
     TrainSpec,
 )
+from textual import events
 from textual.app import App
 from textual.drivers.headless_driver import HeadlessDriver
 from textual.pilot import Pilot
@@ -180,6 +181,31 @@ async def open_dialog(pilot: Pilot, key: str, kind: type[Screen]) -> Screen:
         pilot, lambda: isinstance(app.screen, kind) and app.screen.is_mounted, kind.__name__
     )
     return app.screen
+
+
+CHARACTERS = {
+    "space": " ", "enter": "\r", "tab": "\t", "escape": "\x1b", "backspace": "\x7f",
+    "question_mark": "?", "plus": "+", "minus": "-", "left_square_bracket": "[",
+    "right_square_bracket": "]",
+}
+"""The character each named key types, where it types one."""
+
+
+async def send_keys(pilot: Pilot, *keys: str, pause: bool = True) -> None:
+    """Send keys as the terminal's driver does, without :meth:`Pilot.press`'s wait for the
+    process to go idle after each (about 80 ms a key): for tests that press hundreds of
+    keys and assert only that nothing fails, not what each key did.
+
+    Args:
+        pilot: The app's pilot.
+        keys: Textual key names.
+        pause: Let the app handle each key before the next is sent (``pause(0)``); if
+            false, they queue up as a burst, handled in order.
+    """
+    for key in keys:
+        pilot.app.post_message(events.Key(key, key if len(key) == 1 else CHARACTERS.get(key)))
+        if pause:
+            await pilot.pause(0)
 
 
 def said(app: App, text: str) -> bool:

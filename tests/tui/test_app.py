@@ -31,6 +31,7 @@ from snapshot_apps import (
     open_dialog,
     said,
     screen_text,
+    send_keys,
     settle,
     wait_until,
     worked_example,
@@ -513,7 +514,7 @@ async def test_every_key_on_every_screen_at_every_size() -> None:
             for opener in (None, "question_mark", "d", "o"):
                 if opener:
                     await pilot.press(opener)
-                await pilot.press(*keys)
+                await send_keys(pilot, *keys)  # (tests/tui/test_monkey.py does more)
                 while len(app.screen_stack) > 1:
                     await pilot.press("escape")
             app.playing = False
