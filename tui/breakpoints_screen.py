@@ -25,6 +25,7 @@ from engine.fmt import printable
 from engine.graph import Graph
 from engine.watch import WATCH_FUNCTIONS, Breakpoint, BreakpointError, ConditionError
 from engine.watch import valid_names
+from tui.choice_list import ChoiceList
 from tui.dialog import Dialog
 from tui.text_input import TextInput
 
@@ -139,7 +140,7 @@ class BreakpointsScreen(Dialog[BreakpointList]):
                 ),
                 id="bp-intro",
             )
-            yield OptionList(id="bp-list")
+            yield ChoiceList(id="bp-list")
             yield Label("Stop where every step enters a phase:")
             with Horizontal(id="bp-phases"):
                 for phase in PHASES:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from textual.await_complete import AwaitComplete
-from textual.command import CommandPalette
+from textual.command import CommandList, CommandPalette
 from textual.screen import ModalScreen, Screen
 
 ResultType = TypeVar("ResultType")
@@ -55,3 +55,12 @@ class Dialog(ClosesOnce, ModalScreen[ResultType]):
 class Palette(ClosesOnce, CommandPalette):
     """Textual's command palette, closing once: ``enter enter`` in a burst closed it twice,
     and the second time popped the app's last screen."""
+
+    def _action_command_list(self, action: str) -> None:
+        # Textual's list of commands fails (KeyError) on a page key before it has laid
+        # out any line: pagedown right after ctrl+p. Until then, page keys do nothing.
+        if action in ("page_up", "page_down"):
+            commands = self.query(CommandList)
+            if not commands or not commands.first().virtual_size.height:
+                return
+        super()._action_command_list(action)

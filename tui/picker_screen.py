@@ -26,6 +26,7 @@ from engine.fmt import printable
 from engine.run import Program, make_program
 from engine.scenario import load
 from scenarios import builtin_dir, builtin_ids, resolve
+from tui.choice_list import ChoiceList
 from tui.dialog import Dialog
 from tui.text_input import TextInput
 
@@ -120,7 +121,7 @@ class PickerScreen(Dialog[Program | None]):
             dialog.border_title = "Open a scenario"
             dialog.border_subtitle = "enter to open · esc to cancel"
             yield Label("Built-in scenarios" if entries else "No built-in scenarios found.")
-            yield OptionList(*options, id="picker-builtins")
+            yield ChoiceList(*options, id="picker-builtins")
             yield Label("…or a scenario file (.toml):")
             yield TextInput(placeholder="path/to/scenario.toml", id="picker-path")
             yield Static(id="picker-status")

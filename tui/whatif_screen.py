@@ -23,6 +23,7 @@ from textual.widgets.option_list import Option
 from engine import fmt
 from engine.fmt import printable
 from engine.timeline import Timeline
+from tui.choice_list import ChoiceList
 from tui.dialog import Dialog
 from tui.runs import Runs, run_label, run_of_step
 from tui.text_input import TextInput
@@ -131,7 +132,7 @@ class WhatIfScreen(Dialog[Timeline | None]):
             yield TextInput(optimizer_text(spec), id="whatif-optimizer")
             yield Static(id="whatif-error")
             yield Label("Runs of this scenario   enter switches to one")
-            yield OptionList(*self._run_options(), id="whatif-runs")
+            yield ChoiceList(*self._run_options(), id="whatif-runs")
 
     def _run_options(self) -> list[Option]:
         return [

@@ -189,3 +189,29 @@ async def test_monkey(scenario: str) -> None:
         f" {monkey.garbage} garbage entries, {monkey.restarts} restarts"
     )
     assert not monkey.problems, "\n".join(monkey.problems)
+
+
+@pytest.mark.parametrize(
+    ("size", "keys"),
+    [
+        ((120, 40), ("o", "escape", "escape")),  # dismissed twice: popped the main screen
+        ((120, 40), ("w", "escape")),  # closed while composing: on_mount found no widgets
+        ((120, 40), ("B", "escape", "escape", "escape")),
+        ((120, 40), ("ctrl+p", "enter", "enter")),  # Textual's palette, the same
+        ((120, 40), ("ctrl+p", "pagedown")),  # paged before its list was laid out
+        ((120, 40), ("o", "pagedown", "pageup")),
+        ((12, 5), ("w",)),  # a list with no width at all failed to wrap its options
+        ((6, 8), ("ctrl+p",)),
+        ((120, 40), ("q", "o")),  # a dialog opened on the closing app
+    ],
+)
+async def test_what_the_monkey_found(size: tuple[int, int], keys: tuple[str, ...]) -> None:
+    """Each burst of keys that once ended the app."""
+    app = make_app(load_program("xor"))
+    async with app.run_test(size=size) as pilot:
+        await pilot.pause()
+        await send_keys(pilot, *keys, pause=False)
+        await pilot.pause()
+        await pilot.pause(0.2)
+        assert app._exception is None
+    assert app._exception is None and app.return_code in (None, 0)
