@@ -23,7 +23,6 @@ from rich.text import Span, Text
 from textual import on
 from textual.app import RenderResult
 from textual.binding import Binding
-from textual.color import Color
 from textual.message import Message
 from textual.reactive import reactive
 from textual.widget import Widget
@@ -31,10 +30,11 @@ from textual.widget import Widget
 from engine.fmt import printable
 from engine.run import Program
 from engine.timeline import Frame, Timeline
+from tui.theme_colors import theme_color
 from tui.value_axis import value_axis
 
 if TYPE_CHECKING:
-    from textual.widgets import Select
+    from textual.widgets import OptionList, Select
     from textual_plotext.plot import Plot
 
 MAX_ELEMENTS = 64
@@ -198,8 +198,8 @@ class _Plot(Widget):
         name = f"textual-auto-{self.app.theme}"
         if name not in themes:
             variables = self.app.theme_variables
-            surface = Color.parse(variables.get("surface")).rgb
-            foreground = Color.parse(variables.get("foreground")).rgb
+            surface = theme_color(variables, "surface", "#1e1e1e").rgb
+            foreground = theme_color(variables, "foreground", "#e0e0e0").rgb
             themes[name] = _rgbify_theme(surface, surface, foreground, "default", _sequence)
         plt.theme(name)
         # Building a figure changes its data in place (a log scale takes the log of it),
@@ -295,6 +295,11 @@ class HistoryView(Widget, can_focus=True):
         Binding("l", "toggle_log", "Log scale"),
         # Not "d": the app's notes key. "r" for the right axis the norm is drawn on.
         Binding("r", "toggle_grad_norm", "Grad norm"),
+        # The chooser (a Select) pops its options up in a list that fails (KeyError) on a
+        # page key before it has laid out a line. While that list has focus, these take
+        # the page keys first, and pass them on once it can page.
+        Binding("pagedown", "page_choices(1)", show=False, priority=True),
+        Binding("pageup", "page_choices(-1)", show=False, priority=True),
     ]
 
     log_scale: reactive[bool | None] = reactive(None)
@@ -451,6 +456,26 @@ class HistoryView(Widget, can_focus=True):
         self._chooser_row.display = height > MIN_PLOT_HEIGHT
         self._plots[1].display = height > 2 * MIN_PLOT_HEIGHT
 
+    def _open_choices(self) -> OptionList | None:
+        """The chooser's list of options, if it is open and has focus."""
+        from textual.widgets import OptionList  # loaded with the chooser, not at start-up
+
+        focused = self.app.focused
+        chooser = self._chooser
+        if isinstance(focused, OptionList) and chooser is not None and chooser in focused.ancestors:
+            return focused
+        return None
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "page_choices":
+            return self._open_choices() is not None  # else the keys go on as usual
+        return True
+
+    def action_page_choices(self, direction: int) -> None:
+        choices = self._open_choices()
+        if choices is not None and choices.virtual_size.height:
+            (choices.action_page_down if direction > 0 else choices.action_page_up)()
+
     def action_toggle_log(self) -> None:
         self.log_scale = not self._loss_log
 
@@ -467,11 +492,9 @@ class HistoryView(Widget, can_focus=True):
         """Curve colours: the app's phase colours (``$phase-*``) where it publishes them,
         so the loss, the parameter and its gradient match the other panes."""
         v = self.app.theme_variables
-        background = Color.parse(v.get("background", "#000000"))
 
         def rgb(name: str, fallback: str) -> tuple[int, int, int]:
-            c = Color.parse(v.get(name, v.get(fallback, "#888888")))
-            return (background + c).rgb if c.a < 1 else c.rgb
+            return theme_color(v, name, fallback).rgb
 
         return {
             "loss": rgb("phase-loss", "text-error"),

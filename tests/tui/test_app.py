@@ -523,6 +523,20 @@ async def test_every_key_on_every_screen_at_every_size() -> None:
     assert app.return_code == 0
 
 
+async def test_every_theme_draws() -> None:
+    """The command palette offers every theme; the ANSI ones write some colours as
+    ``ansi_blue 50%``, which the graph and the plots used to fail to read."""
+    app = make_app(xor())
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        app.cursor = 30
+        for theme in sorted(app.available_themes):
+            app.theme = theme
+            await settle(pilot)
+            assert app._exception is None, theme
+        assert app.is_running
+
+
 async def test_q_quits() -> None:
     app = make_app(worked_example())
     async with app.run_test() as pilot:
