@@ -763,7 +763,7 @@ class Palette(msgspec.Struct, frozen=True):
             c = theme_color(variables, name, fallback)
             return c.hex if c.ansi is None else c.rich_color  # ANSI: the terminal's own
 
-        def phase(name: str, theme_name: str, fallback: str) -> str:
+        def phase(name: str, theme_name: str, fallback: str) -> str | RichColor:
             # The app publishes one colour per phase; a bare theme has only its own names.
             return color(f"phase-{name}", variables.get(theme_name, fallback))
 
