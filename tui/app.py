@@ -9,8 +9,8 @@ Training ahead runs in a thread worker that only advances the timeline and posts
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
@@ -38,6 +38,10 @@ from tui.pacing import cancel_check
 from tui.runs import Runs
 from tui.startup import resume_gc
 from tui.timeline_view import TimelineView, step_layout
+
+if TYPE_CHECKING:
+    from textual.command import CommandListItem
+    from textual.widget import AwaitMount
 
 PHASE_COLORS = {
     "forward": "text-primary",
@@ -477,14 +481,33 @@ class BpdbgApp(Debugger, App[int]):
     # Dialogs are imported when first opened: they bring in Markdown and the scenario
     # index, a tenth of a second that start-up need not pay.
 
+    # The command palette, and the palettes its "Change theme" and "Keys" open, are
+    # Textual's with a fault or two mended (tui.dialog.Palette): these are as App's own.
+
     def action_command_palette(self) -> None:
         from textual.command import CommandPalette
 
         from tui.dialog import Palette
 
-        # As App.action_command_palette, with a palette that closes once (tui.dialog).
         if self.use_command_palette and not CommandPalette.is_open(self):
             self.push_screen(Palette(id="--command-palette"))
+
+    def search_commands(
+        self, commands: Sequence[CommandListItem], placeholder: str = "Search for commands…"
+    ) -> AwaitMount:
+        from textual.command import SimpleProvider
+
+        from tui.dialog import Palette
+
+        provider = SimpleProvider(self.screen, list(commands))
+        return self.push_screen(Palette(providers=[provider], placeholder=placeholder))
+
+    def search_themes(self) -> None:
+        from textual.theme import ThemeProvider
+
+        from tui.dialog import Palette
+
+        self.push_screen(Palette(providers=[ThemeProvider], placeholder="Search for themes…"))
 
     def action_open_scenario(self) -> None:
         from tui.picker_screen import PickerScreen

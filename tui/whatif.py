@@ -184,12 +184,14 @@ def parse_params(
         m = _ASSIGN.match(piece)
         if m is None:
             raise WhatIfError(
-                f"parameters: expected NAME = value or NAME[i,j] = number, found {_shown(piece.strip())}"
+                "parameters: expected NAME = value or NAME[i,j] = number,"
+                f" found {_shown(piece.strip())}"
             )
         name, index_text, value_text = m.groups()
         if name not in params:
             raise WhatIfError(
-                f"parameters: unknown parameter {_shown(name)}; the parameters are {', '.join(params)}"
+                f"parameters: unknown parameter {_shown(name)};"
+                f" the parameters are {', '.join(params)}"
             )
         current = edited.get(name, params[name])
         shape = tuple(current.shape)
@@ -268,7 +270,9 @@ def parse_optimizer(text: str, lr: float, current: OptimizerSpec) -> OptimizerSp
         if key == "betas":
             parts = value.split(",")
             if len(parts) != 2:
-                raise WhatIfError(f"{where}: expected two numbers beta1,beta2, found {_shown(value)}")
+                raise WhatIfError(
+                    f"{where}: expected two numbers beta1,beta2, found {_shown(value)}"
+                )
             b1, b2 = (_unit(p, where) for p in parts)
             spec = msgspec.structs.replace(spec, betas=(b1, b2))
         elif key == "beta1":

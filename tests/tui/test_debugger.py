@@ -245,9 +245,8 @@ async def test_disabled_breakpoints_are_skipped_and_removed_ones_gone() -> None:
         here = app.cursor
         await press_and_settle(pilot, "c")
         assert app.cursor == here
-        await wait_until(
-            pilot, lambda: said(app, "No breakpoints set, and no NaN or inf up to step 19"), "a note"
-        )
+        note = "No breakpoints set, and no NaN or inf up to step 19"
+        await wait_until(pilot, lambda: said(app, note), "the note")
 
 
 async def test_the_dialog_adds_node_breakpoints_and_refuses_bad_names() -> None:

@@ -231,3 +231,17 @@ async def test_page_keys_in_the_history_chooser_with_no_room(size: tuple[int, in
         await pilot.pause()
         assert app._exception is None
     assert app._exception is None and app.return_code in (None, 0)
+
+
+@pytest.mark.parametrize("opens", ["search_themes", "action_command_palette"])
+async def test_page_keys_in_a_palette_right_away(opens: str) -> None:
+    """The palettes the app opens (ctrl+p, and "Change theme" from it) page only once
+    their list is laid out (the monkey found Textual's failing before)."""
+    app = make_app(load_program("xor"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        getattr(app, opens)()
+        await send_keys(pilot, "pageup", "pagedown", "pageup", pause=False)
+        await pilot.pause()
+        assert app._exception is None
+    assert app._exception is None and app.return_code in (None, 0)
