@@ -9,18 +9,21 @@ Training ahead runs in a thread worker that only advances the timeline and posts
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.message import Message
+from textual.notifications import SeverityLevel
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.worker import get_current_worker
 
+from engine.fmt import printable
 from engine.run import Program
 from engine.timeline import Frame, Timeline
 from tui.actions import ACTIONS, ActionsProvider, bindings
@@ -35,6 +38,10 @@ from tui.pacing import cancel_check
 from tui.runs import Runs
 from tui.startup import resume_gc
 from tui.timeline_view import TimelineView, step_layout
+
+if TYPE_CHECKING:
+    from textual.command import CommandListItem
+    from textual.widget import AwaitMount
 
 PHASE_COLORS = {
     "forward": "text-primary",
@@ -113,6 +120,7 @@ class BpdbgApp(Debugger, App[int]):
         self._player: Timer | None = None
         self._history_shown_at = 0.0
         self._bindings_shown: tuple[bool | None, ...] = ()
+        self._quitting = False
         self.header = HeaderBar(id="header")
         self.timeline_view = TimelineView(id="timeline")
         self.graph_view = GraphView(id="graph")
@@ -122,6 +130,27 @@ class BpdbgApp(Debugger, App[int]):
         self.set_reactive(BpdbgApp.breakpoints, tuple(program.breakpoints))
 
     # --- layout ---------------------------------------------------------------------------
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = False,
+    ) -> None:
+        """Show a notification, as :meth:`App.notify` does, but as plain text by default
+        and with control characters escaped (:func:`engine.fmt.printable`).
+
+        Notifications quote text from files: scenario names, error messages naming a
+        file, conditions. Parsed as markup, a name with ``[/]`` in it would end the app,
+        and an ESC in it would reach the terminal.
+        """
+        super().notify(
+            printable(message, newlines=True), title=printable(title), severity=severity,
+            timeout=timeout, markup=markup,
+        )
 
     def get_css_variables(self) -> dict[str, str]:
         variables = super().get_css_variables()
@@ -261,7 +290,9 @@ class BpdbgApp(Debugger, App[int]):
         t, frame = self.timeline, self.frame
         self.header.set_part(
             "title",
-            Content.from_markup("[b]bpdbg[/b] [dim]│[/dim] $name", name=t.program.scenario.name),
+            Content.from_markup(
+                "[b]bpdbg[/b] [dim]│[/dim] $name", name=printable(t.program.scenario.name)
+            ),
         )
         if frame is not None:
             self.header.set_part(
@@ -305,19 +336,27 @@ class BpdbgApp(Debugger, App[int]):
 
         chunk = 1  # the first frame waits on step 0 only
         reported = 0.0
-        while not timeline.done and not worker.is_cancelled:
-            began = time.perf_counter()
-            timeline.compute(chunk, cancelled=cancelled)
-            took = time.perf_counter() - began
-            if took < CHUNK_SECONDS / 2:
-                chunk *= 2
-            elif took > CHUNK_SECONDS * 2 and chunk > 1:
-                chunk //= 2
-            # Each report redraws the header, the timeline's scrollbar and the plots:
-            # reporting every chunk would keep the UI thread busy and slow both down.
-            if timeline.done or began - reported >= PROGRESS_SECONDS:
-                reported = began
-                self.post_message(self.Computed(timeline))
+        try:
+            while not timeline.done and not worker.is_cancelled:
+                began = time.perf_counter()
+                timeline.compute(chunk, cancelled=cancelled)
+                took = time.perf_counter() - began
+                if took < CHUNK_SECONDS / 2:
+                    chunk *= 2
+                elif took > CHUNK_SECONDS * 2 and chunk > 1:
+                    chunk //= 2
+                # Each report redraws the header, the timeline's scrollbar and the plots:
+                # reporting every chunk would keep the UI thread busy and slow both down.
+                if timeline.done or began - reported >= PROGRESS_SECONDS:
+                    reported = began
+                    self.post_message(self.Computed(timeline))
+        except Exception as err:  # the steps computed so far stay steppable; say why no more
+            self.post_message(self.Computed(timeline))
+            self.notify(
+                f"Training ahead stopped at step {timeline.computed_steps:,}:"
+                f" {type(err).__name__}: {err}",
+                severity="error", timeout=10,
+            )
 
     def on_bpdbg_app_computed(self, message: Computed) -> None:
         if message.timeline is not self.timeline or not self.history_view.is_attached:
@@ -343,11 +382,20 @@ class BpdbgApp(Debugger, App[int]):
         self.selected = message.name
         if message.name in self.timeline.program.graph.params:
             self.history_view.select_param(message.name)
-        self.graph_view.border_subtitle = f"selected {message.name} · b: breakpoint"
+        # A sub-expression's name is its text (C[ix]): never markup.
+        self.graph_view.border_subtitle = Content(
+            f"selected {printable(message.name)} · b: breakpoint"
+        )
 
     # --- actions (see tui.actions) -----------------------------------------------------------
 
+    def exit(self, *args: Any, **kwargs: Any) -> None:
+        self._quitting = True
+        super().exit(*args, **kwargs)
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if self._quitting:
+            return False  # keys typed after q: no dialog may open while the app closes
         if action in ACTION_NAMES and self.screen is not self.screen_stack[0]:
             return False  # a dialog is open: its own keys apply, the panes behind stay still
         eps = self.timeline.events_per_step
@@ -432,6 +480,34 @@ class BpdbgApp(Debugger, App[int]):
 
     # Dialogs are imported when first opened: they bring in Markdown and the scenario
     # index, a tenth of a second that start-up need not pay.
+
+    # The command palette, and the palettes its "Change theme" and "Keys" open, are
+    # Textual's with a fault or two mended (tui.dialog.Palette): these are as App's own.
+
+    def action_command_palette(self) -> None:
+        from textual.command import CommandPalette
+
+        from tui.dialog import Palette
+
+        if self.use_command_palette and not CommandPalette.is_open(self):
+            self.push_screen(Palette(id="--command-palette"))
+
+    def search_commands(
+        self, commands: Sequence[CommandListItem], placeholder: str = "Search for commands…"
+    ) -> AwaitMount:
+        from textual.command import SimpleProvider
+
+        from tui.dialog import Palette
+
+        provider = SimpleProvider(self.screen, list(commands))
+        return self.push_screen(Palette(providers=[provider], placeholder=placeholder))
+
+    def search_themes(self) -> None:
+        from textual.theme import ThemeProvider
+
+        from tui.dialog import Palette
+
+        self.push_screen(Palette(providers=[ThemeProvider], placeholder="Search for themes…"))
 
     def action_open_scenario(self) -> None:
         from tui.picker_screen import PickerScreen

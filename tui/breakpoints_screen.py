@@ -11,22 +11,28 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from rich.cells import cell_len
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
-from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from engine.events import PHASES
+from engine.fmt import printable
 from engine.graph import Graph
 from engine.watch import WATCH_FUNCTIONS, Breakpoint, BreakpointError, ConditionError
 from engine.watch import valid_names
+from tui.choice_list import ChoiceList
+from tui.dialog import Dialog
+from tui.text_input import TextInput
 
 KINDS = {"node": "node", "phase": "phase", "condition": "watch"}
 """How each kind of breakpoint is called in the list."""
+CARET_WINDOW = 60
+"""Characters of a refused condition shown around the caret."""
 EXAMPLES = "norm(grad) > 10 · isnan(value) · loss > prev_loss · mean(a1 <= 0) > 0.5"
 
 
@@ -41,8 +47,11 @@ class BreakpointList(NamedTuple):
 def entry(bp: Breakpoint) -> Content:
     """One breakpoint as the list shows it: ``[x] node   W1``; dimmed when disabled."""
     check = "[x]" if bp.enabled else "[ ]"
-    target = bp.target if bp.kind != "phase" else f"{bp.target} (where every step enters it)"
-    label = f"  {bp.label}" if bp.label else ""
+    # Targets and labels may come from a scenario file: shown as text, escaped.
+    target = printable(bp.target)
+    if bp.kind == "phase":
+        target += " (where every step enters it)"
+    label = f"  {printable(bp.label)}" if bp.label else ""
     text = Content.assemble(
         (check, "bold"), "  ", (f"{KINDS[bp.kind]:<6}", "$text-accent"), " ", target,
         (label, "italic"),
@@ -54,7 +63,7 @@ def nonfinite_entry(enabled: bool, found: tuple[int, str] | None) -> Content:
     """The built-in entry: the stop at the first NaN or infinity, and where it is."""
     check = "[x]" if enabled else "[ ]"
     where = (
-        (f"found at event {found[0]:,}: {found[1]}", "$text-error")
+        (f"found at event {found[0]:,}: {printable(found[1])}", "$text-error")
         if found is not None
         else ("none in the steps computed so far", "$text-muted")
     )
@@ -74,7 +83,7 @@ def names_hint(graph: Graph) -> Content:
     )
 
 
-class BreakpointsScreen(ModalScreen[BreakpointList]):
+class BreakpointsScreen(Dialog[BreakpointList]):
     """List, enable, disable, remove and add breakpoints; ``esc`` closes and applies.
 
     Args:
@@ -131,20 +140,22 @@ class BreakpointsScreen(ModalScreen[BreakpointList]):
                 ),
                 id="bp-intro",
             )
-            yield OptionList(id="bp-list")
+            yield ChoiceList(id="bp-list")
             yield Label("Stop where every step enters a phase:")
             with Horizontal(id="bp-phases"):
                 for phase in PHASES:
                     yield Button(phase, id=f"bp-phase-{phase}", compact=True)
             yield Label("Stop at every event of a node or parameter:")
-            yield Input(placeholder="a name, e.g. W1", id="bp-node")
+            yield TextInput(placeholder="a name, e.g. W1", id="bp-node")
             yield Static(id="bp-node-error", classes="bp-error")
             yield Label("Watchpoint — stop where a condition is true:")
-            yield Input(placeholder=f"e.g. {EXAMPLES}", id="bp-condition")
+            yield TextInput(placeholder=f"e.g. {EXAMPLES}", id="bp-condition")
             yield Static(id="bp-condition-error", classes="bp-error")
             yield Static(names_hint(self._graph), id="bp-names")
 
     def on_mount(self) -> None:
+        if not self.is_attached:
+            return  # the app is closing: nothing was composed
         for box in self.query(Input):
             box.cursor_blink = self._cursor_blink
         self._fill()
@@ -165,13 +176,16 @@ class BreakpointsScreen(ModalScreen[BreakpointList]):
             options.highlighted = max(0, min(at, options.option_count - 1))
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if self.dismissed:
+            return False  # keys that came after the one that closed it
         if action in ("toggle", "remove"):
             return isinstance(self.focused, OptionList)  # elsewhere the keys type or press
         return True
 
     @on(OptionList.OptionSelected)
     def _selected(self) -> None:
-        self.action_toggle()
+        if not self.dismissed:
+            self.action_toggle()
 
     def action_toggle(self) -> None:
         """Enable or disable the highlighted entry."""
@@ -220,18 +234,21 @@ class BreakpointsScreen(ModalScreen[BreakpointList]):
     @on(Button.Pressed)
     def _phase_chosen(self, event: Button.Pressed) -> None:
         phase = (event.button.id or "").removeprefix("bp-phase-")
-        if phase in PHASES:
+        if phase in PHASES and not self.dismissed:
             self._add(Breakpoint.on_phase(phase))
 
     @on(Input.Submitted, "#bp-node")
     def _node_given(self, event: Input.Submitted) -> None:
         name = event.value.strip()
-        if not name:
+        if not name or self.dismissed:
             return
         try:
             bp = Breakpoint.on_node(name, self._graph)
         except BreakpointError as err:
             self._show_error("bp-node-error", str(err))
+            return
+        except Exception as err:  # nothing typed in a field may end the session
+            self._show_error("bp-node-error", f"{type(err).__name__}: {err}")
             return
         self._show_error("bp-node-error", None)
         self._add(bp)
@@ -239,7 +256,8 @@ class BreakpointsScreen(ModalScreen[BreakpointList]):
 
     @on(Input.Submitted, "#bp-condition")
     def _condition_given(self, event: Input.Submitted) -> None:
-        self.add_condition(event.value)
+        if not self.dismissed:
+            self.add_condition(event.value)
 
     def add_condition(self, text: str) -> bool:
         """Compile ``text`` as a watchpoint and add it; show why when it is refused.
@@ -252,6 +270,9 @@ class BreakpointsScreen(ModalScreen[BreakpointList]):
             bp = Breakpoint.when(text, self._graph)
         except ConditionError as err:
             self._show_error("bp-condition-error", err.reason, text.strip(), err.column)
+            return False
+        except Exception as err:  # nothing typed in a field may end the session
+            self._show_error("bp-condition-error", f"cannot use it: {type(err).__name__}: {err}")
             return False
         self._show_error("bp-condition-error", None)
         box.clear()
@@ -266,9 +287,16 @@ class BreakpointsScreen(ModalScreen[BreakpointList]):
             error.update("")
             error.remove_class("-shown")
             return
-        parts: list[str | tuple[str, str]] = [("✖ ", "bold"), message]
+        parts: list[str | tuple[str, str]] = [("✖ ", "bold"), printable(message)]
         # Text and caret are written in cells; strip() keeps the column of the stripped text.
+        # The text is shown escaped (the caret moved by what escaping added before it),
+        # and a long one only around the column, cut with … (a condition may be 2,000).
         if column and text:
-            parts += ["\n  ", (text, "not bold"), "\n  ", " " * (column - 1) + "^"]
+            start = max(0, min(column - 1 - CARET_WINDOW // 2, len(text) - CARET_WINDOW))
+            end = start + CARET_WINDOW
+            lead, tail = ("…" if start else ""), ("…" if end < len(text) else "")
+            before = cell_len(lead + printable(text[start : column - 1]))
+            shown = lead + printable(text[start:end]) + tail
+            parts += ["\n  ", (shown, "not bold"), "\n  ", " " * before + "^"]
         error.update(Content.assemble(*parts))
         error.add_class("-shown")

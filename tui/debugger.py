@@ -21,6 +21,7 @@ from textual.reactive import reactive
 from textual.worker import get_current_worker
 
 from engine import fmt
+from engine.fmt import printable
 from engine.diagnose import first_nonfinite_event, nonfinite_in_event
 from engine.events import Backward, Forward, Loss, Update
 from engine.timeline import Frame, Timeline
@@ -97,8 +98,15 @@ def search(
         )
     except BreakpointError as err:
         return SearchDone(timeline, direction, None, 0, str(err))
+    except Exception as err:  # a condition that fails on these numbers must not end the app
+        return SearchDone(timeline, direction, None, 0, f"The search stopped: {_why(err)}")
     last = timeline.total_steps - 1 if direction > 0 else 0
     return SearchDone(timeline, direction, hit, last)
+
+
+def _why(err: Exception) -> str:
+    """An unexpected error in one line: its kind and message."""
+    return f"{type(err).__name__}: {err}"
 
 
 def nonfinite_cause(frame: Frame) -> str:
@@ -212,6 +220,9 @@ class Debugger(_Base):
                 except BreakpointError as err:
                     self.notify(f"{bp.describe()}: {err}", severity="error", timeout=6)
                     continue
+                except Exception as err:  # a condition from a file must not end the app
+                    self.notify(f"{bp.describe()}: {_why(err)}", severity="error", timeout=6)
+                    continue
             elif bp.kind == "node":
                 spots = {i for i, (_, subject) in enumerate(layout) if subject == bp.target}
             else:
@@ -224,7 +235,10 @@ class Debugger(_Base):
         self._marks = (frozenset(enabled), frozenset(disabled - enabled))
         self._show_marks(self._nonfinite())
         shown = [bp.describe() for bp in breakpoints if bp.enabled]
-        self.timeline_view.border_subtitle = f"● {', '.join(shown)}" if shown else ""
+        # Conditions come from files and may hold brackets (C[ix] > 0): never markup.
+        self.timeline_view.border_subtitle = (
+            Content(printable(f"● {', '.join(shown)}")) if shown else ""
+        )
 
     def _nonfinite(self) -> tuple[int, str] | None:
         """The first event of the computed run holding a NaN or inf (cached by the engine)."""
@@ -257,7 +271,7 @@ class Debugger(_Base):
         if hit is not None:
             kind = "nonfinite" if hit.breakpoint is None else hit.breakpoint.kind
             style = "bold $text-error" if hit.nonfinite else "bold $text-warning"
-            reason = hit.reason
+            reason = printable(hit.reason)  # it may quote a condition from a file
             if hit.nonfinite:
                 # What comes first: if the header is narrow, the end is cut.
                 reason = reason.removeprefix("first non-finite number: ") + " (first NaN/inf)"
@@ -359,12 +373,22 @@ class Debugger(_Base):
             if done.direction > 0
             else "back to step 0"
         )
+        found = self._nonfinite() if self.stop_on_nonfinite else None
+        if found is not None:
+            # It is behind the search (or here): c stops only at the first one.
+            at = "here" if found[0] == self.cursor else f"at event {found[0]:,}"
+            first = f"the first NaN or inf is {at}, and c stops only at the first"
         if not any(bp.enabled for bp in self.breakpoints):
+            if found is not None:
+                return (
+                    f"No breakpoints set, and {first}. Press b to set a breakpoint on the"
+                    " current node, B to list them."
+                )
             return (
                 f"No breakpoints set, and no NaN or inf {where}. Press b to set a breakpoint"
                 " on the current node, B to list them."
             )
-        return f"No breakpoint hit {where}."
+        return f"No breakpoint hit {where}" + (f"; {first}." if found is not None else ".")
 
     def _say_hit(self, hit: Hit) -> None:
         step = hit.seq // self.timeline.events_per_step
@@ -393,7 +417,11 @@ class Debugger(_Base):
                     return Hit(seq, bp, bp.reason(phase, subject))
             elif cond.checked_at(pos):
                 frame = frame or self.timeline.frame(seq)
-                if cond.holds(frame, self.timeline):
+                try:
+                    holds = cond.holds(frame, self.timeline)
+                except Exception as err:  # stop here, and say why, rather than end the app
+                    return Hit(seq, bp, f"{bp.describe()} cannot be evaluated here: {_why(err)}")
+                if holds:
                     return Hit(seq, bp, bp.reason(phase, subject))
         if self.stop_on_nonfinite:
             found = self._nonfinite()

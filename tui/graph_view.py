@@ -22,11 +22,11 @@ from collections.abc import Mapping, Sequence
 
 import msgspec
 import numpy as np
+from rich.color import Color as RichColor
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Span, Text
 from textual.binding import Binding
-from textual.color import Color
 from textual.events import Click
 from textual.geometry import Region, Size
 from textual.message import Message
@@ -36,6 +36,7 @@ from textual.strip import Strip
 from engine import fmt
 from engine.graph import Graph
 from engine.timeline import Frame, Timeline
+from tui.theme_colors import theme_color
 
 # --- numbers ---------------------------------------------------------------------------
 # Numbers and shapes are written by engine.fmt, as in every other pane. Boxes have a
@@ -757,13 +758,12 @@ class Palette(msgspec.Struct, frozen=True):
     @classmethod
     def from_theme(cls, variables: Mapping[str, str]) -> Palette:
         """A palette from a Textual app's theme variables (``app.theme_variables``)."""
-        background = Color.parse(variables.get("background", "#000000"))
 
-        def color(name: str, fallback: str) -> str:
-            c = Color.parse(variables.get(name, fallback))
-            return (background + c).hex if c.a < 1 else c.hex
+        def color(name: str, fallback: str) -> str | RichColor:
+            c = theme_color(variables, name, fallback)
+            return c.hex if c.ansi is None else c.rich_color  # ANSI: the terminal's own
 
-        def phase(name: str, theme_name: str, fallback: str) -> str:
+        def phase(name: str, theme_name: str, fallback: str) -> str | RichColor:
             # The app publishes one colour per phase; a bare theme has only its own names.
             return color(f"phase-{name}", variables.get(theme_name, fallback))
 

@@ -6,10 +6,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Vertical, VerticalScroll
 from textual.content import Content
-from textual.screen import ModalScreen
 from textual.widgets import Markdown, Static
 
+from engine.fmt import printable
 from tui.actions import ACTIONS
+from tui.dialog import Dialog
 
 PANES = """\
 - **Timeline** (left): every event computed so far, one a line — the training step, the
@@ -52,7 +53,7 @@ def key_rows() -> list[tuple[str, str]]:
     return rows
 
 
-class HelpScreen(ModalScreen[None]):
+class HelpScreen(Dialog[None]):
     """Keys, panes and phases; any of ``esc``, ``?`` or ``q`` closes it."""
 
     CSS_PATH = "help_screen.tcss"
@@ -74,7 +75,7 @@ class HelpScreen(ModalScreen[None]):
                     Content.from_markup(
                         "bpdbg steps through backpropagation one event at a time. Now open:"
                         " [b]$name[/b] ([b]d[/b] shows its description).",
-                        name=self._scenario_name,
+                        name=printable(self._scenario_name),
                     ),
                     id="help-intro",
                 )

@@ -20,19 +20,21 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from rich.style import Style
 from rich.text import Span, Text
+from textual import on
 from textual.app import RenderResult
 from textual.binding import Binding
-from textual.color import Color
 from textual.message import Message
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from engine import fmt
+from engine.fmt import printable
 from engine.run import Program
 from engine.timeline import Frame, Timeline
+from tui.theme_colors import theme_color
+from tui.value_axis import value_axis
 
 if TYPE_CHECKING:
-    from textual.widgets import Select
+    from textual.widgets import OptionList, Select
     from textual_plotext.plot import Plot
 
 MAX_ELEMENTS = 64
@@ -104,25 +106,6 @@ def step_ticks(extent: int, width: int) -> list[int]:
         scale *= 10
 
 
-def value_ticks(y: np.ndarray, rows: int) -> tuple[list[float], list[str]]:
-    """Ticks for a value axis, labelled by :func:`engine.fmt.num` with just enough digits
-    to tell them apart (plotext writes ``1.2e-08`` as ``0.000000012``, and gradient norms
-    are often that small).
-
-    Args:
-        y: The values plotted (finite).
-        rows: Rows the axis spans; about one tick per two rows, 2 to 5 ticks.
-    """
-    lo, hi = float(np.min(y)), float(np.max(y))
-    if lo == hi:
-        return [lo], [fmt.num(lo, 4)]
-    n = max(2, min(5, rows // 2))
-    ticks = np.linspace(lo, hi, n).tolist()
-    magnitude = max(abs(lo), abs(hi))
-    digits = min(12, max(3, math.ceil(math.log10(magnitude * (n - 1) / (hi - lo))) + 1))
-    return ticks, [fmt.num(t, digits) for t in ticks]
-
-
 def downsample(x: np.ndarray, y: np.ndarray, buckets: int) -> tuple[np.ndarray, np.ndarray]:
     """At most ``2 * buckets`` points: each bucket's min and max, so spikes survive.
 
@@ -169,6 +152,12 @@ class _Plot(Widget):
 
     version: reactive[int] = reactive(0, layout=False)
 
+    class Sized(Message):
+        """The plot was laid out at a new size (its first included): the pane replots.
+
+        The pane's own size may not change when its plots arrive or when it hides and
+        shows one, so its resize alone would leave a plot undrawn."""
+
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self._plot: Plot | None = None
@@ -185,6 +174,9 @@ class _Plot(Widget):
 
     def on_mount(self) -> None:
         self.app.theme_changed_signal.subscribe(self, lambda _theme: self.refresh())
+
+    def on_resize(self) -> None:
+        self.post_message(self.Sized())
 
     def render(self) -> RenderResult:
         if not self.version:
@@ -206,8 +198,8 @@ class _Plot(Widget):
         name = f"textual-auto-{self.app.theme}"
         if name not in themes:
             variables = self.app.theme_variables
-            surface = Color.parse(variables.get("surface")).rgb
-            foreground = Color.parse(variables.get("foreground")).rgb
+            surface = theme_color(variables, "surface", "#1e1e1e").rgb
+            foreground = theme_color(variables, "foreground", "#e0e0e0").rgb
             themes[name] = _rgbify_theme(surface, surface, foreground, "default", _sequence)
         plt.theme(name)
         # Building a figure changes its data in place (a log scale takes the log of it),
@@ -303,6 +295,11 @@ class HistoryView(Widget, can_focus=True):
         Binding("l", "toggle_log", "Log scale"),
         # Not "d": the app's notes key. "r" for the right axis the norm is drawn on.
         Binding("r", "toggle_grad_norm", "Grad norm"),
+        # The chooser (a Select) pops its options up in a list that fails (KeyError) on a
+        # page key before it has laid out a line. While that list has focus, these take
+        # the page keys first, and pass them on once it can page.
+        Binding("pagedown", "page_choices(1)", show=False, priority=True),
+        Binding("pageup", "page_choices(-1)", show=False, priority=True),
     ]
 
     log_scale: reactive[bool | None] = reactive(None)
@@ -342,7 +339,8 @@ class HistoryView(Widget, can_focus=True):
         self._chooser: Select[ParamChoice] | None = None
         """The parameter chooser, once it is mounted, and the row it is in."""
         self._chooser_row: Widget | None = None
-
+        self._plotted: Frame | None = None
+        """The frame the plots were last brought up to date with."""
 
     # --- public ------------------------------------------------------------------------
 
@@ -350,6 +348,14 @@ class HistoryView(Widget, can_focus=True):
     def loss_is_log(self) -> bool:
         """Whether the loss is plotted on a log scale now (chosen, or decided from data)."""
         return self._loss_log
+
+    @property
+    def is_current(self) -> bool:
+        """Whether the pane draws the last frame it was shown: its plots are up to date
+        with it, or there is nothing to draw (no frame yet, or the pane is hidden)."""
+        if self._frame is None or not self.display or not self.is_attached:
+            return True
+        return self._plots is not None and self._plotted is self._frame
 
     @property
     def choice(self) -> ParamChoice | None:
@@ -437,6 +443,11 @@ class HistoryView(Widget, can_focus=True):
         # Once the screen is painted: a resize may hide the pane again (size classes).
         self.call_after_refresh(self._replot)
 
+    @on(_Plot.Sized)
+    def _plot_sized(self, message: _Plot.Sized) -> None:
+        message.stop()
+        self.call_after_refresh(self._replot)
+
     def _fit_parts(self) -> None:
         """Show the chooser and the parameter plot only where there is room for them."""
         if self._plots is None or self._chooser_row is None:
@@ -444,6 +455,26 @@ class HistoryView(Widget, can_focus=True):
         height = self.size.height
         self._chooser_row.display = height > MIN_PLOT_HEIGHT
         self._plots[1].display = height > 2 * MIN_PLOT_HEIGHT
+
+    def _open_choices(self) -> OptionList | None:
+        """The chooser's list of options, if it is open and has focus."""
+        from textual.widgets import OptionList  # loaded with the chooser, not at start-up
+
+        focused = self.app.focused
+        chooser = self._chooser
+        if isinstance(focused, OptionList) and chooser is not None and chooser in focused.ancestors:
+            return focused
+        return None
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "page_choices":
+            return self._open_choices() is not None  # else the keys go on as usual
+        return True
+
+    def action_page_choices(self, direction: int) -> None:
+        choices = self._open_choices()
+        if choices is not None and choices.virtual_size.height:
+            (choices.action_page_down if direction > 0 else choices.action_page_up)()
 
     def action_toggle_log(self) -> None:
         self.log_scale = not self._loss_log
@@ -461,11 +492,9 @@ class HistoryView(Widget, can_focus=True):
         """Curve colours: the app's phase colours (``$phase-*``) where it publishes them,
         so the loss, the parameter and its gradient match the other panes."""
         v = self.app.theme_variables
-        background = Color.parse(v.get("background", "#000000"))
 
         def rgb(name: str, fallback: str) -> tuple[int, int, int]:
-            c = Color.parse(v.get(name, v.get(fallback, "#888888")))
-            return (background + c).rgb if c.a < 1 else c.rgb
+            return theme_color(v, name, fallback).rgb
 
         return {
             "loss": rgb("phase-loss", "text-error"),
@@ -512,6 +541,7 @@ class HistoryView(Widget, can_focus=True):
         if param_key != self._keys["param"]:
             self._keys["param"] = param_key
             self._plot_param(param_plot, extent, updated, grad_known)
+        self._plotted = frame
 
     def _plot_loss(self, plot: _Plot, extent: int) -> None:
         frame = self._frame
@@ -533,23 +563,30 @@ class HistoryView(Widget, can_focus=True):
             n = frame.step + (1 if frame.loss is not None else 0)  # as _loss_data
             px, py = self._parent_losses(parent, n, log)
             px, py = downsample(px, py, max(8, plot.size.width))
-            labels = {
-                "parent": {"label": getattr(parent, "label", "original")},
-                "run": {"label": getattr(self._timeline, "label", "what-if")},
+            labels = {  # plotext writes them into its cells as they are: escaped
+                "parent": {"label": printable(getattr(parent, "label", "original"))},
+                "run": {"label": printable(getattr(self._timeline, "label", "what-if"))},
             }
         title = "loss (log)" if log else "loss"
         if frame.loss is not None:
             title += f"  {frame.loss:.4g}"
         self._title(plot, title)
-        if len(px):
-            plt.plot(
-                px.tolist(), py.tolist(), marker=MARKER, color=colors["cursor"], **labels["parent"]
-            )
-        if len(x):
-            plt.plot(x.tolist(), y.tolist(), marker=MARKER, color=colors["loss"], **labels["run"])
-            if not log:  # plotext's own log ticks are fine
-                plt.yticks(*value_ticks(np.concatenate([y, py]), self._rows(plot)))
-        plt.yscale("log" if log else "linear")
+        # Drawn on the unit scale of an axis made here (tui.value_axis): plotext itself
+        # fails on values whose range overflows, and writes poor log ticks.
+        axis = value_axis(np.concatenate([y, py]), self._rows(plot), log=bool(log))
+        if axis is not None:
+            if len(px):
+                plt.plot(
+                    px.tolist(), axis.place(py).tolist(), marker=MARKER, color=colors["cursor"],
+                    **labels["parent"],
+                )
+            if len(x):
+                plt.plot(
+                    x.tolist(), axis.place(y).tolist(), marker=MARKER, color=colors["loss"],
+                    **labels["run"],
+                )
+            plt.yticks(list(axis.ticks), list(axis.labels))
+            plt.ylim(0, 1)
         self._axes(plot, extent)
         plot.version += 1
 
@@ -635,9 +672,7 @@ class HistoryView(Widget, can_focus=True):
         grad_label = element_label(param, shape, NORM)
         if index == NORM:
             self._title(plot, grad_label)
-            if len(gx):
-                plt.plot(gx.tolist(), gy.tolist(), marker=MARKER, color=colors["grad"])
-                plt.yticks(*value_ticks(gy, self._rows(plot)))
+            self._draw(plot, gx, gy, colors["grad"])
             return
 
         def values() -> tuple[np.ndarray, np.ndarray]:
@@ -654,9 +689,24 @@ class HistoryView(Widget, can_focus=True):
         if self.show_grad_norm and len(gx):
             # Legends would cover the data in a pane this small; the title names the axes.
             title += f"  ·  right: {grad_label}"
-            plt.plot(gx.tolist(), gy.tolist(), marker=MARKER, color=colors["grad"], yside="right")
-            plt.yticks(*value_ticks(gy, self._rows(plot)), yside="right")
-        if len(px):  # drawn last, so that the parameter itself is on top
-            plt.plot(px.tolist(), py.tolist(), marker=MARKER, color=colors["value"])
-            plt.yticks(*value_ticks(py, self._rows(plot)))
+            self._draw(plot, gx, gy, colors["grad"], yside="right")
+        self._draw(plot, px, py, colors["value"])  # last, so that the parameter is on top
         self._title(plot, title)
+
+    def _draw(
+        self,
+        plot: _Plot,
+        x: np.ndarray,
+        y: np.ndarray,
+        color: tuple[int, int, int],
+        yside: str = "left",
+    ) -> None:
+        """One curve with its own value axis on ``yside``, on that axis's unit scale
+        (see :mod:`tui.value_axis`); nothing when it has no finite value."""
+        axis = value_axis(y, self._rows(plot))
+        if axis is None or not len(x):
+            return
+        plt = plot.plt
+        plt.plot(x.tolist(), axis.place(y).tolist(), marker=MARKER, color=color, yside=yside)
+        plt.yticks(list(axis.ticks), list(axis.labels), yside=yside)
+        plt.ylim(0, 1, yside=yside)

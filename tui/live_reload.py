@@ -8,7 +8,13 @@ cursor's — all off the UI thread. Then, on the UI thread, the app switches to 
 run with the cursor on the same step and the same event (the same phase and node where
 it still exists, else the same position, clamped) and says "reloaded". A file that no
 longer loads leaves the last good scenario running and shows the error, long enough to
-read.
+read. A file deleted (or moved away) says so, the last good scenario keeps running, and
+the file is picked up again when it is back. Only a regular file is read: a pipe or a
+device put in its place is refused without opening it (opening a pipe waits for a
+writer, which would stop live reload for good).
+
+Live reload keeps one notification at a time (:func:`_say`): each news replaces the
+last, so a burst of bad saves shows one error, updated, not a stack of them.
 
 Only scenarios that come from a file are watched: a ``.toml`` path, or a built-in
 (whose file is in the ``scenarios`` package).
@@ -22,7 +28,9 @@ closing.
 from __future__ import annotations
 
 import os
+import stat
 import threading
+import time
 import weakref
 from collections.abc import Callable
 from functools import partial
@@ -30,23 +38,32 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from textual import events
+from textual.notifications import Notification, Notify, SeverityLevel
 
 from engine.errors import ScenarioError
+from engine.fmt import printable
 from engine.run import make_program
 from engine.scenario import MAX_FILE_BYTES, load
 from engine.timeline import Timeline
-from tui.timeline_view import step_layout
 from tui.runs import Runs
+from tui.timeline_view import step_layout
 
 if TYPE_CHECKING:
     from tui.app import BpdbgApp
 
 _WATCHERS: weakref.WeakKeyDictionary[BpdbgApp, threading.Event] = weakref.WeakKeyDictionary()
 """Each app's watcher, by the event that stops it (one at a time: opening replaces it)."""
+_NOTES: weakref.WeakKeyDictionary[BpdbgApp, Notification] = weakref.WeakKeyDictionary()
+"""The notification live reload shows now, per app (see :func:`_say`)."""
 STEP_MS = 50
 """How long the file must stay unchanged before a change is read (ms)."""
 ERROR_SECONDS = 20
 """How long a reload's error stays on screen."""
+GONE_SECONDS = 0.5
+"""How long a file may be missing before it counts as deleted: an editor that saves by
+writing a new file and renaming it over the old one leaves no file for a moment."""
+GONE = "gone"
+"""What :func:`_read` says of a file that does not exist."""
 
 
 def watched_file(source: str) -> Path | None:
@@ -76,12 +93,23 @@ def watch_scenario_file(app: BpdbgApp) -> None:
     ).start()
 
 
-def _read(path: Path) -> bytes | None:
+def _read(path: Path) -> bytes | str:
+    """The bytes of the regular file at ``path``, or why they cannot be read (:data:`GONE`
+    when there is no file). Never waits: nothing but a regular file is opened."""
+    not_regular = "is not a regular file (a pipe, socket, device or folder); only a file is read"
     try:
-        with open(path, "rb") as handle:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return not_regular
+        # Non-blocking, and checked again once open: it may have been replaced meanwhile.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(fd, "rb") as handle:
+            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                return not_regular
             return handle.read(MAX_FILE_BYTES + 1)
-    except OSError:
-        return None
+    except (FileNotFoundError, NotADirectoryError):
+        return GONE
+    except OSError as err:
+        return f"cannot read the file: {err.strerror or err}"
 
 
 class _Stop:
@@ -102,6 +130,7 @@ def _watch(app: BpdbgApp, path: Path, source: str, stop: threading.Event) -> Non
     stopped = _Stop(app, stop)
     good = seen = _read(path)  # what is running now: unchanged bytes are no change
     target = os.path.normcase(str(path))
+    say: partial[None] = partial(_say, app)
 
     def is_the_file(_change: object, changed: str) -> bool:
         return os.path.normcase(os.path.abspath(changed)) == target
@@ -119,14 +148,24 @@ def _watch(app: BpdbgApp, path: Path, source: str, stop: threading.Event) -> Non
             step=STEP_MS,
         ):
             text = _read(path)
+            deadline = time.monotonic() + GONE_SECONDS
+            while text == GONE and time.monotonic() < deadline and not stopped.is_set():
+                time.sleep(STEP_MS / 1000)  # perhaps being saved: a new file comes soon
+                text = _read(path)
             if stopped.is_set():
                 return
-            if text is None or text == seen:
-                continue  # gone for a moment while being saved, or saved unchanged
+            if text == seen:
+                continue  # saved unchanged, or still gone, or still unreadable
             seen = text
+            if text == GONE:
+                on_ui(partial(say, _gone_message(source), severity="warning", timeout=10))
+                continue
+            if isinstance(text, str):
+                on_ui(partial(_failed, app, f"{source}: {text}"))
+                continue
             if text == good:
                 back = f"{source} is back to the scenario running now."
-                on_ui(partial(app.notify, back, timeout=3))
+                on_ui(partial(say, back, timeout=3))
                 continue
             try:
                 program = make_program(load(path, source=source))
@@ -145,12 +184,47 @@ def _watch(app: BpdbgApp, path: Path, source: str, stop: threading.Event) -> Non
     except Exception as err:  # no watching (e.g. the system's limit on watches)
         if not stopped.is_set():
             message = f"Live reload is off: {type(err).__name__}: {err}"
-            on_ui(partial(app.notify, message, severity="warning", timeout=6))
+            on_ui(partial(say, message, severity="warning", timeout=6))
+
+
+def _gone_message(source: str) -> str:
+    return (
+        f"{source} is gone (deleted or moved away). Still running the last version that"
+        " loaded; it reloads when the file is back."
+    )
+
+
+def _say(
+    app: BpdbgApp,
+    message: str,
+    *,
+    title: str = "",
+    severity: SeverityLevel = "information",
+    timeout: float = 4,
+) -> None:
+    """On the UI thread: show live reload's news, in place of the news it showed before.
+
+    Textual has no public call to withdraw one notification; ``_unnotify`` is what its
+    toasts call when they expire. The one withdrawn is also made to expire now, in case
+    the app has not handled its :class:`Notify` yet (news can come in quick succession):
+    Textual drops an expired notification instead of showing it. A burst of bad saves
+    then shows one error, updated.
+    """
+    previous = _NOTES.pop(app, None)
+    if previous is not None:
+        previous.timeout = 0
+        if previous in app._notifications:
+            app._unnotify(previous)
+    note = Notification(
+        printable(message, newlines=True), printable(title), severity, timeout, markup=False
+    )
+    _NOTES[app] = note
+    app.post_message(Notify(note))
 
 
 def _failed(app: BpdbgApp, message: str) -> None:
-    app.notify(
-        f"{message}\n(still running the last version that loaded)",
+    _say(
+        app, f"{message}\n(still running the last version that loaded)",
         title="Reload failed", severity="error", timeout=ERROR_SECONDS,
     )
 
@@ -177,4 +251,4 @@ def _reloaded(app: BpdbgApp, timeline: Timeline) -> None:
     app.runs = Runs(timeline)
     app.set_timeline(timeline, seq)
     note = f" (its {dropped} what-if branch(es) were of the old version)" if dropped else ""
-    app.notify(f"Reloaded {timeline.program.scenario.source}{note}", timeout=4)
+    _say(app, f"Reloaded {timeline.program.scenario.source}{note}", timeout=4)

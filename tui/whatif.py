@@ -22,13 +22,16 @@ import numpy as np
 from engine import fmt
 from engine.events import frozen
 from engine.optim import Optimizer
-from engine.scenario import OPTIMIZERS, OptimizerSpec
+from engine.scenario import MAX_DIMS, OPTIMIZERS, OptimizerSpec
 from engine.timeline import Timeline
 from tui.runs import Branch
 
 _NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 _ASSIGN = re.compile(r"^\s*([A-Za-z_]\w*)\s*(?:\[([^\]]*)\])?\s*=\s*(.*?)\s*$", re.S)
 _TOKEN = re.compile(r"\s*(?:(\[)|(\])|(,)|([^\s\[\],]+))")
+_WHOLE = re.compile(r"[0-9]+")
+MAX_INDEX_DIGITS = 18
+"""An index longer than this is out of range of any array (and int() refuses 4,300)."""
 
 OPTIMIZER_SETTINGS = {"momentum": ("momentum",), "adam": ("betas", "beta1", "beta2", "eps")}
 """The settings each optimizer kind takes, besides ``lr`` (which has its own field)."""
@@ -62,22 +65,34 @@ class WhatIf(msgspec.Struct, frozen=True):
 # --- parsing ----------------------------------------------------------------------------
 
 
+def _cut(text: str, limit: int = 40) -> str:
+    """``text`` cut to ``limit`` characters for a message (a field may hold 5,000)."""
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def _shown(text: str) -> str:
+    """``text`` quoted and cut, for a message."""
+    return repr(_cut(text))
+
+
 def parse_number(text: str, what: str) -> float:
     """A finite decimal number (``0.3``, ``-1e-3``, ``.5``), or :class:`WhatIfError`."""
     text = text.strip()
     if not _NUMBER.fullmatch(text):
-        found = repr(text) if text else "nothing"
+        found = _shown(text) if text else "nothing"
         raise WhatIfError(f"{what}: expected a number, found {found}")
-    value = float(text)
+    value = float(text)  # a decimal string: too large gives inf, never an error
     if not math.isfinite(value):
-        raise WhatIfError(f"{what}: expected a finite number, found {text!r}")
+        raise WhatIfError(f"{what}: expected a finite number, found {_shown(text)}")
     return value
 
 
 def parse_tensor(text: str, what: str) -> np.ndarray:
     """A number or a nested list of numbers (``[[0.1, 0.2], [0.3, 0.4]]``) as an array.
 
-    Only brackets, commas and numbers are read; lists must be rectangular.
+    Only brackets, commas and numbers are read; lists must be rectangular and nested at
+    most :data:`engine.scenario.MAX_DIMS` deep, as in a scenario file (the reading is
+    recursive, so 5,000 brackets would otherwise exhaust the stack).
     """
     tokens: list[tuple[str, str]] = []
     pos, text = 0, text.strip()
@@ -92,7 +107,7 @@ def parse_tensor(text: str, what: str) -> np.ndarray:
         raise WhatIfError(f"{what}: expected a number or a nested list of numbers, found nothing")
     at = 0
 
-    def value() -> float | list:
+    def value(depth: int = 0) -> float | list:
         nonlocal at
         if at >= len(tokens):
             raise WhatIfError(f"{what}: the list ends too early (a ']' is missing)")
@@ -101,12 +116,14 @@ def parse_tensor(text: str, what: str) -> np.ndarray:
         if kind == "num":
             return parse_number(tok, what)
         if kind != "[":
-            raise WhatIfError(f"{what}: expected a number or '[', found {tok!r}")
+            raise WhatIfError(f"{what}: expected a number or '[', found {_shown(tok)}")
+        if depth == MAX_DIMS:
+            raise WhatIfError(f"{what}: lists nested deeper than the limit of {MAX_DIMS} levels")
         items: list = []
         if at < len(tokens) and tokens[at][0] == "]":
             raise WhatIfError(f"{what}: empty list")
         while True:
-            items.append(value())
+            items.append(value(depth + 1))
             if at >= len(tokens):
                 raise WhatIfError(f"{what}: the list ends too early (a ']' is missing)")
             kind, tok = tokens[at]
@@ -114,11 +131,11 @@ def parse_tensor(text: str, what: str) -> np.ndarray:
             if kind == "]":
                 return items
             if kind != ",":
-                raise WhatIfError(f"{what}: expected ',' or ']', found {tok!r}")
+                raise WhatIfError(f"{what}: expected ',' or ']', found {_shown(tok)}")
 
     result = value()
     if at != len(tokens):
-        raise WhatIfError(f"{what}: unexpected {tokens[at][1]!r} after the value")
+        raise WhatIfError(f"{what}: unexpected {_shown(tokens[at][1])} after the value")
     try:
         return np.array(result, dtype=np.float64)
     except ValueError:  # ragged lists
@@ -130,18 +147,20 @@ def _index(text: str, shape: tuple[int, ...], name: str) -> tuple[int, ...]:
     if len(parts) != len(shape):
         dims = "a scalar: write no index" if not shape else f"{len(shape)} index(es)"
         raise WhatIfError(
-            f"{name}[{text}]: {name} has shape {fmt.shape(shape)}, so it takes {dims}"
+            f"{name}[{_cut(text)}]: {name} has shape {fmt.shape(shape)}, so it takes {dims}"
         )
     index = []
     for axis, (part, size) in enumerate(zip(parts, shape)):
-        if not part.isdigit():
-            raise WhatIfError(f"{name}[{text}]: expected whole numbers ≥ 0, found {part!r}")
-        i = int(part)
-        if i >= size:
+        if not _WHOLE.fullmatch(part):  # ASCII digits: str.isdigit() also takes ² and ٣
             raise WhatIfError(
-                f"{name}[{text}]: index {i} is out of range for axis {axis} (size {size})"
+                f"{name}[{_cut(text)}]: expected whole numbers ≥ 0, found {_shown(part)}"
             )
-        index.append(i)
+        if len(part) > MAX_INDEX_DIGITS or int(part) >= size:
+            raise WhatIfError(
+                f"{name}[{_cut(text)}]: index {_cut(part)} is out of range for axis {axis}"
+                f" (size {size})"
+            )
+        index.append(int(part))
     return tuple(index)
 
 
@@ -165,12 +184,14 @@ def parse_params(
         m = _ASSIGN.match(piece)
         if m is None:
             raise WhatIfError(
-                f"parameters: expected NAME = value or NAME[i,j] = number, found {piece.strip()!r}"
+                "parameters: expected NAME = value or NAME[i,j] = number,"
+                f" found {_shown(piece.strip())}"
             )
         name, index_text, value_text = m.groups()
         if name not in params:
             raise WhatIfError(
-                f"parameters: unknown parameter {name!r}; the parameters are {', '.join(params)}"
+                f"parameters: unknown parameter {_shown(name)};"
+                f" the parameters are {', '.join(params)}"
             )
         current = edited.get(name, params[name])
         shape = tuple(current.shape)
@@ -219,7 +240,7 @@ def parse_optimizer(text: str, lr: float, current: OptimizerSpec) -> OptimizerSp
     kind, settings = words[0], words[1:]
     if kind not in OPTIMIZERS:
         raise WhatIfError(
-            f"optimizer: unknown optimizer {kind!r}; expected one of {', '.join(OPTIMIZERS)}"
+            f"optimizer: unknown optimizer {_shown(kind)}; expected one of {', '.join(OPTIMIZERS)}"
         )
     spec = current if kind == current.kind else OptimizerSpec(kind, lr)
     spec = msgspec.structs.replace(spec, kind=kind, lr=lr)
@@ -227,7 +248,7 @@ def parse_optimizer(text: str, lr: float, current: OptimizerSpec) -> OptimizerSp
     for word in settings:
         key, eq, value = word.partition("=")
         if not eq:
-            raise WhatIfError(f"optimizer: expected key=value after the kind, found {word!r}")
+            raise WhatIfError(f"optimizer: expected key=value after the kind, found {_shown(word)}")
         if key == "lr":
             raise WhatIfError("optimizer: the learning rate has its own field")
         if key not in allowed:
@@ -235,7 +256,7 @@ def parse_optimizer(text: str, lr: float, current: OptimizerSpec) -> OptimizerSp
             why = (
                 f"{key} is a setting of {owner}, not of {kind}"
                 if owner
-                else f"unknown setting {key!r}"
+                else f"unknown setting {_shown(key)}"
             )
             takes = f"{kind} takes {', '.join(allowed)}" if allowed else f"{kind} takes none"
             raise WhatIfError(f"optimizer: {why}; {takes}")
@@ -249,7 +270,9 @@ def parse_optimizer(text: str, lr: float, current: OptimizerSpec) -> OptimizerSp
         if key == "betas":
             parts = value.split(",")
             if len(parts) != 2:
-                raise WhatIfError(f"{where}: expected two numbers beta1,beta2, found {value!r}")
+                raise WhatIfError(
+                    f"{where}: expected two numbers beta1,beta2, found {_shown(value)}"
+                )
             b1, b2 = (_unit(p, where) for p in parts)
             spec = msgspec.structs.replace(spec, betas=(b1, b2))
         elif key == "beta1":

@@ -17,13 +17,16 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.content import Content
-from textual.screen import ModalScreen
 from textual.widgets import Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from engine import fmt
+from engine.fmt import printable
 from engine.timeline import Timeline
+from tui.choice_list import ChoiceList
+from tui.dialog import Dialog
 from tui.runs import Runs, run_label, run_of_step
+from tui.text_input import TextInput
 from tui.whatif import WhatIfError, make_branch, optimizer_text, parse_whatif
 
 if TYPE_CHECKING:
@@ -70,11 +73,12 @@ def run_entry(run: Timeline, current: Timeline, runs: Runs) -> Content:
         f"  loss {fmt.num(losses[-1], 4)} at step {len(losses) - 1}" if len(losses) else ""
     )
     return Content.assemble(
-        (mark, "bold $text-accent"), (run_label(run), "bold"), (where, ""), (last, "dim")
+        (mark, "bold $text-accent"), (printable(run_label(run)), "bold"), (where, ""),
+        (last, "dim"),
     )
 
 
-class WhatIfScreen(ModalScreen[Timeline | None]):
+class WhatIfScreen(Dialog[Timeline | None]):
     """Make a what-if branch at ``step``, or pick a run; dismisses with the run to show.
 
     Args:
@@ -114,21 +118,21 @@ class WhatIfScreen(ModalScreen[Timeline | None]):
                     "Branch [b]$run[/b] at the start of [b]step $step[/b]: change what you"
                     " like, press [b]enter[/b], and training goes on from there as a new run."
                     " The original is kept — [b]W[/b] switches back and forth.",
-                    run=run_label(self._current), step=str(self._step),
+                    run=printable(run_label(self._current)), step=str(self._step),
                 ),
                 id="whatif-intro",
             )
             yield Static(current_values(self._current, self._step), id="whatif-values")
             hint = params_hint(dict(self._current.start_of(self._step)[0]))
             yield Label(f"Parameters   e.g. {hint}")
-            yield Input(placeholder=hint, id="whatif-params")
+            yield TextInput(placeholder=hint, id="whatif-params")
             yield Label("Learning rate")
-            yield Input(f"{spec.lr:g}", id="whatif-lr")
+            yield TextInput(f"{spec.lr:g}", id="whatif-lr")
             yield Label(f"Optimizer   {OPTIMIZER_HINT}")
-            yield Input(optimizer_text(spec), id="whatif-optimizer")
+            yield TextInput(optimizer_text(spec), id="whatif-optimizer")
             yield Static(id="whatif-error")
             yield Label("Runs of this scenario   enter switches to one")
-            yield OptionList(*self._run_options(), id="whatif-runs")
+            yield ChoiceList(*self._run_options(), id="whatif-runs")
 
     def _run_options(self) -> list[Option]:
         return [
@@ -137,6 +141,8 @@ class WhatIfScreen(ModalScreen[Timeline | None]):
         ]
 
     def on_mount(self) -> None:
+        if not self.is_attached:
+            return  # the app is closing: nothing was composed
         for field in self.query(Input):
             field.cursor_blink = self._cursor_blink
         runs = self._runs.all()
@@ -150,20 +156,25 @@ class WhatIfScreen(ModalScreen[Timeline | None]):
 
     def apply(self) -> None:
         """Check the fields; dismiss with the new branch, or show why it cannot be made."""
+        if self.dismissed:
+            return  # an enter that came after the one that closed it
         names = ("params", "lr", "optimizer")
         fields = [self.query_one(f"#whatif-{n}", Input).value for n in names]
         try:
             whatif = parse_whatif(self._current, self._step, *fields)
+            branch = make_branch(self._current, whatif, self._runs.original.program.scenario.name)
         except WhatIfError as err:
             self.show_error(str(err))
             return
-        name = self._runs.original.program.scenario.name
-        self.dismiss(make_branch(self._current, whatif, name))
+        except Exception as err:  # nothing typed in a field may end the session
+            self.show_error(f"{type(err).__name__}: {err}")
+            return
+        self.dismiss(branch)
 
     def show_error(self, message: str) -> None:
         """Show why the what-if cannot be made."""
         error = self.query_one("#whatif-error", Static)
-        error.update(Content.from_markup("[b]Cannot branch:[/b] $m", m=message))
+        error.update(Content.from_markup("[b]Cannot branch:[/b] $m", m=printable(message)))
         error.add_class("-shown")
 
     @on(OptionList.OptionSelected, "#whatif-runs")

@@ -1,11 +1,15 @@
 """Apps for the pilot and snapshot tests, built from Scenario objects (no files needed),
-and helpers that move an app to a given event before a screenshot."""
+helpers that move an app to a given event before a screenshot, and :func:`wait_until`,
+which every test uses to wait for a state rather than for a number of pauses."""
 
 from __future__ import annotations
 
 import io
 import re
+import time
 from collections.abc import Awaitable, Callable
+
+import pytest
 
 import numpy as np
 from rich.console import Console
@@ -20,8 +24,11 @@ from engine.scenario import (
     Scenario,
     TrainSpec,
 )
+from textual import events
+from textual.app import App
 from textual.drivers.headless_driver import HeadlessDriver
 from textual.pilot import Pilot
+from textual.screen import Screen
 from textual.worker import WorkerCancelled
 from tui.app import BpdbgApp
 from tui.chain_rule_view import ChainRuleView
@@ -128,16 +135,84 @@ def event_seq(program: Program, phase: str, subject: str, step: int = 0) -> int:
     return step * len(layout) + layout.index((phase, subject))
 
 
+WAIT_SECONDS = 60.0
+"""How long :func:`wait_until` waits before failing: a guard against a hang, not a timing
+assertion (a busy CI machine may take a while; a state that never comes fails)."""
+
+
+async def wait_until(
+    pilot: Pilot, predicate: Callable[[], object], what: str, timeout: float = WAIT_SECONDS
+) -> None:
+    """Pause until ``predicate()`` is true; fail, naming ``what``, if it is not after
+    ``timeout`` seconds.
+
+    For anything that arrives asynchronously (a worker's result, a timer, a message, a
+    callback after a refresh, a resize, the history's plots): a fixed number of pauses
+    is enough on an idle machine and not on a busy one.
+    """
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            pytest.fail(f"waited {timeout:g} s for {what}", pytrace=False)
+        await pilot.pause(0.01)
+
+
 async def settle(pilot: Pilot) -> None:
-    """Wait until training ahead has finished and the screen is up to date."""
+    """Wait until training ahead (and any other worker) has finished, and every pane shows
+    the current frame: the history's plots, which follow the first frame, included."""
+    app = pilot.app
     for _ in range(10):
         try:
-            await pilot.app.workers.wait_for_complete()
+            await app.workers.wait_for_complete()
             break
         except WorkerCancelled:  # the run of a scenario that was replaced
             continue
+    if isinstance(app, BpdbgApp):
+        await wait_until(pilot, lambda: app.history_view.is_current, "the history's plots")
     await pilot.pause()
-    await pilot.pause()
+
+
+async def open_dialog(pilot: Pilot, key: str, kind: type[Screen]) -> Screen:
+    """Press ``key`` and wait until the dialog it opens, a screen of type ``kind``, is
+    mounted (its widgets composed, its ``on_mount`` run)."""
+    await pilot.press(key)
+    app = pilot.app
+    await wait_until(
+        pilot, lambda: isinstance(app.screen, kind) and app.screen.is_mounted, kind.__name__
+    )
+    return app.screen
+
+
+CHARACTERS = {
+    "space": " ", "enter": "\r", "tab": "\t", "escape": "\x1b", "backspace": "\x7f",
+    "question_mark": "?", "plus": "+", "minus": "-", "left_square_bracket": "[",
+    "right_square_bracket": "]",
+}
+"""The character each named key types, where it types one."""
+
+
+async def send_keys(pilot: Pilot, *keys: str, pause: bool = True) -> None:
+    """Send keys as the terminal's driver does, without :meth:`Pilot.press`'s wait for the
+    process to go idle after each (about 80 ms a key): for tests that press hundreds of
+    keys and assert only that nothing fails, not what each key did.
+
+    Args:
+        pilot: The app's pilot.
+        keys: Textual key names.
+        pause: Let the app handle each key before the next is sent (``pause(0)``); if
+            false, they queue up as a burst, handled in order.
+    """
+    for key in keys:
+        pilot.app.post_message(events.Key(key, key if len(key) == 1 else CHARACTERS.get(key)))
+        if pause:
+            await pilot.pause(0)
+
+
+def said(app: App, text: str) -> bool:
+    """Whether the latest notification says ``text`` (for :func:`wait_until`: a
+    notification is a message the app handles after the code that sent it)."""
+    shown = list(app._notifications)
+    return bool(shown) and text in shown[-1].message
 
 
 def goto(phase: str, subject: str, step: int = 0) -> Callable[[Pilot], Awaitable[None]]:
@@ -148,7 +223,7 @@ def goto(phase: str, subject: str, step: int = 0) -> Callable[[Pilot], Awaitable
         app = pilot.app
         assert isinstance(app, BpdbgApp)
         app.cursor = event_seq(app.timeline.program, phase, subject, step)
-        await pilot.pause()
+        await settle(pilot)
 
     return run_before
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import difflib
+import os
 
 import pytest
 from textual.widgets import Input, Markdown, OptionList, Static
 
 from engine.timeline import Frame, Timeline
+from scenarios import builtin_dir
 from engine.watch import Breakpoint
 from tui.actions import ACTIONS, ActionsProvider
 from tui.app import BpdbgApp
@@ -26,17 +28,17 @@ from snapshot_apps import (
     first_frame,
     header,
     make_app,
+    open_dialog,
+    said,
     screen_text,
+    send_keys,
     settle,
+    wait_until,
     worked_example,
     xor,
 )
 
 PROGRAMS = (worked_example, fan_out, xor, adam_example)
-
-
-def last_notification(app: BpdbgApp) -> str:
-    return list(app._notifications)[-1].message
 
 
 def pane_texts(app: BpdbgApp) -> tuple[str, ...]:
@@ -176,8 +178,7 @@ async def test_the_collector_resumes_once_the_first_frame_is_up(monkeypatch) -> 
     try:
         app = make_app(worked_example())
         async with app.run_test(size=(100, 30)) as pilot:
-            await pilot.pause()
-            assert gc.isenabled()
+            await wait_until(pilot, gc.isenabled, "the collector to resume")
             assert frozen == [True]
     finally:
         gc.enable()
@@ -199,19 +200,17 @@ async def test_play_and_pause() -> None:
         await settle(pilot)
         await pilot.press("space")
         assert app.playing
-        await pilot.pause(0.4)
+        await wait_until(pilot, lambda: app.cursor > 0, "playing to move the cursor")
         await pilot.press("space")
         assert not app.playing
         stopped_at = app.cursor
-        assert stopped_at > 0
-        await pilot.pause(0.2)
+        await pilot.pause(0.2)  # several ticks' time: paused, nothing moves
         assert app.cursor == stopped_at
         # Playing stops by itself at the end.
         app.cursor = app.last - 2
         await pilot.press("space")
-        await pilot.pause(0.5)
+        await wait_until(pilot, lambda: not app.playing, "playing to stop at the end")
         assert app.cursor == app.last
-        assert not app.playing
 
 
 async def test_play_stops_at_a_breakpoint() -> None:
@@ -221,8 +220,7 @@ async def test_play_stops_at_a_breakpoint() -> None:
         await settle(pilot)
         app.breakpoints = (Breakpoint.on_node("W1"),)
         await pilot.press("space")
-        await pilot.pause(0.6)
-        assert not app.playing
+        await wait_until(pilot, lambda: not app.playing, "playing to stop")
         assert app.cursor == event_seq(program, "backward", "W1", 0)
 
 
@@ -233,8 +231,7 @@ async def test_breakpoint_and_continue() -> None:
         await settle(pilot)
         graph = app.query_one(GraphView)
         graph.post_message(GraphView.NodeSelected("W1"))
-        await pilot.pause()
-        assert app.selected == "W1"
+        await wait_until(pilot, lambda: app.selected == "W1", "the selection message")
         await pilot.press("b")
         assert app.breakpoints == (Breakpoint.on_node("W1"),)
         assert "●" in app.query_one(TimelineView).snapshot_text()
@@ -249,7 +246,7 @@ async def test_breakpoint_and_continue() -> None:
         here = app.cursor
         await pilot.press("c")
         assert app.cursor == here
-        assert "No breakpoints" in last_notification(app)
+        await wait_until(pilot, lambda: said(app, "No breakpoints"), "the notification")
 
 
 async def test_breakpoint_defaults_to_the_events_subject_and_can_miss() -> None:
@@ -264,7 +261,7 @@ async def test_breakpoint_defaults_to_the_events_subject_and_can_miss() -> None:
         assert app.cursor == event_seq(program, "backward", "a1", 19)
         await pilot.press("c")  # no a1 event after the last backward of a1
         assert app.cursor == event_seq(program, "backward", "a1", 19)
-        assert "No breakpoint hit" in last_notification(app)
+        await wait_until(pilot, lambda: said(app, "No breakpoint hit"), "the notification")
 
 
 async def test_clicking_a_timeline_line_moves_there() -> None:
@@ -272,8 +269,7 @@ async def test_clicking_a_timeline_line_moves_there() -> None:
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
         await pilot.click(TimelineView, offset=(6, 4))  # row 4 = border + 3 lines
-        await pilot.pause()
-        assert app.cursor == 3
+        await wait_until(pilot, lambda: app.cursor == 3, "the click's message")
 
 
 async def test_every_action_is_bound_listed_and_in_the_palette() -> None:
@@ -306,18 +302,16 @@ async def test_help_and_notes() -> None:
     app = make_app(worked_example())
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
-        await pilot.press("question_mark")
-        assert isinstance(app.screen, HelpScreen)
+        await open_dialog(pilot, "question_mark", HelpScreen)
         await pilot.press("n")  # the panes behind a dialog stay still
         assert app.cursor == 0
         await pilot.press("escape")
-        assert not isinstance(app.screen, HelpScreen)
-        await pilot.press("d")
-        assert isinstance(app.screen, NotesScreen)
-        markdown = app.screen.query_one(Markdown)
+        await wait_until(pilot, lambda: app.screen is app.screen_stack[0], "help to close")
+        notes = await open_dialog(pilot, "d", NotesScreen)
+        markdown = notes.query_one(Markdown)
         assert "One neuron" in markdown.source
         await pilot.press("d")
-        assert not isinstance(app.screen, NotesScreen)
+        await wait_until(pilot, lambda: app.screen is app.screen_stack[0], "the notes to close")
 
 
 async def test_picker_refuses_a_bad_file_and_keeps_the_scenario(tmp_path) -> None:
@@ -329,21 +323,110 @@ async def test_picker_refuses_a_bad_file_and_keeps_the_scenario(tmp_path) -> Non
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
         app.cursor = 7
-        await pilot.press("o")
-        assert isinstance(app.screen, PickerScreen)
-        path = app.screen.query_one(Input)
+        picker = await open_dialog(pilot, "o", PickerScreen)
+        path = picker.query_one(Input)
         path.focus()
         path.value = str(bad)
         await pilot.press("enter")
-        await pilot.pause()
-        assert isinstance(app.screen, PickerScreen)
-        error = str(app.screen.query_one("#picker-error", Static).render())
-        assert str(bad) in error
-        assert "Traceback" not in error
+        box = picker.query_one("#picker-error", Static)
+        await wait_until(pilot, lambda: str(bad) in str(box.render()), "the picker's error")
+        assert app.screen is picker
+        assert "Traceback" not in str(box.render())
         await pilot.press("escape")
-        assert not isinstance(app.screen, PickerScreen)
+        await wait_until(pilot, lambda: app.screen is app.screen_stack[0], "the picker to close")
         assert app.timeline.program.scenario.name == "Worked example"
         assert app.cursor == 7
+
+
+async def test_a_slow_load_never_holds_up_the_picker(monkeypatch, tmp_path) -> None:
+    """A file that takes its time to read (a network drive; before the engine refused
+    them, a named pipe, which waits for a writer forever): the picker says it is opening
+    it, keys still work, esc closes it, and the late answer changes nothing."""
+    import threading
+
+    from tui import picker_screen
+
+    release = threading.Event()
+    real_load = picker_screen.load
+
+    def slow_load(path, **kwargs):
+        if str(path) == str(good):  # not the built-ins the picker lists
+            release.wait(60)
+        return real_load(path, **kwargs)
+
+    good = tmp_path / "other.toml"
+    good.write_text((builtin_dir() / "xor.toml").read_text(encoding="utf-8"), encoding="utf-8")
+    monkeypatch.setattr(picker_screen, "load", slow_load)
+    app = make_app(worked_example())
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        picker = await open_dialog(pilot, "o", PickerScreen)
+        path = picker.query_one(Input)
+        path.focus()
+        path.value = str(good)
+        await pilot.press("enter")
+        status = picker.query_one("#picker-status", Static)
+        assert status.has_class("-shown") and "Opening" in str(status.render())
+        await pilot.press("x")
+        await wait_until(pilot, lambda: path.value.endswith("x"), "a key typed meanwhile")
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: app.screen is app.screen_stack[0], "the picker to close")
+        await pilot.press("n")
+        assert app.cursor == 1
+        release.set()
+        await pilot.pause(0.3)  # the answer, to a picker that is gone: nothing happens
+        assert app.timeline.program.scenario.name == "Worked example" and app.is_running
+
+
+def load_refuses_pipes() -> bool:
+    """Whether the engine's loader refuses a named pipe instead of opening it (which
+    waits for a writer). Tried in a daemon thread, so that a loader without the check
+    cannot hang this; a blocked one is released by opening the pipe's other end."""
+    import tempfile
+    import threading
+
+    from engine.errors import ScenarioError
+    from engine.scenario import load
+
+    with tempfile.TemporaryDirectory() as folder:
+        pipe = os.path.join(folder, "pipe.toml")
+        os.mkfifo(pipe)
+        refused: list[bool] = []
+
+        def attempt() -> None:
+            try:
+                load(pipe)
+            except ScenarioError as err:
+                refused.append("regular file" in err.message)
+
+        thread = threading.Thread(target=attempt, daemon=True)
+        thread.start()
+        thread.join(2)
+        if thread.is_alive():
+            os.close(os.open(pipe, os.O_WRONLY | os.O_NONBLOCK))
+            thread.join(5)
+            return False
+        return refused == [True]
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")
+async def test_a_pipe_typed_into_the_picker_is_refused(tmp_path) -> None:
+    if not load_refuses_pipes():
+        pytest.skip("needs the engine's loader to refuse named pipes (issue 9, engine half)")
+    pipe = tmp_path / "pipe.toml"
+    os.mkfifo(pipe)
+    app = make_app(worked_example())
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        picker = await open_dialog(pilot, "o", PickerScreen)
+        path = picker.query_one(Input)
+        path.focus()
+        path.value = str(pipe)
+        await pilot.press("enter")
+        error = picker.query_one("#picker-error", Static)
+        await wait_until(pilot, lambda: error.has_class("-shown"), "the refusal")
+        assert "regular file" in str(error.render())
+        assert app.screen is picker and app.timeline.program.scenario.name == "Worked example"
 
 
 async def test_picker_path_input_takes_every_key(tmp_path) -> None:
@@ -351,12 +434,12 @@ async def test_picker_path_input_takes_every_key(tmp_path) -> None:
     app = make_app(worked_example())
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
-        await pilot.press("o")
-        path = app.screen.query_one(Input)
+        picker = await open_dialog(pilot, "o", PickerScreen)
+        path = picker.query_one(Input)
         path.focus()
         await pilot.press("q", "n", "p", "b", "d", "o", "g", "G", "c", "question_mark", "space")
-        assert path.value == "qnpbdogGc? "
-        assert isinstance(app.screen, PickerScreen)
+        await wait_until(pilot, lambda: path.value == "qnpbdogGc? ", "the keys to be typed")
+        assert app.screen is picker
 
 
 async def test_picker_opens_a_builtin_and_resets_the_cursor() -> None:
@@ -365,17 +448,17 @@ async def test_picker_opens_a_builtin_and_resets_the_cursor() -> None:
         await settle(pilot)
         app.breakpoints = (Breakpoint.on_node("W1"),)
         app.cursor = 15
-        await pilot.press("o")
-        picker = app.screen
-        assert isinstance(picker, PickerScreen)
+        picker = await open_dialog(pilot, "o", PickerScreen)
         options = picker.query_one(OptionList)
         ids = [options.get_option_at_index(i).id for i in range(options.option_count)]
         assert "fan-out" in ids
         options.highlighted = ids.index("fan-out")
         await pilot.press("enter")
+        await wait_until(
+            pilot, lambda: app.timeline.program.scenario.source == "fan-out", "fan-out to open"
+        )
         await settle(pilot)
-        assert not isinstance(app.screen, PickerScreen)
-        assert app.timeline.program.scenario.source == "fan-out"
+        assert app.screen is app.screen_stack[0]
         assert app.cursor == 0
         assert app.breakpoints == ()
         assert "Fan-out" in header(app)
@@ -403,8 +486,8 @@ async def test_training_ahead_shows_progress_and_keeps_the_ui_live() -> None:
             await pilot.pause(0)
         assert app.cursor == 3  # the keys were handled while the worker computes
         assert not app.timeline.done
-        await pilot.pause(0.5)
         assert "computing" in header(app)
+        await wait_until(pilot, lambda: app.timeline.computed_steps > 1, "training ahead")
         computed = app.timeline.computed_steps
         await pilot.press("G")
         assert app.cursor >= computed * 10 - 1
@@ -431,13 +514,27 @@ async def test_every_key_on_every_screen_at_every_size() -> None:
             for opener in (None, "question_mark", "d", "o"):
                 if opener:
                     await pilot.press(opener)
-                await pilot.press(*keys)
+                await send_keys(pilot, *keys)  # (tests/tui/test_monkey.py does more)
                 while len(app.screen_stack) > 1:
                     await pilot.press("escape")
             app.playing = False
         assert app.is_running
         await pilot.press("q")
     assert app.return_code == 0
+
+
+async def test_every_theme_draws() -> None:
+    """The command palette offers every theme; the ANSI ones write some colours as
+    ``ansi_blue 50%``, which the graph and the plots used to fail to read."""
+    app = make_app(xor())
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        app.cursor = 30
+        for theme in sorted(app.available_themes):
+            app.theme = theme
+            await settle(pilot)
+            assert app._exception is None, theme
+        assert app.is_running
 
 
 async def test_q_quits() -> None:

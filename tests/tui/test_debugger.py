@@ -22,7 +22,16 @@ from tui.debugger import SPEEDS
 from tui.diagnostics_bar import DiagnosticsBar
 from tui.timeline_view import TimelineView
 
-from snapshot_apps import event_seq, header, make_app, settle, worked_example
+from snapshot_apps import (
+    event_seq,
+    header,
+    make_app,
+    open_dialog,
+    said,
+    settle,
+    wait_until,
+    worked_example,
+)
 
 SIZE = (120, 40)
 
@@ -33,9 +42,21 @@ def notifications(app: BpdbgApp) -> list[str]:
 
 async def press_and_settle(pilot: Pilot, *keys: str) -> None:
     """Press keys, then wait for any search (a worker) to report back."""
+    app = pilot.app
+    assert isinstance(app, BpdbgApp)
     for key in keys:
         await pilot.press(key)
+        await wait_until(pilot, lambda: not app._searching, f"the search after {key}")
         await settle(pilot)
+
+
+async def close_dialog(pilot: Pilot) -> None:
+    """Press esc in a dialog and wait until the main screen is back (the dialog's result,
+    handed to the app, is applied when it closes)."""
+    app = pilot.app
+    await pilot.press("escape")
+    await wait_until(pilot, lambda: app.screen is app.screen_stack[0], "the dialog to close")
+    await pilot.pause()
 
 
 def full_timeline(program: Program) -> Timeline:
@@ -70,9 +91,10 @@ async def test_continue_stops_at_the_first_nonfinite_event() -> None:
         assert "✖ inf at event 192" in header(app)  # the badge, before anyone looks
         await press_and_settle(pilot, "c")
         assert app.cursor == seq
-        said = notifications(app)[-1]
-        assert description in said and f"at step {step}" in said
-        assert "the largest 5.1e+154 (in a1)" in said and "too large for a float64" in said
+        await wait_until(pilot, lambda: said(app, description), "the stop's notification")
+        note = notifications(app)[-1]
+        assert f"at step {step}" in note
+        assert "the largest 5.1e+154 (in a1)" in note and "too large for a float64" in note
         assert description in header(app)  # why, in the header too
         assert "✖ inf at event" not in header(app)  # the badge steps aside meanwhile
         lines = app.query_one(TimelineView).snapshot_text().splitlines()
@@ -87,17 +109,15 @@ async def test_nonfinite_stop_can_be_disabled() -> None:
     app = make_app(program)
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         await settle(pilot)
-        await pilot.press("B")
-        screen = app.screen
-        assert isinstance(screen, BreakpointsScreen)
+        screen = await open_dialog(pilot, "B", BreakpointsScreen)
         options = screen.query_one(OptionList)
         options.highlighted = 0  # the pseudo-entry: the first NaN or inf
         await pilot.press("space")
-        await pilot.press("escape")
-        assert app.stop_on_nonfinite is False
+        await close_dialog(pilot)
+        await wait_until(pilot, lambda: app.stop_on_nonfinite is False, "the NaN stop to be off")
         await press_and_settle(pilot, "c")
         assert app.cursor == event_seq(program, "update", "W1", 39)
-        assert "isnan(W1)" in notifications(app)[-1]
+        await wait_until(pilot, lambda: said(app, "isnan(W1)"), "the notification")
 
 
 # --- watchpoints ---------------------------------------------------------------------------------
@@ -122,7 +142,7 @@ async def test_scenario_watchpoint_stops_at_each_hit_and_reverse_continue_goes_b
         assert app.cursor == stops[0]
         await press_and_settle(pilot, "C")  # nothing before the first hit
         assert app.cursor == stops[0]
-        assert "No breakpoint hit back to step 0" in notifications(app)[-1]
+        await wait_until(pilot, lambda: said(app, "No breakpoint hit back to step 0"), "a note")
 
 
 async def test_a_watchpoint_entered_in_the_dialog_is_where_c_stops() -> None:
@@ -135,12 +155,13 @@ async def test_a_watchpoint_entered_in_the_dialog_is_where_c_stops() -> None:
     app = make_app(program)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        await pilot.press("B")
-        box = app.screen.query_one("#bp-condition", Input)
+        screen = await open_dialog(pilot, "B", BreakpointsScreen)
+        box = screen.query_one("#bp-condition", Input)
         box.focus()
         box.value = "loss > prev_loss"
         await pilot.press("enter")
-        await pilot.press("escape")
+        await wait_until(pilot, lambda: len(screen.breakpoints) == 1, "the watchpoint's entry")
+        await close_dialog(pilot)
         assert [bp.describe() for bp in app.breakpoints] == ["when loss > prev_loss"]
         for step in ups[:2]:
             await press_and_settle(pilot, "c")
@@ -153,10 +174,9 @@ async def test_a_bad_condition_shows_why_and_changes_nothing() -> None:
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         before = app.breakpoints
-        await pilot.press("B")
-        screen = app.screen
-        assert isinstance(screen, BreakpointsScreen)
+        screen = await open_dialog(pilot, "B", BreakpointsScreen)
         box = screen.query_one("#bp-condition", Input)
+        error = screen.query_one("#bp-condition-error", Static)
         for text, says in (
             ("norm(grad) >", "ends before the expression is complete"),
             ("mean(a7 <= 0) > 0.5", "unknown name 'a7'"),
@@ -165,11 +185,11 @@ async def test_a_bad_condition_shows_why_and_changes_nothing() -> None:
             box.focus()
             box.value = text
             await pilot.press("enter")
-            error = screen.query_one("#bp-condition-error", Static)
-            assert error.display and says in str(error.render())
+            await wait_until(pilot, lambda s=says: s in str(error.render()), f"the error {says!r}")
+            assert error.display
             assert box.value == text  # kept, to be corrected
             assert screen.query_one(OptionList).option_count == 1 + len(before)
-        await pilot.press("escape")
+        await close_dialog(pilot)
         assert app.breakpoints == before
 
 
@@ -181,9 +201,10 @@ async def test_phase_breakpoint_on_update() -> None:
     app = make_app(program)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        await pilot.press("B")
+        screen = await open_dialog(pilot, "B", BreakpointsScreen)
         await pilot.click("#bp-phase-update")
-        await pilot.press("escape")
+        await wait_until(pilot, lambda: screen.breakpoints, "the button's message")
+        await close_dialog(pilot)
         assert app.breakpoints == (Breakpoint.on_phase("update"),)
         first_update = event_seq(program, "update", "W1", 0)
         assert first_update == event_seq(program, "update", "b1", 0) - 1
@@ -203,13 +224,12 @@ async def test_disabled_breakpoints_are_skipped_and_removed_ones_gone() -> None:
         app.breakpoints = (Breakpoint.on_node("W1"), Breakpoint.on_phase("update"))
         await press_and_settle(pilot, "c")
         assert app.cursor == event_seq(program, "backward", "W1", 0)
-        await pilot.press("B")
-        screen = app.screen
+        screen = await open_dialog(pilot, "B", BreakpointsScreen)
         options = screen.query_one(OptionList)
         options.highlighted = 1  # node W1
         await pilot.press("space")
         assert screen.breakpoints[0].enabled is False
-        await pilot.press("escape")
+        await close_dialog(pilot)
         assert app.breakpoints == (Breakpoint("node", "W1", False), Breakpoint.on_phase("update"))
         assert "○" in app.query_one(TimelineView).snapshot_text()
         await press_and_settle(pilot, "c")
@@ -217,15 +237,16 @@ async def test_disabled_breakpoints_are_skipped_and_removed_ones_gone() -> None:
         await press_and_settle(pilot, "c")
         assert app.cursor == event_seq(program, "update", "W1", 1)  # not W1's backward
         # Remove the phase breakpoint: with W1 disabled, nothing is left to stop at.
-        await pilot.press("B")
-        app.screen.query_one(OptionList).highlighted = 2
+        screen = await open_dialog(pilot, "B", BreakpointsScreen)
+        screen.query_one(OptionList).highlighted = 2
         await pilot.press("x")
-        await pilot.press("escape")
+        await close_dialog(pilot)
         assert app.breakpoints == (Breakpoint("node", "W1", False),)
         here = app.cursor
         await press_and_settle(pilot, "c")
         assert app.cursor == here
-        assert "No breakpoints set, and no NaN or inf up to step 19" in notifications(app)[-1]
+        note = "No breakpoints set, and no NaN or inf up to step 19"
+        await wait_until(pilot, lambda: said(app, note), "the note")
 
 
 async def test_the_dialog_adds_node_breakpoints_and_refuses_bad_names() -> None:
@@ -233,21 +254,22 @@ async def test_the_dialog_adds_node_breakpoints_and_refuses_bad_names() -> None:
     app = make_app(program)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        await pilot.press("B")
-        screen = app.screen
+        screen = await open_dialog(pilot, "B", BreakpointsScreen)
         box = screen.query_one("#bp-node", Input)
         box.focus()
-        box.value = "W7"
-        await pilot.press("enter")
         error = screen.query_one("#bp-node-error", Static)
-        assert "no node or parameter named 'W7'" in str(error.render())
-        box.value = "x"
-        await pilot.press("enter")
-        assert "'x' is an input with no events" in str(error.render())
+        for name, says in (
+            ("W7", "no node or parameter named 'W7'"),
+            ("x", "'x' is an input with no events"),
+        ):
+            box.value = name
+            await pilot.press("enter")
+            await wait_until(pilot, lambda s=says: s in str(error.render()), f"the error {says!r}")
         box.value = "b1"
         await pilot.press("enter")
+        await wait_until(pilot, lambda: screen.breakpoints, "the breakpoint's entry")
         assert not error.display
-        await pilot.press("escape")
+        await close_dialog(pilot)
         assert app.breakpoints == (Breakpoint.on_node("b1"),)
         await press_and_settle(pilot, "c")
         assert app.cursor == event_seq(program, "backward", "b1", 0)
@@ -260,7 +282,9 @@ async def test_b_on_an_input_says_why_not() -> None:
         app.selected = "x"
         await pilot.press("b")
         assert app.breakpoints == ()
-        assert "'x' is an input with no events to stop at" in notifications(app)[-1]
+        await wait_until(
+            pilot, lambda: said(app, "'x' is an input with no events to stop at"), "the note"
+        )
 
 
 async def test_a_new_scenario_brings_its_own_breakpoints() -> None:
@@ -299,10 +323,9 @@ async def test_a_long_search_keeps_the_ui_live_and_can_be_cancelled() -> None:
             assert app.cursor == at + 1  # handled while the search runs
             assert app._searching == 1
             await app.run_action(cancel)
-            await pilot.pause(0)
             assert app._searching == 0
             assert "searching" not in header(app)
-            assert "Search cancelled" in notifications(app)[-1]
+            await wait_until(pilot, lambda: said(app, "Search cancelled"), "the note")
             assert app.cursor == at + 1
         assert app.check_action("cancel_search", ()) is False  # esc is free again
         app.set_program(worked_example())  # cancels the long run's training
@@ -313,11 +336,7 @@ async def test_a_long_search_keeps_the_ui_live_and_can_be_cancelled() -> None:
 
 
 async def wait_until_stopped(pilot: Pilot, app: BpdbgApp) -> None:
-    for _ in range(400):
-        if not app.playing:
-            return
-        await pilot.pause(0.02)
-    raise AssertionError("still playing")
+    await wait_until(pilot, lambda: not app.playing, "playing to stop")
 
 
 async def test_play_stops_at_a_watchpoint_and_at_a_node_breakpoint() -> None:

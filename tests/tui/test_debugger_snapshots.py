@@ -13,7 +13,8 @@ from textual.widgets import Input
 
 from engine.run import load_program
 from engine.watch import Breakpoint
-from snapshot_apps import event_seq, make_app, settle, xor
+from snapshot_apps import event_seq, make_app, open_dialog, said, settle, wait_until, xor
+from tui.breakpoints_screen import BreakpointsScreen
 
 BIG = (120, 40)
 
@@ -44,7 +45,7 @@ def test_breakpoints_screen(snap_compare) -> None:
 
     async def run_before(pilot: Pilot) -> None:
         await settle(pilot)
-        await pilot.press("B")
+        await open_dialog(pilot, "B", BreakpointsScreen)
 
     assert snap_compare(xor_with_breakpoints(), terminal_size=BIG, run_before=run_before)
 
@@ -56,11 +57,13 @@ def test_breakpoints_screen_refuses_a_bad_condition(snap_compare) -> None:
 
     async def run_before(pilot: Pilot) -> None:
         await settle(pilot)
-        await pilot.press("B")
-        box = pilot.app.screen.query_one("#bp-condition", Input)
+        screen = await open_dialog(pilot, "B", BreakpointsScreen)
+        box = screen.query_one("#bp-condition", Input)
         box.focus()
         box.value = "mean(a3 <= 0) > 0.5"
         await pilot.press("enter")
+        error = screen.query_one("#bp-condition-error")
+        await wait_until(pilot, lambda: error.has_class("-shown"), "the condition's error")
 
     assert snap_compare(xor_with_breakpoints(), terminal_size=BIG, run_before=run_before)
 
@@ -73,8 +76,11 @@ def test_diverging_stops_at_the_first_nonfinite_event(snap_compare) -> None:
     are finite, the largest 5.1e+154 in a1, and the result is too large for a float64."""
 
     async def run_before(pilot: Pilot) -> None:
+        app = pilot.app
         await settle(pilot)
         await pilot.press("c")
+        await wait_until(pilot, lambda: said(app, "the loss L is inf"), "the stop's note")
+        await wait_until(pilot, lambda: app.screen.query("Toast"), "the note's toast")
         await settle(pilot)
 
     app = make_app(load_program("diverging-lr"))
@@ -91,7 +97,7 @@ def test_vanishing_gradients_strip(snap_compare) -> None:
         await settle(pilot)
         app = pilot.app
         app.cursor = event_seq(app.timeline.program, "backward", "z1", 0)
-        await pilot.pause()
+        await settle(pilot)
 
     app = make_app(load_program("vanishing-sigmoid"))
     assert snap_compare(app, terminal_size=BIG, run_before=run_before)

@@ -30,7 +30,7 @@ from tui.graph_view import (
     render_rows,
 )
 
-from snapshot_apps import expression, worked_example
+from snapshot_apps import expression, wait_until, worked_example
 
 # --- programs ----------------------------------------------------------------------------
 
@@ -369,6 +369,22 @@ def test_every_frame_of_the_largest_graphs_renders_to_the_layout_height() -> Non
 # --- the widget --------------------------------------------------------------------------
 
 
+def placed_now(view: GraphView) -> bool:
+    """Whether the pane is laid out with the scrollbars its drawing needs (they appear a
+    refresh after a new drawing, and move the window)."""
+    region = view.scrollable_content_region
+    if not region.area or view.graph_layout is None:
+        return False
+    wide = view.graph_layout.width > region.width
+    tall = view.graph_layout.height > region.height
+    return view.show_horizontal_scrollbar == wide and view.show_vertical_scrollbar == tall
+
+
+async def placed(pilot, view: GraphView) -> None:
+    await wait_until(pilot, lambda: placed_now(view), "the graph pane to be laid out")
+    await pilot.pause()
+
+
 class GraphApp(App[None]):
     def __init__(self) -> None:
         super().__init__()
@@ -388,11 +404,11 @@ async def test_clicking_a_node_selects_it() -> None:
     async with app.run_test(size=(100, 30)) as pilot:
         view = app.query_one(GraphView)
         view.show(timeline.frame(0), timeline)
-        await pilot.pause()
+        await placed(pilot, view)
         box = view.graph_layout.box("z")
         sx, sy = view.scroll_offset
         await pilot.click(GraphView, offset=(box.x + 2 - sx, box.y + 1 - sy))
-        await pilot.pause()
+        await wait_until(pilot, lambda: app.selected, "the click's message")
         assert app.selected == ["z"]
         assert view.selected == "z"
 
@@ -404,10 +420,10 @@ async def test_clicking_a_layer_member_selects_it() -> None:
     async with app.run_test(size=(100, 30)) as pilot:
         view = app.query_one(GraphView)
         view.show(timeline.frame(0), timeline)
-        await pilot.pause()
+        await placed(pilot, view)
         y, x, _ = view.graph_layout.lines["b1"]["value"]
         await pilot.click(GraphView, offset=(x + 4, y))
-        await pilot.pause()
+        await wait_until(pilot, lambda: app.selected, "the click's message")
         assert app.selected == ["b1"]
 
 
@@ -419,7 +435,7 @@ async def test_keys_move_the_selection_and_enter_posts_it() -> None:
         view = app.query_one(GraphView)
         view.show(timeline.frame(0), timeline)
         view.focus()
-        await pilot.pause()
+        await placed(pilot, view)
         order = view.graph_layout.order
         subject = timeline.frame(0).event.subject
         await pilot.press("down")  # no selection yet: starts at the current node
@@ -431,7 +447,7 @@ async def test_keys_move_the_selection_and_enter_posts_it() -> None:
         assert view.selected == order[(i + 1) % len(order)]
         assert app.selected == []  # moving does not post
         await pilot.press("enter")
-        await pilot.pause()
+        await wait_until(pilot, lambda: app.selected, "the selection's message")
         assert app.selected == [order[(i + 1) % len(order)]]
 
 
@@ -446,19 +462,26 @@ async def test_the_current_node_scrolls_into_view() -> None:
     async with app.run_test(size=(60, 20)) as pilot:
         view = app.query_one(GraphView)
         view.show(timeline.frame(0), timeline)
-        await pilot.pause()
+        await placed(pilot, view)
         lay = view.graph_layout
         assert lay.width > 60  # the drawing is wider than the pane
         loss_event = next(
             i for i, e in enumerate(timeline.record(0).events) if e.phase == "loss"
         )
         view.show(timeline.frame(loss_event), timeline)
-        await pilot.pause()
-        sx, sy = view.scroll_offset
-        window = view.scrollable_content_region.size
         box = lay.boxes["L"]
-        assert sx <= box.x and box.x + box.w <= sx + window.width
-        assert sy <= box.y and box.y + box.h <= sy + window.height
+
+        def in_view() -> bool:
+            sx, sy = view.scroll_offset
+            window = view.scrollable_content_region.size
+            return (
+                sx <= box.x and box.x + box.w <= sx + window.width
+                and sy <= box.y and box.y + box.h <= sy + window.height
+            )
+
+        # Once the scrollbars are there (they take room from the window after a refresh).
+        await wait_until(pilot, lambda: placed_now(view) and in_view(), "L scrolled into view")
+        sx, sy = view.scroll_offset
         # What is on screen is the drawing, scrolled.
         strip = view.render_line(box.y - sy)
         text = "".join(seg.text for seg in strip)
@@ -476,11 +499,11 @@ async def test_stepping_back_redraws_exactly() -> None:
             return ["".join(s.text for s in view.render_line(y)) for y in range(view.size.height)]
 
         view.show(timeline.frame(3), timeline)
-        await pilot.pause()
+        await placed(pilot, view)
         before = screen()
         view.show(timeline.frame(4), timeline)
-        await pilot.pause()
+        await placed(pilot, view)
         assert screen() != before
         view.show(timeline.frame(3), timeline)
-        await pilot.pause()
+        await placed(pilot, view)
         assert screen() == before

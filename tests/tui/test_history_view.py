@@ -31,7 +31,7 @@ from tui.history_view import (
     x_extent,
 )
 
-from snapshot_apps import expression, worked_example
+from snapshot_apps import expression, wait_until, worked_example
 
 
 def wide_model() -> Program:
@@ -127,6 +127,12 @@ def text(plot: _Plot) -> str:
     return str(plot.render())
 
 
+async def drawn(pilot, view: HistoryView) -> None:
+    """Wait until the pane has drawn the frame it was last shown (its plots arrive after
+    the first frame, and replot once laid out)."""
+    await wait_until(pilot, lambda: view.is_current, "the history's plots of the frame shown")
+
+
 async def test_the_pane_draws_nothing_until_its_parts_arrive(monkeypatch) -> None:
     """The chooser and the plots are mounted after the first frame. Until then the pane
     is blank: no stray text (a bare row would draw its own name, ``Widget#chooser``)."""
@@ -142,6 +148,7 @@ async def test_the_pane_draws_nothing_until_its_parts_arrive(monkeypatch) -> Non
     async with app.run_test(size=(40, 12)) as pilot:
         view = app.query_one(HistoryView)
         view.show(timeline.frame(2 * program.events_per_step), timeline)
+        await wait_until(pilot, lambda: arrived, "the pane's parts to be asked for")
         await pilot.pause()
         assert arrived == [view] and not view.children
         console = Console(width=40, height=12, file=io.StringIO(), record=True)
@@ -157,23 +164,23 @@ async def test_plots_update_when_the_step_changes() -> None:
     async with app.run_test(size=(100, 30)) as pilot:
         view = app.query_one(HistoryView)
         view.show(timeline.frame(3 * n), timeline)
-        await pilot.pause()
+        await drawn(pilot, view)
         loss_plot, param_plot = plots(app)
         v_loss, v_param = loss_plot.version, param_plot.version
         first = text(loss_plot)
         assert "loss" in first
         # Within a step, before its loss: nothing to replot.
         view.show(timeline.frame(3 * n + 1), timeline)
-        await pilot.pause()
+        await drawn(pilot, view)
         assert (loss_plot.version, param_plot.version) == (v_loss, v_param)
         # The next step: both plots are rebuilt and show more.
         view.show(timeline.frame(4 * n), timeline)
-        await pilot.pause()
+        await drawn(pilot, view)
         assert loss_plot.version > v_loss and param_plot.version > v_param
         assert text(loss_plot) != first
         # Back again: exactly what was shown before.
         view.show(timeline.frame(3 * n), timeline)
-        await pilot.pause()
+        await drawn(pilot, view)
         assert text(loss_plot) == first
 
 
@@ -192,7 +199,7 @@ async def test_events_within_a_step_fetch_no_history() -> None:
         view = app.query_one(HistoryView)
         n = program.events_per_step
         view.show(timeline.frame(2 * n), timeline)
-        await pilot.pause()
+        await drawn(pilot, view)
         calls.clear()
         for pos in range(1, timeline.record(2).loss_at):  # forward events before the loss
             view.show(timeline.frame(2 * n + pos), timeline)
@@ -209,7 +216,7 @@ async def test_loss_appears_with_its_event() -> None:
             view.show(frame, timeline)
             steps, losses = view._loss_data()
             assert len(steps) == (0 if frame.loss is None else 1)
-        await pilot.pause()
+        await drawn(pilot, view)
         assert "0.25" in text(plots(app)[0])
 
 
@@ -220,13 +227,13 @@ async def test_the_chooser_follows_select_param() -> None:
     async with app.run_test(size=(100, 30)) as pilot:
         view = app.query_one(HistoryView)
         view.show(timeline.frame(25), timeline)
-        await pilot.pause()
+        await drawn(pilot, view)
         select = app.query_one(Select)
         assert view.choice == ("W1", 0) and select.value == ("W1", 0)
         before = plots(app)[1].version
         view.select_param("b1")
-        await pilot.pause()
         assert view.choice == ("b1", 0) and select.value == ("b1", 0)
+        await pilot.pause()  # the chooser's Changed message, which must not echo back
         assert plots(app)[1].version > before
         assert "b1[0]" in text(plots(app)[1])
         view.select_param("z1")  # not a parameter: ignored
@@ -241,9 +248,9 @@ async def test_choosing_in_the_pane_posts_a_message() -> None:
     async with app.run_test(size=(100, 30)) as pilot:
         view = app.query_one(HistoryView)
         view.show(timeline.frame(25), timeline)
-        await pilot.pause()
+        await drawn(pilot, view)
         app.query_one(Select).value = ("W1", NORM)
-        await pilot.pause()
+        await wait_until(pilot, lambda: app.chosen, "the chooser's message")
         assert app.chosen == [("W1", NORM)]
         assert view.choice == ("W1", NORM)
         assert "‖∂L/∂W1‖" in text(plots(app)[1])
@@ -257,16 +264,16 @@ async def test_log_scale_toggles_with_l() -> None:
         view = app.query_one(HistoryView)
         view.show(timeline.frame(30 * program.events_per_step), timeline)
         view.focus()
-        await pilot.pause()
+        await drawn(pilot, view)
         # The loss falls by orders of magnitude here: automatic mode picks log.
         assert view.log_scale is None and view.loss_is_log
         assert "loss (log)" in text(plots(app)[0])
         await pilot.press("l")
-        await pilot.pause()
-        assert view.log_scale is False and not view.loss_is_log
+        await wait_until(pilot, lambda: view.log_scale is False, "l to be handled")
+        assert not view.loss_is_log
         assert "loss (log)" not in text(plots(app)[0])
         await pilot.press("l")
-        assert view.log_scale is True
+        await wait_until(pilot, lambda: view.log_scale is True, "l to be handled again")
 
 
 async def test_a_new_program_resets_the_chooser() -> None:
@@ -275,11 +282,11 @@ async def test_a_new_program_resets_the_chooser() -> None:
         view = app.query_one(HistoryView)
         first = worked_example()
         view.show(Timeline(first).frame(0), Timeline(first))
-        await pilot.pause()
+        await drawn(pilot, view)
         second = expression(steps=10)
         timeline = Timeline(second)
         view.show(timeline.frame(0), timeline)
-        await pilot.pause()
+        await drawn(pilot, view)
         assert view.choice == ("W", 0)
         assert app.query_one(Select).value == ("W", 0)
 
@@ -291,17 +298,15 @@ async def test_a_short_pane_keeps_the_loss_plot() -> None:
     async with app.run_test(size=(100, 30)) as pilot:
         view = app.query_one(HistoryView)
         view.show(timeline.frame(25), timeline)
-        await pilot.pause()
+        await drawn(pilot, view)
         loss_plot, param_plot = plots(app)
         assert param_plot.display and app.query_one("#chooser").display
         view.styles.height = 9
-        await pilot.pause()
-        assert loss_plot.display and not param_plot.display
-        assert app.query_one("#chooser").display
+        await wait_until(pilot, lambda: not param_plot.display, "the pane to lose a plot")
+        assert loss_plot.display and app.query_one("#chooser").display
         view.styles.height = 5
-        await pilot.pause()
+        await wait_until(pilot, lambda: loss_plot.size.height == 5, "the loss plot to fill it")
         assert loss_plot.display and not app.query_one("#chooser").display
-        assert loss_plot.size.height == 5
 
 
 def test_figure_text_is_what_plotext_writes() -> None:
@@ -338,9 +343,11 @@ async def test_a_log_scale_plot_survives_a_resize() -> None:
     async with app.run_test(size=(100, 30)) as pilot:
         view = app.query_one(HistoryView)
         view.show(timeline.frame(30 * program.events_per_step), timeline)
-        await pilot.pause()
+        await drawn(pilot, view)
         assert view.loss_is_log
+        loss_plot = plots(app)[0]
         await pilot.resize_terminal(90, 26)
-        await pilot.pause()
-        assert "loss (log)" in text(plots(app)[0])
+        await wait_until(pilot, lambda: loss_plot.size.width == 90, "the plot to be resized")
+        await drawn(pilot, view)
+        assert "loss (log)" in text(loss_plot)
     assert app.return_code in (None, 0)

@@ -13,7 +13,19 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input
 
-from snapshot_apps import adam_example, fan_out, goto, make_app, settle, worked_example, xor
+from snapshot_apps import (
+    adam_example,
+    fan_out,
+    goto,
+    make_app,
+    open_dialog,
+    settle,
+    wait_until,
+    worked_example,
+    xor,
+)
+from tui.help_screen import HelpScreen
+from tui.picker_screen import PickerScreen
 
 BIG = (120, 40)
 
@@ -77,7 +89,7 @@ def test_help_screen(snap_compare) -> None:
 
     async def run_before(pilot: Pilot) -> None:
         await settle(pilot)
-        await pilot.press("question_mark")
+        await open_dialog(pilot, "question_mark", HelpScreen)
 
     assert snap_compare(make_app(worked_example()), terminal_size=BIG, run_before=run_before)
 
@@ -88,7 +100,7 @@ def test_picker(snap_compare) -> None:
 
     async def run_before(pilot: Pilot) -> None:
         await settle(pilot)
-        await pilot.press("o")
+        await open_dialog(pilot, "o", PickerScreen)
 
     assert snap_compare(make_app(worked_example()), terminal_size=BIG, run_before=run_before)
 
@@ -105,11 +117,13 @@ def test_error_in_app(snap_compare, tmp_path: Path, monkeypatch: pytest.MonkeyPa
 
     async def run_before(pilot: Pilot) -> None:
         await settle(pilot)
-        await pilot.press("o")
-        path = pilot.app.screen.query_one(Input)
+        picker = await open_dialog(pilot, "o", PickerScreen)
+        path = picker.query_one(Input)
         path.focus()
         path.value = "bad.toml"
         await pilot.press("enter")
+        error = picker.query_one("#picker-error")
+        await wait_until(pilot, lambda: error.has_class("-shown"), "the picker's error")
 
     assert snap_compare(make_app(worked_example()), terminal_size=BIG, run_before=run_before)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 
 import numpy as np
@@ -28,13 +30,20 @@ from tui.whatif import (
 )
 from tui.whatif_screen import WhatIfScreen
 
-from snapshot_apps import chain, event_seq, make_app, screen_text, settle, worked_example, xor
+from snapshot_apps import (
+    chain,
+    event_seq,
+    make_app,
+    open_dialog,
+    said,
+    screen_text,
+    settle,
+    wait_until,
+    worked_example,
+    xor,
+)
 
 # --- helpers ------------------------------------------------------------------------------
-
-
-def messages(app: BpdbgApp) -> list[str]:
-    return [n.message for n in app._notifications]
 
 
 def shown(app: BpdbgApp) -> tuple[str, ...]:
@@ -43,18 +52,22 @@ def shown(app: BpdbgApp) -> tuple[str, ...]:
 
 
 async def what_if(pilot, params: str = "", lr: str | None = None, optimizer: str | None = None):
-    """Open the what-if dialog, fill it in and press enter."""
-    await pilot.press("w")
-    screen = pilot.app.screen
-    assert isinstance(screen, WhatIfScreen)
+    """Open the what-if dialog, fill it in, press enter and wait until the branch is shown."""
+    app = pilot.app
+    screen = await open_dialog(pilot, "w", WhatIfScreen)
     screen.query_one("#whatif-params", Input).value = params
     if lr is not None:
         screen.query_one("#whatif-lr", Input).value = lr
     if optimizer is not None:
         screen.query_one("#whatif-optimizer", Input).value = optimizer
     screen.query_one("#whatif-params", Input).focus()
+    error = screen.query_one("#whatif-error", Static)
     await pilot.press("enter")
-    await pilot.pause()
+    await wait_until(
+        pilot, lambda: app.screen is not screen or error.has_class("-shown"), "the what-if"
+    )
+    assert app.screen is not screen, str(error.render())
+    await pilot.pause()  # the dialog's result reaches the app right after it closes
 
 
 def ravine():
@@ -211,18 +224,18 @@ async def test_switching_back_restores_the_original_exactly_and_forth_again() ->
         assert shown(app) != was
         on_branch = shown(app)
         await pilot.press("W")
-        await pilot.pause()
+        await settle(pilot)
         assert app.timeline is original  # the same object: kept, not recomputed
         assert shown(app) == was
         await pilot.press("W")
-        await pilot.pause()
+        await settle(pilot)
         assert app.timeline is branch
         # The same events and derivation (the timeline pane may scroll otherwise: when the
         # branch was new, only its first step was computed, and the list stopped there).
         assert chain(app) == on_branch[0]
         # The dialog lists both runs; choosing the original switches to it.
-        await pilot.press("w")
-        runs = app.screen.query_one("#whatif-runs", OptionList)
+        dialog = await open_dialog(pilot, "w", WhatIfScreen)
+        runs = dialog.query_one("#whatif-runs", OptionList)
         assert runs.option_count == 2
         assert runs.highlighted == 1  # the run shown now
         labels = [str(runs.get_option_at_index(i).prompt) for i in range(2)]
@@ -230,8 +243,8 @@ async def test_switching_back_restores_the_original_exactly_and_forth_again() ->
         runs.focus()
         runs.highlighted = 0
         await pilot.press("enter")
-        await pilot.pause()
-        assert app.timeline is original
+        await wait_until(pilot, lambda: app.timeline is original, "the switch to the original")
+        await settle(pilot)
         assert shown(app) == was
 
 
@@ -287,26 +300,23 @@ async def test_an_invalid_whatif_changes_nothing(field: str, value: str, why: st
         app.cursor = event_seq(program, "backward", "W1", 4)
         await pilot.pause()
         original, frame, was = app.timeline, app.frame, chain(app)
-        await pilot.press("w")
-        screen = app.screen
-        assert isinstance(screen, WhatIfScreen)
+        screen = await open_dialog(pilot, "w", WhatIfScreen)
         field_input = screen.query_one(f"#whatif-{field}", Input)
         field_input.value = value
         field_input.focus()
-        await pilot.press("enter")
-        await pilot.pause()
-        assert app.screen is screen  # still open, saying why
         error = screen.query_one("#whatif-error", Static)
-        assert error.has_class("-shown")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: error.has_class("-shown"), "the dialog's error")
+        assert app.screen is screen  # still open, saying why
         assert why in str(error.render())
         await pilot.press("escape")
-        assert not isinstance(app.screen, WhatIfScreen)
+        await wait_until(pilot, lambda: app.screen is app.screen_stack[0], "the dialog to close")
         assert app.timeline is original and app.runs.branches == []
         assert app.cursor == event_seq(program, "backward", "W1", 4)
         assert app.frame is frame and chain(app) == was
         await pilot.press("W")
         assert app.timeline is original
-        assert "No what-if yet" in messages(app)[-1]
+        await wait_until(pilot, lambda: said(app, "No what-if yet"), "the note")
 
 
 async def test_history_draws_the_original_beside_the_whatif() -> None:
@@ -318,11 +328,11 @@ async def test_history_draws_the_original_beside_the_whatif() -> None:
         await what_if(pilot, lr="0.09")
         await settle(pilot)
         app.cursor = event_seq(program, "loss", "L", 40)
-        await pilot.pause()
+        await settle(pilot)
         text = screen_text(app)
         assert "original" in text and "what-if: lr=0.09" in text
         await pilot.press("W")
-        await pilot.pause()
+        await settle(pilot)
         text = screen_text(app)
         assert "original" not in text and "what-if" not in text
 
@@ -335,24 +345,30 @@ RAVINE = (builtin_dir() / "ravine-sgd.toml").read_text(encoding="utf-8")
 
 async def watching(pilot) -> None:
     """Wait until the app watches its scenario's file (it starts shortly after start-up)."""
-    for _ in range(50):
-        if pilot.app in _WATCHERS:
-            break
-        await pilot.pause(0.1)
-    await pilot.pause(0.3)  # the watch itself is set up in the watcher's thread
+    await wait_until(pilot, lambda: pilot.app in _WATCHERS, "the scenario's file to be watched")
 
 
-async def wait_for(pilot, condition, rewrite=None, tries: int = 3) -> bool:
-    """Poll ``condition`` in short pauses; ``rewrite`` (the file edit) is redone a couple of
-    times in case the first happened before the watcher was looking."""
-    for _ in range(tries):
-        if rewrite is not None:
+REWRITE_SECONDS = 2.0
+"""How often :func:`wait_for` redoes its file edit while it waits."""
+
+
+async def wait_for(pilot, condition, rewrite=None, what: str = "the reload") -> bool:
+    """Wait until ``condition()``; ``rewrite`` (the file edit) is redone every couple of
+    seconds meanwhile, in case the first happened before the watcher's thread was looking
+    (which it cannot tell us). Fails, naming ``what``, after a generous bound."""
+    last = -REWRITE_SECONDS
+
+    def done() -> bool:
+        nonlocal last
+        if condition():
+            return True
+        if rewrite is not None and time.monotonic() - last >= REWRITE_SECONDS:
+            last = time.monotonic()
             rewrite()
-        for _ in range(40):
-            await pilot.pause(0.1)
-            if condition():
-                return True
-    return False
+        return False
+
+    await wait_until(pilot, done, what)
+    return True
 
 
 async def test_live_reload_keeps_the_cursor(tmp_path: Path) -> None:
@@ -378,7 +394,7 @@ async def test_live_reload_keeps_the_cursor(tmp_path: Path) -> None:
         assert app.cursor == here
         assert app.frame is not None and (app.frame.step, app.frame.phase) == (7, "update")
         assert "0.02" in chain(app) and "0.035" not in chain(app)
-        assert any(m.startswith("Reloaded") for m in messages(app))
+        await wait_until(pilot, lambda: said(app, "Reloaded"), "the note")
 
 
 async def test_a_bad_edit_shows_the_error_and_keeps_the_last_good_scenario(
@@ -417,6 +433,96 @@ async def test_a_bad_edit_shows_the_error_and_keeps_the_last_good_scenario(
         assert app.timeline.program.optimizer.spec.lr == 0.03 and app.cursor == here
 
 
+def reload_notes(app: BpdbgApp, severity: str | None = None) -> list[str]:
+    return [
+        n.message for n in app._notifications if severity is None or n.severity == severity
+    ]
+
+
+async def test_a_burst_of_bad_saves_shows_one_error_updated(tmp_path: Path) -> None:
+    """Thirty bad saves in a row (an editor saving as one types): one error on screen,
+    the latest, not a stack of them."""
+    path = tmp_path / "valley.toml"
+    path.write_text(RAVINE, encoding="utf-8")
+    app = make_app(load_program(str(path)))
+    async with app.run_test(size=(120, 40), notifications=True) as pilot:
+        await settle(pilot)
+        await watching(pilot)
+        good = app.timeline
+
+        def burst() -> None:
+            for i in range(30):
+                path.write_text(RAVINE.replace("lr = 0.035", f'lr = "fast{i}"'), encoding="utf-8")
+                time.sleep(0.005)
+
+        def last_error_shown() -> bool:
+            return any("'fast29'" in m for m in reload_notes(app, "error"))
+
+        await wait_for(pilot, last_error_shown, burst, "the last save's error")
+        await pilot.pause(0.2)  # any stragglers of the burst
+        assert len(reload_notes(app, "error")) == 1
+        assert app.timeline is good
+
+
+async def test_a_deleted_file_says_so_and_is_picked_up_when_back(tmp_path: Path) -> None:
+    path = tmp_path / "valley.toml"
+    path.write_text(RAVINE, encoding="utf-8")
+    program = load_program(str(path))
+    app = make_app(program)
+    async with app.run_test(size=(120, 40), notifications=True) as pilot:
+        await settle(pilot)
+        await watching(pilot)
+        good = app.timeline
+        here = event_seq(program, "update", "b", 4)
+        app.cursor = here
+
+        def gone() -> bool:
+            return any("valley.toml is gone" in m for m in reload_notes(app, "warning"))
+
+        await wait_for(pilot, gone, lambda: path.unlink(missing_ok=True), "the file gone")
+        assert app.timeline is good and app.cursor == here  # still running
+        # Back, edited: reloaded, and the note about it replaces the one about its absence.
+        edited = RAVINE.replace("lr = 0.035", "lr = 0.02")
+        await wait_for(
+            pilot, lambda: app.timeline is not good,
+            lambda: path.write_text(edited, encoding="utf-8"), "the file back",
+        )
+        assert app.timeline.program.optimizer.spec.lr == 0.02 and app.cursor == here
+        await wait_until(pilot, lambda: said(app, "Reloaded"), "the reload's note")
+        assert not gone()
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")
+async def test_a_pipe_in_place_of_the_file_is_refused_and_reload_goes_on(tmp_path: Path) -> None:
+    """Opening a named pipe waits for a writer: the watcher used to block there for good,
+    silently. It says the file is not a regular file, and reloads once it is one again."""
+    path = tmp_path / "valley.toml"
+    path.write_text(RAVINE, encoding="utf-8")
+    app = make_app(load_program(str(path)))
+    async with app.run_test(size=(120, 40), notifications=True) as pilot:
+        await settle(pilot)
+        await watching(pilot)
+        good = app.timeline
+
+        def to_pipe() -> None:
+            path.unlink(missing_ok=True)
+            os.mkfifo(path)
+
+        def refused() -> bool:
+            return any("is not a regular file" in m for m in reload_notes(app, "error"))
+
+        await wait_for(pilot, refused, to_pipe, "the pipe refused")
+        assert app.timeline is good
+        edited = RAVINE.replace("lr = 0.035", "lr = 0.03")
+
+        def to_file() -> None:
+            path.unlink(missing_ok=True)
+            path.write_text(edited, encoding="utf-8")
+
+        await wait_for(pilot, lambda: app.timeline is not good, to_file, "the file again")
+        assert app.timeline.program.optimizer.spec.lr == 0.03
+
+
 def test_same_place_after_a_reload_that_changes_the_graph() -> None:
     small, big = Timeline(worked_example()), Timeline(xor())
     at = event_seq(small.program, "backward", "W1", 3)
@@ -451,10 +557,11 @@ async def test_s_saves_an_svg_screenshot_and_says_where(
         path = folder / f"bpdbg-worked-example-step2-event{app.cursor}.svg"
         assert path.is_file()
         assert path.read_text(encoding="utf-8").lstrip().startswith("<svg")
-        assert str(path.resolve()) in messages(app)[-1]
+        await wait_until(pilot, lambda: said(app, str(path.resolve())), "the note")
         await pilot.press("s")  # the same place again: a new file, not overwritten
         again = folder / f"bpdbg-worked-example-step2-event{app.cursor}-2.svg"
-        assert again.is_file() and str(again.resolve()) in messages(app)[-1]
+        assert again.is_file()
+        await wait_until(pilot, lambda: said(app, str(again.resolve())), "the second note")
 
 
 async def test_screenshots_go_to_the_working_folder_by_default(
@@ -511,10 +618,7 @@ async def test_a_large_parameter_is_checked_in_the_background_with_progress() ->
         app.cursor = event_seq(program, "backward", "W1", 2)
         # Shown at once, before the worker has had a chance to finish.
         assert "checking W1 (0/128)…" in chain(app)
-        for _ in range(100):
-            await pilot.pause(0.1)
-            if "✓ agree" in chain(app):
-                break
+        await wait_until(pilot, lambda: "✓ agree" in chain(app), "the check in the background")
         text = chain(app)
         assert "Gradient check: W1 (128 elements)" in text and "✓ agree" in text
         assert "the 5 elements with the largest relative error" in text

@@ -12,7 +12,9 @@ from textual.widgets import Input
 
 from tui.cli import load_program
 
-from snapshot_apps import event_seq, goto, make_app, settle, worked_example
+from snapshot_apps import event_seq, goto, make_app, open_dialog, settle, wait_until, worked_example
+from tui.runs import Branch
+from tui.whatif_screen import WhatIfScreen
 
 BIG = (120, 40)
 
@@ -37,14 +39,15 @@ def test_whatif_comparison(snap_compare) -> None:
         await settle(pilot)
         app = pilot.app
         app.cursor = event_seq(program, "loss", "L", 5)
-        await pilot.press("w")
-        lr = app.screen.query_one("#whatif-lr", Input)
+        dialog = await open_dialog(pilot, "w", WhatIfScreen)
+        lr = dialog.query_one("#whatif-lr", Input)
         lr.value = "0.09"
         lr.focus()
         await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.timeline, Branch), "the what-if branch")
         await settle(pilot)
         app.clear_notifications()
         app.cursor = event_seq(program, "loss", "L", 40)
-        await pilot.pause()
+        await settle(pilot)
 
     assert snap_compare(make_app(program), terminal_size=(160, 50), run_before=run_before)
