@@ -22,6 +22,7 @@ import numpy as np
 
 from engine import fmt, gradcheck
 from engine.errors import ScenarioError
+from engine.events import PHASES
 from engine.run import Program, make_program
 from engine.scenario import MAX_STEPS, load
 from engine.timeline import Timeline
@@ -48,6 +49,7 @@ USAGE = f"""\
 {PROG} [SCENARIO]
        {PROG} list
        {PROG} trace SCENARIO [--steps N] [--format jsonl|text|md]
+                   [--phase P[,P…]] [--node N[,N…]] [--every K]
        {PROG} check SCENARIO [--steps N]"""
 
 DESCRIPTION = """\
@@ -86,6 +88,36 @@ def _steps_arg(text: str) -> int:
     return n
 
 
+def _phases_arg(text: str) -> list[str]:
+    phases = _names_arg(text)
+    unknown = [p for p in phases if p not in PHASES]
+    if unknown:
+        raise argparse.ArgumentTypeError(
+            f"unknown phase {unknown[0][:40]!r}; expected {', '.join(PHASES)} "
+            "(several separated by commas)"
+        )
+    return phases
+
+
+def _names_arg(text: str) -> list[str]:
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError(f"expected one name or more, found {text[:40]!r}")
+    return names
+
+
+def _every_arg(text: str) -> int:
+    try:
+        k = int(text)
+    except ValueError:
+        k = 0
+    if not 1 <= k <= MAX_STEPS:
+        raise argparse.ArgumentTypeError(
+            f"expected a whole number from 1 to {MAX_STEPS:,}, found {text[:40]!r}"
+        )
+    return k
+
+
 def _parsers() -> dict[str, argparse.ArgumentParser]:
     """The parser for opening the app (``""``) and one per subcommand."""
     formatter = argparse.RawDescriptionHelpFormatter
@@ -108,7 +140,8 @@ def _parsers() -> dict[str, argparse.ArgumentParser]:
         prog=f"{PROG} trace",
         description="Run a scenario headless and write its trace to stdout.",
         epilog="jsonl is one JSON object per event (SPEC §3); text is for people; "
-        "md is a step-by-step derivation in Markdown.",
+        "md is a step-by-step derivation in Markdown. --phase, --node and --every choose "
+        "which events are written; seq still counts every event.",
     )
     trace.add_argument("scenario", metavar="SCENARIO", help="a built-in id or a .toml file")
     trace.add_argument(
@@ -116,6 +149,23 @@ def _parsers() -> dict[str, argparse.ArgumentParser]:
     )
     trace.add_argument(
         "--format", choices=FORMATS, default="jsonl", help="output format (default: jsonl)"
+    )
+    trace.add_argument(
+        "--phase",
+        type=_phases_arg,
+        action="extend",
+        metavar="P[,P…]",
+        help="only events of these phases: " + ", ".join(PHASES),
+    )
+    trace.add_argument(
+        "--node",
+        type=_names_arg,
+        action="extend",
+        metavar="N[,N…]",
+        help="only events about these nodes or parameters (and the loss events)",
+    )
+    trace.add_argument(
+        "--every", type=_every_arg, default=1, metavar="K", help="only every K-th step: 0, K, 2K, …"
     )
 
     check = _Parser(
@@ -214,12 +264,38 @@ def cmd_list(out: TextIO) -> int:
     return status
 
 
-def cmd_trace(ref: str, steps: int | None, output_format: str, out: TextIO) -> int:
-    """``bpdbg trace``: the whole run's events to ``out`` in ``output_format``."""
-    from engine.trace import WRITERS
+def cmd_trace(
+    ref: str,
+    steps: int | None,
+    output_format: str,
+    out: TextIO,
+    phases: Sequence[str] | None = None,
+    nodes: Sequence[str] | None = None,
+    every: int = 1,
+) -> int:
+    """``bpdbg trace``: the run's events to ``out`` in ``output_format``, those kept."""
+    from engine import trace
 
     program = load_program(ref, steps)
-    _write_lines(WRITERS[output_format](Timeline(program), None), out)
+    keep = trace.Keep(
+        frozenset(phases) if phases else frozenset(PHASES),
+        None if nodes is None else frozenset(nodes),
+        every,
+    )
+    try:
+        trace.check_keep(program, keep)
+    except ValueError as e:
+        raise UsageError(f"--node: {e}") from None
+    timeline = Timeline(program)
+    binary = getattr(out, "buffer", None)
+    if output_format == "jsonl" and binary is not None:
+        out.flush()  # anything written as text goes first
+        write = binary.write
+        for line in trace.jsonl_bytes(timeline, None, keep):
+            write(line)
+        binary.flush()
+        return EXIT_OK
+    _write_lines(trace.WRITERS[output_format](timeline, None, keep), out)
     return EXIT_OK
 
 
@@ -342,7 +418,9 @@ def _dispatch(argv: list[str]) -> int:
     if command == "list":
         return cmd_list(out)
     if command == "trace":
-        return cmd_trace(args.scenario, args.steps, args.format, out)
+        return cmd_trace(
+            args.scenario, args.steps, args.format, out, args.phase, args.node, args.every
+        )
     if command == "check":
         return cmd_check(args.scenario, args.steps, out)
     return cmd_open(args.scenario)
