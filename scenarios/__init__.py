@@ -23,7 +23,7 @@ def builtin_ids() -> list[str]:
     return sorted(path.stem for path in builtin_dir().glob("*.toml") if path.is_file())
 
 
-def resolve(ref: str) -> Path:
+def resolve(ref: str, *, within: Path | None = None) -> Path:
     """Find the scenario file that ``ref`` names.
 
     An existing file wins (so ``./xor.toml`` or ``xor.toml`` in the working folder is
@@ -33,14 +33,20 @@ def resolve(ref: str) -> Path:
 
     Args:
         ref: A file path, or a built-in id such as ``worked-example``.
+        within: If given, a file must be under this folder once every link and ``..``
+            is resolved, and a relative path is taken from it (``bpdbg serve``: a
+            visitor may open built-ins and the files of the folder served, no other).
 
     Returns:
-        The path of the scenario file.
+        The path of the scenario file (resolved, when ``within`` is given).
 
     Raises:
-        ScenarioError: ``ref`` is neither an existing file nor a built-in id. Its place
-            is empty and its message lists the built-ins.
+        ScenarioError: ``ref`` is neither an existing file nor a built-in id, or is a
+            file outside ``within``. Its place is empty and its message lists the
+            built-ins.
     """
+    if within is not None:
+        return _resolve_within(ref, within)
     path = Path(ref)
     if path.is_file():
         return path
@@ -52,5 +58,31 @@ def resolve(ref: str) -> Path:
     if os.path.exists(ref):
         # A pipe or device (e.g. bash's <(...)): let the loader read it, within its limit.
         return path
-    known = ", ".join(ids) if ids else "(none)"
-    raise ScenarioError(ref, "", f"no such file or built-in scenario; built-ins are: {known}")
+    raise ScenarioError(ref, "", f"no such file or built-in scenario; built-ins are: {_known(ids)}")
+
+
+def _resolve_within(ref: str, folder: Path) -> Path:
+    folder = folder.resolve()
+    # Links and ".." resolved first: whether something outside exists is no answer.
+    real = (folder / ref).resolve()  # an absolute ref stays itself
+    inside = real.is_relative_to(folder)
+    if inside and os.path.lexists(real):
+        if not real.is_file():  # a folder, a pipe, a device
+            raise ScenarioError(ref, "", "is not a scenario file")
+        return real
+    ids = builtin_ids()
+    if ref in ids:
+        return builtin_dir() / f"{ref}.toml"
+    if not inside:
+        raise ScenarioError(
+            ref, "", f"is outside the folder served ({folder.name}): only its files and "
+            "the built-in scenarios can be opened here"
+        )  # fmt: skip
+    raise ScenarioError(
+        ref, "", "no such file in the folder served, nor a built-in scenario; built-ins "
+        f"are: {_known(ids)}"
+    )  # fmt: skip
+
+
+def _known(ids: list[str]) -> str:
+    return ", ".join(ids) if ids else "(none)"

@@ -7,6 +7,7 @@ what was wrong) in the picker and keeps it open, so the running scenario stays.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import msgspec
 from textual import on
@@ -70,15 +71,20 @@ class PickerScreen(ModalScreen[Program | None]):
 
     BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
 
-    def __init__(self, current: str = "", *, cursor_blink: bool = True) -> None:
+    def __init__(
+        self, current: str = "", *, cursor_blink: bool = True, within: Path | None = None
+    ) -> None:
         """
         Args:
             current: The running scenario's source (a built-in id or a path), to highlight.
             cursor_blink: Whether the path input's cursor blinks (off for snapshots).
+            within: Only files under this folder may be opened, paths taken from it
+                (the app served to browsers); None: any file.
         """
         super().__init__()
         self._current = current
         self._cursor_blink = cursor_blink
+        self._within = within
 
     def compose(self) -> ComposeResult:
         entries = builtin_entries()
@@ -101,7 +107,10 @@ class PickerScreen(ModalScreen[Program | None]):
             dialog.border_subtitle = "enter to open · esc to cancel"
             yield Label("Built-in scenarios" if entries else "No built-in scenarios found.")
             yield OptionList(*options, id="picker-builtins")
-            yield Label("…or a scenario file (.toml):")
+            if self._within is None:
+                yield Label("…or a scenario file (.toml):")
+            else:
+                yield Label(f"…or a scenario file (.toml) in {self._within.name or '/'}:")
             yield Input(placeholder="path/to/scenario.toml", id="picker-path")
             yield Static(id="picker-error")
 
@@ -132,7 +141,7 @@ class PickerScreen(ModalScreen[Program | None]):
         """Load ``ref`` (a built-in id or a path); close on success, show the error if not."""
         try:
             # As the command line does: messages and the title name what the user chose.
-            program = make_program(load(resolve(ref), source=ref))
+            program = make_program(load(resolve(ref, within=self._within), source=ref))
         except ScenarioError as err:
             self.show_error(str(err))
         except Exception as err:  # a bug behind a user's file must not end their session
