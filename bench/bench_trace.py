@@ -4,10 +4,11 @@ Prints ratios against baselines measured in the same run, never absolute verdict
 
 1. JSONL throughput of the trace of ``spiral-mlp`` (a 2-64-64-3 network, ~5 MB a step):
    the whole writer — running the steps, recording their events, writing every number
-   as ``repr`` does — against msgspec encoding the same events' arrays (``tolist`` then
-   ``msgspec.json.encode``, its own float format, the events built beforehand).
-   Goal: ≥ 0.5×. Also the command itself, ``bpdbg trace spiral-mlp > /dev/null``, start-up
-   included.
+   as ``repr`` does — against msgspec encoding the same events (arrays by ``tolist``, its
+   own float format, the events built beforehand). Goal: ≥ 0.5×. Then the number writer
+   alone on every array of every event, against msgspec on the same arrays (the trace
+   writes an array shown by several events of a step once; this does not). Also the
+   command itself, ``bpdbg trace spiral-mlp > /dev/null``, start-up included.
 2. ``trace spiral-mlp --phase loss`` for 1,000 steps against the engine's fast path
    (``Timeline.compute``) for the same steps. Goal: ≤ 2×.
 
@@ -35,7 +36,8 @@ import msgspec  # noqa: E402
 import numpy as np  # noqa: E402
 
 from engine import trace  # noqa: E402
-from engine.events import Event  # noqa: E402
+from engine.events import Backward, Event, Forward, Update  # noqa: E402
+from engine.report.json_numbers import array_json  # noqa: E402
 from engine.run import Program, load_program  # noqa: E402
 from engine.timeline import Timeline  # noqa: E402
 
@@ -46,6 +48,21 @@ def with_steps(program: Program, steps: int) -> Program:
     scenario = program.scenario
     train = msgspec.structs.replace(scenario.train, steps=steps)
     return msgspec.structs.replace(program, scenario=msgspec.structs.replace(scenario, train=train))
+
+
+def arrays_of(event: Event) -> list[np.ndarray]:
+    """The arrays a trace line writes (not 0-d ones, which are single numbers)."""
+    if isinstance(event, Forward):
+        found = [event.value]
+    elif isinstance(event, Backward):
+        found = [event.grad]
+        for t in event.terms:
+            found += [t.upstream, t.value] + ([] if t.local is None else [t.local])
+    elif isinstance(event, Update):
+        found = [event.before, event.grad, event.after, *event.state.values()]
+    else:
+        found = []
+    return [a for a in found if a.ndim]
 
 
 def best_of(rounds: int, *runs: Callable[[], int]) -> list[tuple[float, float, int]]:
@@ -78,12 +95,28 @@ def throughput(steps: int, rounds: int) -> None:
     def msgspec_alone() -> int:
         return sum(len(encoder.encode(e)) + 1 for e in events)
 
-    (t_ours, s_ours, n_ours), (t_ms, s_ms, n_ms) = best_of(rounds, ours, msgspec_alone)
+    arrays = [a for e in events for a in arrays_of(e)]
+
+    def numbers_alone() -> int:
+        return sum(len(array_json(a)) for a in arrays)
+
+    def msgspec_arrays() -> int:
+        return sum(len(msgspec.json.encode(a.tolist())) for a in arrays)
+
+    (t_ours, s_ours, n_ours), (t_ms, s_ms, n_ms), (t_na, s_na, n_na), (t_ma, s_ma, n_ma) = best_of(
+        rounds, ours, msgspec_alone, numbers_alone, msgspec_arrays
+    )
     mb_ours, mb_ms = n_ours / t_ours / 1e6, n_ms / t_ms / 1e6
+    mb_na, mb_ma = n_na / t_na / 1e6, n_ma / t_ma / 1e6
     print(f"1. JSONL throughput, spiral-mlp, {steps} steps ({n_ours / 1e6:.1f} MB of trace)")
     print(f"   bpdbg's writer (run + record + write): {mb_ours:7.1f} MB/s   spread {s_ours:.2f}")
-    print(f"   msgspec encoding the same arrays:      {mb_ms:7.1f} MB/s   spread {s_ms:.2f}")
+    print(f"   msgspec encoding the same events:      {mb_ms:7.1f} MB/s   spread {s_ms:.2f}")
     print(f"   ratio: {mb_ours / mb_ms:.2f}×   (goal ≥ 0.5×)")
+    print("   the number writer alone, every array of every event (none written once for")
+    print("   several events, as the trace does), against msgspec on the same arrays:")
+    print(
+        f"   array_json: {mb_na:7.1f} MB/s   msgspec: {mb_ma:7.1f} MB/s   ratio {mb_na / mb_ma:.2f}×"
+    )
 
     command = [sys.executable, "-m", "tui.cli", "trace", "spiral-mlp", "--steps", str(steps)]
 
