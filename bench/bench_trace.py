@@ -103,7 +103,7 @@ def throughput(steps: int, rounds: int) -> None:
     def msgspec_arrays() -> int:
         return sum(len(msgspec.json.encode(a.tolist())) for a in arrays)
 
-    (t_ours, s_ours, n_ours), (t_ms, s_ms, n_ms), (t_na, s_na, n_na), (t_ma, s_ma, n_ma) = best_of(
+    (t_ours, s_ours, n_ours), (t_ms, s_ms, n_ms), (t_na, _, n_na), (t_ma, _, n_ma) = best_of(
         rounds, ours, msgspec_alone, numbers_alone, msgspec_arrays
     )
     mb_ours, mb_ms = n_ours / t_ours / 1e6, n_ms / t_ms / 1e6
@@ -141,7 +141,7 @@ def loss_only(steps: int, rounds: int) -> None:
     def fast_path() -> int:
         return Timeline(program).compute(steps)
 
-    (t_f, s_f, lines), (t_p, s_p, _) = best_of(rounds, filtered, fast_path)
+    (t_f, s_f, _), (t_p, s_p, _) = best_of(rounds, filtered, fast_path)
     print(f"2. trace spiral-mlp --phase loss, {steps:,} steps")
     print(f"   the filtered trace:              {t_f * 1e3:8.1f} ms   spread {s_f:.2f}")
     print(f"   the engine's fast path (compute): {t_p * 1e3:8.1f} ms   spread {s_p:.2f}")
