@@ -24,7 +24,7 @@ def builtin_ids() -> list[str]:
     return sorted(path.stem for path in builtin_dir().glob("*.toml") if path.is_file())
 
 
-def resolve(ref: str) -> Path:
+def resolve(ref: str, *, within: Path | None = None) -> Path:
     """Find the scenario file that ``ref`` names.
 
     An existing regular file wins (so ``./xor.toml`` or ``xor.toml`` in the working
@@ -35,16 +35,21 @@ def resolve(ref: str) -> Path:
 
     Args:
         ref: A file path, or a built-in id such as ``worked-example``.
+        within: If given, a file must be under this folder once every link and ``..``
+            is resolved, and a relative path is taken from it (``bpdbg serve``: a
+            visitor may open built-ins and the files of the folder served, no other).
 
     Returns:
-        The path of the scenario file.
+        The path of the scenario file (resolved, when ``within`` is given).
 
     Raises:
         ScenarioError: ``ref`` is neither a regular file nor a built-in id: it does not
             exist (the message lists the built-ins), or it is a directory, a named pipe,
-            a socket or a device, or a symlink loop, or it cannot be examined. Its place
-            is empty.
+            a socket or a device, or a symlink loop, or it cannot be examined, or (with
+            ``within``) it is outside that folder. Its place is empty.
     """
+    if within is not None:
+        return _resolve_within(ref, within)
     path = Path(ref)
     problem: str | None = None
     try:
@@ -62,5 +67,34 @@ def resolve(ref: str) -> Path:
         return builtin_dir() / f"{ref}.toml"
     if problem:
         raise ScenarioError(ref, "", problem)
-    known = ", ".join(ids) if ids else "(none)"
-    raise ScenarioError(ref, "", f"no such file or built-in scenario; built-ins are: {known}")
+    raise ScenarioError(ref, "", f"no such file or built-in scenario; built-ins are: {_known(ids)}")
+
+
+def _resolve_within(ref: str, folder: Path) -> Path:
+    folder = folder.resolve()
+    # Links and ".." resolved first: whether something outside exists is no answer.
+    try:
+        real = (folder / ref).resolve()  # an absolute ref stays itself
+    except (OSError, RuntimeError, ValueError):  # a symlink loop, a NUL byte
+        raise ScenarioError(ref, "", "is not a path that can be opened") from None
+    inside = real.is_relative_to(folder)
+    if inside and os.path.lexists(real):
+        if not real.is_file():  # a folder, a pipe, a device
+            raise ScenarioError(ref, "", "is not a scenario file")
+        return real
+    ids = builtin_ids()
+    if ref in ids:
+        return builtin_dir() / f"{ref}.toml"
+    if not inside:
+        raise ScenarioError(
+            ref, "", f"is outside the folder served ({folder.name}): only its files and "
+            "the built-in scenarios can be opened here"
+        )  # fmt: skip
+    raise ScenarioError(
+        ref, "", "no such file in the folder served, nor a built-in scenario; built-ins "
+        f"are: {_known(ids)}"
+    )  # fmt: skip
+
+
+def _known(ids: list[str]) -> str:
+    return ", ".join(ids) if ids else "(none)"

@@ -123,6 +123,46 @@ def test_trace_md(good):
     assert "### Backward pass" in r.stdout
 
 
+def test_trace_update_of_one_parameter_keeps_its_seq():
+    r = bpdbg("trace", "xor", "--steps", "5", "--phase", "update", "--node", "W1")
+    assert r.returncode == 0, r.stderr
+    objs = [json.loads(line) for line in r.stdout.splitlines()]
+    full = [json.loads(line) for line in bpdbg("trace", "xor", "--steps", "5").stdout.splitlines()]
+    assert objs == [o for o in full if o["phase"] == "update" and o["param"] == "W1"]
+    assert [o["step"] for o in objs] == [0, 1, 2, 3, 4]
+
+
+def test_trace_filters_combine_and_repeat():
+    r = bpdbg(
+        "trace", "xor", "--steps", "6", "--phase", "loss", "--phase", "backward,update",
+        "--node", "b2", "--every", "3", "--format", "text",
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    heads = [ln.split(" · ")[:2] for ln in r.stdout.splitlines() if ln.startswith("step")]
+    assert heads == [[f"step {s}", p] for s in (0, 3) for p in ("loss", "backward", "update")]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--phase", "grad"], "argument --phase: unknown phase 'grad'; expected forward, loss"),
+        (["--phase", ","], "argument --phase: expected one name or more"),
+        (["--every", "0"], "argument --every: expected a whole number from 1 to"),
+        (
+            ["--node", "W9"],
+            "--node: no node or parameter 'W9'; the nodes and parameters with events are: "
+            "W1, b1, z1, a1, W2, b2, z2, a2, L",
+        ),
+        (["--node", "x"], "--node: 'x' is an input: no event is about it;"),
+    ],
+)
+def test_trace_bad_filters_exit_2(args, message):
+    r = bpdbg("trace", "xor", *args)
+    assert r.returncode == 2
+    assert f"bpdbg: error: {message}" in r.stderr
+    assert r.stdout == ""
+
+
 @pytest.mark.parametrize("steps", ["0", "-1", "abc", "1.5", str(MAX_STEPS + 1), ""])
 def test_bad_steps_are_refused(good, steps):
     r = bpdbg("trace", str(good), "--steps", steps)

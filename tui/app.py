@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from textual import on, work
@@ -77,6 +78,11 @@ class BpdbgApp(Debugger, App[int]):
         program: The scenario to run, already loaded and validated.
         compute_ahead: Train ahead in a worker (off in tests that want a quiet app).
         cursor_blink: Whether text cursors blink (off for snapshots).
+        live_reload: Run a new version of the scenario's file when it changes (off for
+            snapshots: nothing may change while one is taken).
+        served_from: When the app is served to browsers (``bpdbg serve``), the folder
+            it serves: the picker opens built-ins and files under it only, and ``s``
+            sends the screenshot to the browser instead of writing it here.
     """
 
     CSS_PATH = "app.tcss"
@@ -104,7 +110,13 @@ class BpdbgApp(Debugger, App[int]):
             super().__init__()
 
     def __init__(
-        self, program: Program, *, compute_ahead: bool = True, cursor_blink: bool = True
+        self,
+        program: Program,
+        *,
+        compute_ahead: bool = True,
+        cursor_blink: bool = True,
+        live_reload: bool = True,
+        served_from: Path | None = None,
     ) -> None:
         super().__init__()
         self.timeline = Timeline(program)
@@ -117,6 +129,9 @@ class BpdbgApp(Debugger, App[int]):
         self._layout = step_layout(program.graph)
         self._compute_ahead = compute_ahead
         self._cursor_blink = cursor_blink
+        self._live_reload = live_reload
+        self.served_from = served_from
+        """The folder served to browsers, or None in a terminal."""
         self._player: Timer | None = None
         self._history_shown_at = 0.0
         self._bindings_shown: tuple[bool | None, ...] = ()
@@ -280,6 +295,8 @@ class BpdbgApp(Debugger, App[int]):
         self._start(seq)
 
     def _watch_scenario_file(self) -> None:
+        if not self._live_reload:
+            return
         from tui.live_reload import watch_scenario_file
 
         watch_scenario_file(self)
@@ -518,7 +535,8 @@ class BpdbgApp(Debugger, App[int]):
             if program is not None:
                 self.set_program(program)
 
-        self.push_screen(PickerScreen(current, cursor_blink=self._cursor_blink), opened)
+        picker = PickerScreen(current, cursor_blink=self._cursor_blink, within=self.served_from)
+        self.push_screen(picker, opened)
 
     def action_description(self) -> None:
         from tui.notes_screen import NotesScreen
@@ -541,9 +559,12 @@ class BpdbgApp(Debugger, App[int]):
         toggle_original(self)
 
     def action_save_screenshot(self) -> None:
-        from tui.export import save_screenshot
+        from tui.export import deliver_screenshot, save_screenshot
 
-        save_screenshot(self)
+        if self.served_from is not None:
+            deliver_screenshot(self)  # to the browser's downloads, not the server's disk
+        else:
+            save_screenshot(self)
 
 
 def run_app(program: Program) -> int:

@@ -15,6 +15,7 @@ import os
 import re
 import sys
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import TextIO
 
 import msgspec
@@ -22,6 +23,7 @@ import numpy as np
 
 from engine import fmt, gradcheck
 from engine.errors import ScenarioError
+from engine.events import PHASES
 from engine.run import Program, make_program
 from engine.scenario import MAX_STEPS, load
 from engine.timeline import Timeline
@@ -31,7 +33,7 @@ from tui.startup import resume_gc
 PROG = "bpdbg"
 DEFAULT_SCENARIO = "worked-example"
 """What ``bpdbg`` opens with no argument: the one-neuron worked example."""
-COMMANDS = ("list", "trace", "check")
+COMMANDS = ("list", "trace", "check", "snapshot", "serve")
 """Subcommands; these words win over files of the same name (``./list`` is a file)."""
 FORMATS = ("jsonl", "text", "md")
 """``trace --format`` choices: the writers of :mod:`engine.trace`, which loads only for a
@@ -49,7 +51,11 @@ USAGE = f"""\
 {PROG} [SCENARIO]
        {PROG} list
        {PROG} trace SCENARIO [--steps N] [--format jsonl|text|md]
-       {PROG} check SCENARIO [--steps N]"""
+                   [--phase P[,P…]] [--node N[,N…]] [--every K]
+       {PROG} check SCENARIO [--steps N]
+       {PROG} snapshot SCENARIO [--at STEP[.EVENT]] [--press KEYS] [--size COLSxROWS]
+                      [-o FILE]
+       {PROG} serve [SCENARIO] [--host H] [--port P]"""
 
 DESCRIPTION = """\
 A terminal step debugger for backpropagation.
@@ -59,6 +65,8 @@ A terminal step debugger for backpropagation.
   bpdbg list         list the built-in scenarios
   bpdbg trace ...    run headless and write every event to stdout
   bpdbg check ...    compare every analytic gradient with finite differences
+  bpdbg snapshot ... the app at one event, as SVG or text, without a terminal
+  bpdbg serve ...    the app in web browsers, one app per visitor
 
 Run "bpdbg COMMAND --help" for a command's options."""
 
@@ -87,6 +95,36 @@ def _steps_arg(text: str) -> int:
     return n
 
 
+def _phases_arg(text: str) -> list[str]:
+    phases = _names_arg(text)
+    unknown = [p for p in phases if p not in PHASES]
+    if unknown:
+        raise argparse.ArgumentTypeError(
+            f"unknown phase {unknown[0][:40]!r}; expected {', '.join(PHASES)} "
+            "(several separated by commas)"
+        )
+    return phases
+
+
+def _names_arg(text: str) -> list[str]:
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError(f"expected one name or more, found {text[:40]!r}")
+    return names
+
+
+def _every_arg(text: str) -> int:
+    try:
+        k = int(text)
+    except ValueError:
+        k = 0
+    if not 1 <= k <= MAX_STEPS:
+        raise argparse.ArgumentTypeError(
+            f"expected a whole number from 1 to {MAX_STEPS:,}, found {text[:40]!r}"
+        )
+    return k
+
+
 def _parsers() -> dict[str, argparse.ArgumentParser]:
     """The parser for opening the app (``""``) and one per subcommand."""
     formatter = argparse.RawDescriptionHelpFormatter
@@ -109,7 +147,8 @@ def _parsers() -> dict[str, argparse.ArgumentParser]:
         prog=f"{PROG} trace",
         description="Run a scenario headless and write its trace to stdout.",
         epilog='jsonl is one JSON object per event (see "The trace" in the README); text '
-        "is for people; md is a step-by-step derivation in Markdown.",
+        "is for people; md is a step-by-step derivation in Markdown. --phase, --node and "
+        "--every choose which events are written; seq still counts every event.",
     )
     trace.add_argument("scenario", metavar="SCENARIO", help="a built-in id or a .toml file")
     trace.add_argument(
@@ -117,6 +156,23 @@ def _parsers() -> dict[str, argparse.ArgumentParser]:
     )
     trace.add_argument(
         "--format", choices=FORMATS, default="jsonl", help="output format (default: jsonl)"
+    )
+    trace.add_argument(
+        "--phase",
+        type=_phases_arg,
+        action="extend",
+        metavar="P[,P…]",
+        help="only events of these phases: " + ", ".join(PHASES),
+    )
+    trace.add_argument(
+        "--node",
+        type=_names_arg,
+        action="extend",
+        metavar="N[,N…]",
+        help="only events about these nodes or parameters (and the loss events)",
+    )
+    trace.add_argument(
+        "--every", type=_every_arg, default=1, metavar="K", help="only every K-th step: 0, K, 2K, …"
     )
 
     check = _Parser(
@@ -134,7 +190,79 @@ def _parsers() -> dict[str, argparse.ArgumentParser]:
     check.add_argument(
         "--steps", type=_steps_arg, metavar="N", help="training steps (overrides train.steps)"
     )
-    return {"": open_, "list": list_, "trace": trace, "check": check}
+    snapshot = _Parser(
+        prog=f"{PROG} snapshot",
+        description="Draw the app at one event without a terminal, the same bytes every "
+        "run: SVG (the app's own screenshot) when FILE ends in .svg, the screen's text "
+        "when it ends in .txt or when there is no -o.",
+        epilog="Examples: bpdbg snapshot worked-example --at 0.6 -o backward.svg; "
+        "bpdbg snapshot xor --at 120 --press i --size 100x30",
+    )
+    snapshot.add_argument("scenario", metavar="SCENARIO", help="a built-in id or a .toml file")
+    snapshot.add_argument(
+        "--at",
+        default="0",
+        metavar="STEP[.EVENT]",
+        help="the event: a step from 0 and the event's index within it (default 0.0), "
+        "or #N, the event's index in the whole run",
+    )
+    snapshot.add_argument(
+        "--press",
+        default="",
+        metavar="KEYS",
+        help="keys to press there first, separated by commas: i, or n,n,v, or right,escape",
+    )
+    snapshot.add_argument(
+        "--size", default="120x40", metavar="COLSxROWS", help="the screen's size (default 120x40)"
+    )
+    snapshot.add_argument(
+        "-o", "--output", metavar="FILE", help="write here (.svg or .txt) instead of stdout"
+    )
+
+    serve = _Parser(
+        prog=f"{PROG} serve",
+        description="Serve the app to web browsers: each visitor (each browser tab) gets an "
+        "app of their own. A visitor can open the built-in scenarios and the scenario files "
+        "under the current folder, nothing else. Stop with ctrl+c.",
+    )
+    serve.add_argument(
+        "scenario",
+        nargs="?",
+        default=DEFAULT_SCENARIO,
+        metavar="SCENARIO",
+        help=f"a built-in id or a .toml file (default: {DEFAULT_SCENARIO})",
+    )
+    serve.add_argument(
+        "--host",
+        default="127.0.0.1",
+        metavar="H",
+        help="the address to listen on (default 127.0.0.1: this machine only)",
+    )
+    serve.add_argument(
+        "--port",
+        type=_port_arg,
+        default=8000,
+        metavar="P",
+        help="the port (default 8000; 0: any free one)",
+    )
+    return {
+        "": open_,
+        "list": list_,
+        "trace": trace,
+        "check": check,
+        "snapshot": snapshot,
+        "serve": serve,
+    }
+
+
+def _port_arg(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"expected a port from 0 to 65535, found {text[:40]!r}")
+    return port
 
 
 class _VersionAction(argparse.Action):
@@ -221,12 +349,38 @@ def cmd_list(out: TextIO) -> int:
     return status
 
 
-def cmd_trace(ref: str, steps: int | None, output_format: str, out: TextIO) -> int:
-    """``bpdbg trace``: the whole run's events to ``out`` in ``output_format``."""
-    from engine.trace import WRITERS
+def cmd_trace(
+    ref: str,
+    steps: int | None,
+    output_format: str,
+    out: TextIO,
+    phases: Sequence[str] | None = None,
+    nodes: Sequence[str] | None = None,
+    every: int = 1,
+) -> int:
+    """``bpdbg trace``: the run's events to ``out`` in ``output_format``, those kept."""
+    from engine import trace
 
     program = load_program(ref, steps)
-    _write_lines(WRITERS[output_format](Timeline(program), None), out)
+    keep = trace.Keep(
+        frozenset(phases) if phases else frozenset(PHASES),
+        None if nodes is None else frozenset(nodes),
+        every,
+    )
+    try:
+        trace.check_keep(program, keep)
+    except ValueError as e:
+        raise UsageError(f"--node: {e}") from None
+    timeline = Timeline(program)
+    binary = getattr(out, "buffer", None)
+    if output_format == "jsonl" and binary is not None:
+        out.flush()  # anything written as text goes first
+        write = binary.write
+        for line in trace.jsonl_bytes(timeline, None, keep):
+            write(line)
+        binary.flush()
+        return EXIT_OK
+    _write_lines(trace.WRITERS[output_format](timeline, None, keep), out)
     return EXIT_OK
 
 
@@ -360,6 +514,50 @@ def cmd_check(ref: str, steps: int | None, out: TextIO) -> int:
     return run_check(load_program(ref, steps), out)
 
 
+def cmd_snapshot(ref: str, at: str, press: str, size: str, output: str | None, out: TextIO) -> int:
+    """``bpdbg snapshot``: the app at one event, as SVG or text (importing Textual now)."""
+    kind = "txt" if output is None else Path(output).suffix.lower().lstrip(".")
+    if kind not in ("svg", "txt"):
+        raise UsageError(f"-o {output}: the file must end in .svg (a picture) or .txt (text)")
+    from tui import snapshot
+
+    try:
+        keys = snapshot.parse_keys(press) if press.strip() else []
+        columns_rows = snapshot.parse_size(size)
+        program = load_program(ref)
+        seq = snapshot.parse_at(at, program)
+        picture = snapshot.snapshot(
+            program,
+            at=seq,
+            press=keys,
+            size=columns_rows,
+            format="svg" if kind == "svg" else "text",
+        )
+    except snapshot.SnapshotError as e:
+        raise UsageError(str(e)) from None
+    if output is None:
+        out.write(picture)
+        out.flush()
+        return EXIT_OK
+    try:
+        Path(output).write_text(picture, encoding="utf-8")
+    except OSError as e:
+        raise UsageError(f"{output}: cannot write it: {e.strerror or e}") from None
+    return EXIT_OK
+
+
+def cmd_serve(ref: str, host: str, port: int, out: TextIO) -> int:
+    """``bpdbg serve``: the app in web browsers until ctrl+c."""
+    from tui import serve
+
+    if not host.strip():
+        raise UsageError("--host: expected an address such as 127.0.0.1 or 0.0.0.0")
+    try:
+        return serve.serve(ref, host.strip(), port, out, sys.stderr)
+    except serve.ServeError as e:
+        raise UsageError(str(e)) from None
+
+
 def cmd_open(ref: str) -> int:
     """``bpdbg [SCENARIO]``: validate first, then open the app (importing Textual now)."""
     program = load_program(ref)
@@ -382,9 +580,15 @@ def _dispatch(argv: list[str]) -> int:
     if command == "list":
         return cmd_list(out)
     if command == "trace":
-        return cmd_trace(args.scenario, args.steps, args.format, out)
+        return cmd_trace(
+            args.scenario, args.steps, args.format, out, args.phase, args.node, args.every
+        )
     if command == "check":
         return cmd_check(args.scenario, args.steps, out)
+    if command == "snapshot":
+        return cmd_snapshot(args.scenario, args.at, args.press, args.size, args.output, out)
+    if command == "serve":
+        return cmd_serve(args.scenario, args.host, args.port, out)
     return cmd_open(args.scenario)
 
 

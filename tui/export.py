@@ -3,7 +3,8 @@
 Files are named ``bpdbg-<scenario>-step<k>-event<n>.svg`` (with ``-whatif<i>`` after
 the scenario on a what-if branch) and written to ``$BPDBG_SCREENSHOT_DIR`` if it is
 set, else to the current folder. A name already taken gets ``-2``, ``-3``, … rather than
-overwriting an earlier screenshot.
+overwriting an earlier screenshot. In a browser (``bpdbg serve``), the screenshot is
+sent to the browser instead, under the same name: a visitor writes nothing on the server.
 """
 
 from __future__ import annotations
@@ -55,3 +56,9 @@ def save_screenshot(app: BpdbgApp) -> Path | None:
         return None
     app.notify(f"Saved screenshot: {written}", timeout=6)
     return written
+
+
+def deliver_screenshot(app: BpdbgApp) -> None:
+    """Send the screen as SVG to the browser the app is served to (it opens in a tab)."""
+    app.deliver_screenshot(filename=screenshot_name(app))
+    app.notify("Screenshot sent to your browser", timeout=4)

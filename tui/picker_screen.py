@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import threading
+from pathlib import Path
 
 import msgspec
 from textual import on
@@ -87,17 +88,22 @@ class PickerScreen(Dialog[Program | None]):
             self.result = result
             """The program, or why it cannot be opened."""
 
-    def __init__(self, current: str = "", *, cursor_blink: bool = True) -> None:
+    def __init__(
+        self, current: str = "", *, cursor_blink: bool = True, within: Path | None = None
+    ) -> None:
         """
         Args:
             current: The running scenario's source (a built-in id or a path), to highlight.
             cursor_blink: Whether the path input's cursor blinks (off for snapshots).
+            within: Only files under this folder may be opened, paths taken from it
+                (the app served to browsers); None: any file.
         """
         super().__init__()
         self._current = current
         self._cursor_blink = cursor_blink
         self._token = 0
         """Counts choices, so that a slow load answers nothing once another is chosen."""
+        self._within = within
 
     def compose(self) -> ComposeResult:
         entries = builtin_entries()
@@ -122,7 +128,11 @@ class PickerScreen(Dialog[Program | None]):
             dialog.border_subtitle = "enter to open · esc to cancel"
             yield Label("Built-in scenarios" if entries else "No built-in scenarios found.")
             yield ChoiceList(*options, id="picker-builtins")
-            yield Label("…or a scenario file (.toml):")
+            if self._within is None:
+                yield Label("…or a scenario file (.toml):")
+            else:
+                folder = printable(self._within.name) or "/"
+                yield Label(f"…or a scenario file (.toml) in {folder}:")
             yield TextInput(placeholder="path/to/scenario.toml", id="picker-path")
             yield Static(id="picker-status")
             yield Static(id="picker-error")
@@ -163,7 +173,7 @@ class PickerScreen(Dialog[Program | None]):
             result: Program | str
             try:
                 # As the command line does: messages and the title name what was chosen.
-                result = make_program(load(resolve(ref), source=ref))
+                result = make_program(load(resolve(ref, within=self._within), source=ref))
             except ScenarioError as err:
                 result = str(err)
             except OSError as err:  # from finding the file: a name too long, a loop

@@ -866,9 +866,12 @@ def test_jsonl_trace_of_graphs_is_exact(tmp_path, case):
 # --- PyTorch ---------------------------------------------------------------------------------
 
 
+TORCH_MISSING = 'PyTorch is not installed: pip install -e ".[test,torch]" runs these tests'
+
+
 @pytest.fixture(scope="module")
 def torch():
-    return pytest.importorskip("torch")
+    return pytest.importorskip("torch", reason=TORCH_MISSING)
 
 
 def torch_optimizer(torch, scenario: Scenario, params: list):

@@ -12,12 +12,13 @@ import math
 import os
 from pathlib import Path
 
+import msgspec
 import numpy as np
 import pytest
 
 from engine import trace
 from engine.events import Backward, Forward, Loss, Update
-from engine.run import Program, make_program
+from engine.run import Program, load_program, make_program
 from engine.scenario import loads
 from engine.timeline import Timeline
 
@@ -365,3 +366,141 @@ def test_json_values_carry_every_float64_but_a_nans_sign():
     # and the comparison the round-trip test uses really looks at the bits
     assert not _same_bits([0.0], np.array([-0.0]))
     assert _same_bits(["nan"], np.array([negative_nan]))
+
+
+# --- the fast writer against the plain definition -------------------------------------------
+
+
+def reference_lines(prog: Program) -> list[str]:
+    """Every event of the run as :func:`trace.event_json` defines its line."""
+    timeline = Timeline(prog)
+    return [
+        json.dumps(trace.event_json(ev), separators=(",", ":"), allow_nan=False)
+        for step in range(prog.steps)
+        for ev in timeline.record(step).events
+    ]
+
+
+@pytest.mark.parametrize("ref", ["xor", "softmax-3class", "diverging-lr", "fan-out"])
+def test_jsonl_is_the_plain_definition_for_built_ins(ref):
+    prog = load_program(ref)
+    prog = msgspec.structs.replace(
+        prog,
+        scenario=msgspec.structs.replace(
+            prog.scenario, train=msgspec.structs.replace(prog.scenario.train, steps=40)
+        ),
+    )
+    assert list(trace.jsonl(Timeline(prog))) == reference_lines(prog)
+
+
+# --- filters ------------------------------------------------------------------------------------
+
+
+def subject(obj: dict) -> str:
+    return obj.get("node") or obj["param"]
+
+
+KEEPS = [
+    trace.Keep(phases=frozenset({"update"}), nodes=frozenset({"W1"})),
+    trace.Keep(phases=frozenset({"loss"})),
+    trace.Keep(phases=frozenset({"forward", "update"})),  # no step is recorded
+    trace.Keep(nodes=frozenset({"a1", "b2"})),
+    trace.Keep(phases=frozenset({"backward"}), every=3),
+    trace.Keep(every=2),
+]
+
+
+@pytest.mark.parametrize("keep", KEEPS, ids=repr)
+def test_a_filtered_trace_is_the_unfiltered_ones_lines(keep):
+    """The same lines, byte for byte, whether a step was recorded or run on the fast path;
+    `seq` keeps its unfiltered value."""
+    prog = load_program("xor")
+    prog = msgspec.structs.replace(
+        prog,
+        scenario=msgspec.structs.replace(
+            prog.scenario, train=msgspec.structs.replace(prog.scenario.train, steps=7)
+        ),
+    )
+    everything = reference_lines(prog)
+    expected = []
+    for line in everything:
+        obj = json.loads(line)
+        if keep.keeps_step(obj["step"]) and keep.keeps(obj["phase"], subject(obj)):
+            expected.append(line)
+    got = list(trace.jsonl(Timeline(prog), None, keep))
+    assert got == expected
+    assert got  # every filter above keeps something
+
+
+def test_update_of_one_parameter():
+    prog = program("xor-adam")
+    keep = trace.Keep(phases=frozenset({"update"}), nodes=frozenset({"W1"}))
+    objs = [json.loads(line) for line in trace.jsonl(Timeline(prog), None, keep)]
+    eps = prog.events_per_step
+    pos = len(prog.graph.forward_order) + 1 + len(prog.graph.backward_order)
+    assert [(o["phase"], o["param"], o["seq"]) for o in objs] == [
+        ("update", "W1", step * eps + pos) for step in range(prog.steps)
+    ]
+
+
+def test_loss_only_records_no_step(monkeypatch):
+    """`--phase loss` runs the fast path only: no events are built."""
+    import engine.trace as module
+
+    recorded = []
+    real = module.run_step
+
+    def spy(*args, **kwargs):
+        recorded.append(kwargs.get("record", False))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(module, "run_step", spy)
+    keep = trace.Keep(phases=frozenset({"loss", "forward", "update"}))
+    lines = list(trace.jsonl(Timeline(program("xor-adam")), None, keep))
+    assert lines and recorded and not any(recorded)
+
+
+def test_node_filter_keeps_loss_events_unless_the_phase_drops_them():
+    prog = program("worked-example")
+    objs = [
+        json.loads(line)
+        for line in trace.jsonl(Timeline(prog), None, trace.Keep(nodes=frozenset({"z1"})))
+    ]
+    assert {(o["phase"], subject(o)) for o in objs} == {
+        ("forward", "z1"),
+        ("loss", "L"),
+        ("backward", "z1"),
+    }
+    keep = trace.Keep(phases=frozenset({"backward"}), nodes=frozenset({"z1"}))
+    assert {json.loads(line)["phase"] for line in trace.jsonl(Timeline(prog), None, keep)} == {
+        "backward"
+    }
+
+
+def test_unknown_nodes_are_refused_with_the_known_ones():
+    prog = program("worked-example")
+    trace.check_keep(prog, trace.Keep(nodes=frozenset({"W1", "L"})))
+    with pytest.raises(ValueError) as err:
+        trace.check_keep(prog, trace.Keep(nodes=frozenset({"W9", "x"})))
+    assert str(err.value) == (
+        "no node or parameter 'W9'; 'x' is an input: no event is about it; "
+        "the nodes and parameters with events are: W1, b1, z1, a1, L"
+    )
+
+
+def test_text_and_markdown_filtered():
+    prog = program("worked-example")
+    keep = trace.Keep(phases=frozenset({"update"}), nodes=frozenset({"W1"}), every=2)
+    heads = [ln for ln in trace.text(Timeline(prog), None, keep) if not ln.startswith(" ")]
+    assert heads == [
+        "step 0 · update · W1 ← W1 − lr·∂L/∂W1 = 0.5 − 0.1·1.0 = 0.4",
+        "step 2 · update · W1 ← W1 − lr·∂L/∂W1 = 0.34 − 0.1·0.36 = 0.304",
+    ]
+    md = list(trace.markdown(Timeline(prog), None, keep))
+    assert [ln for ln in md if ln.startswith("#")] == [
+        "# Worked example",
+        "## Step 0 (loss 0.25)",
+        "### Update",
+        "## Step 2 (loss 0.0324)",
+        "### Update",
+    ]
