@@ -102,7 +102,9 @@ ACTIONS: tuple[Action, ...] = (
     ),
     Action(
         "Z", "zoom_overview", "overview", "Back to the whole graph", "Z",
-        "Zooms the graph pane back out to the overview that fits.",
+        "Zooms the graph pane back out to the overview that fits (its subtitle says so"
+        " while zoomed).",
+        footer=False,
     ),
     Action(
         "shift+left", "pan_left", "pan", "Pan the zoomed graph left", "⇧←",

@@ -61,7 +61,7 @@ WATCH_DELAY_SECONDS = 0.5
 ACTION_NAMES = frozenset(a.action for a in ACTIONS)
 FOOTER_ACTIONS = frozenset(a.action for a in ACTIONS if a.footer)
 MOVES = ("next_event", "prev_event", "next_step", "prev_step", "first_event", "last_event")
-GRAPH_ACTIONS = ("zoom_in", "zoom_overview", "switch_view", "next_sample")
+GRAPH_ACTIONS = ("zoom_in", "switch_view", "next_sample")
 """The graph pane's actions, which come and go with what it shows."""
 PANS = {"pan_left": (-1, 0), "pan_right": (1, 0), "pan_up": (0, -1), "pan_down": (0, 1)}
 

@@ -331,14 +331,14 @@ def specs(graph: Graph, view: str) -> tuple[Spec, ...]:
     return out
 
 
-def build(graph: Graph, spec: Spec, rows: int, view: str = "layers") -> Plan:
+def build(graph: Graph, spec: Spec, rows: int) -> Plan:
     """The plan of ``graph`` drawn as ``spec`` says; a list wraps into columns of at most
     ``rows`` lines."""
     if spec.style == "neurons":
         return _neurons(graph, spec)
     if spec.style == "boxes":
-        return _boxes(graph, spec, view)
-    return _listing(graph, spec, max(1, rows), view)
+        return _boxes(graph, spec)
+    return _listing(graph, spec, max(1, rows))
 
 
 def choose(
@@ -372,10 +372,10 @@ def choose(
 
     def plan(i: int) -> Plan:
         spec = candidates[i]
-        key = (spec, height if spec.style == "list" else 0, view)
+        key = (spec, height if spec.style == "list" else 0)
         got = cache.get(key)
         if got is None:
-            got = cache[key] = build(graph, spec, height, view)
+            got = cache[key] = build(graph, spec, height)
         return got
 
     overview = len(candidates) - 1
@@ -512,7 +512,7 @@ _JOIN = {
 }  # fmt: skip
 
 
-def _boxes(graph: Graph, spec: Spec, view: str) -> Plan:
+def _boxes(graph: Graph, spec: Spec) -> Plan:
     """Boxes in columns (Sugiyama-style: dummy points for long edges, barycenter ordering,
     placement along the column by isotonic regression), edges routed between them.
 
@@ -769,7 +769,7 @@ def _boxes(graph: Graph, spec: Spec, view: str) -> Plan:
     _route(canvas, items, segs, gap_segs, channels, col_x, col_w, ncols, pairs, bare, vertical)
     ordered = sorted(groups, key=lambda g: (items[g.key].col, items[g.key].y))
     order = [m for g in ordered for m in g.members]
-    return canvas.freeze(graph, view, "boxes", spec.name, order)
+    return canvas.freeze(graph, "layers", "boxes", spec.name, order)
 
 
 def _pill_name(graph: Graph, name: str, spec: Spec) -> str:
@@ -998,7 +998,7 @@ class _Entry(msgspec.Struct):
         return 2 + sum(len(t) + w for _, t, _, _, w in self.parts)
 
 
-def _listing(graph: Graph, spec: Spec, rows: int, view: str) -> Plan:
+def _listing(graph: Graph, spec: Spec, rows: int) -> Plan:
     """One line per node (or per layer) in forward order, wrapped into columns of at most
     ``rows`` lines."""
     entries: list[_Entry] = []
@@ -1081,7 +1081,7 @@ def _listing(graph: Graph, spec: Spec, rows: int, view: str) -> Plan:
                 canvas.put(r, x, COLUMN_SEP, "edge")
             x += len(COLUMN_SEP)
     order = [m for e in entries for m in e.members]
-    return canvas.freeze(graph, view, "list", spec.name, order)
+    return canvas.freeze(graph, "layers", "list", spec.name, order)
 
 
 # --- neurons --------------------------------------------------------------------------------
@@ -1131,7 +1131,9 @@ def _neurons(graph: Graph, spec: Spec) -> Plan:
     col_x = [0]
     for k in range(1, n_layers + 1):
         col_x.append(col_x[-1] + col_w[k - 1] + band_w)
-    width = col_x[-1] + col_w[-1]
+    # The last column's title may run past its units: nothing is to its right.
+    last_title = f"layer {n_layers} · {graph[f'a{n_layers}'].op or ''}"
+    width = col_x[-1] + max(col_w[-1], len(last_title) if spec.unit_lines > 1 else 0)
 
     # Each unit a block of lines, a blank line between units; edges come in at its sum
     # (z) and leave from its activation (a).
@@ -1165,7 +1167,8 @@ def _neurons(graph: Graph, spec: Spec) -> Plan:
             if spec.unit_lines > 1
             else (f"z{k} → a{k} · {act}", f"z{k} → a{k} {act}", f"z{k} → a{k}")
         )
-        title = next((t for t in tries if len(t) <= col_w[k]), tries[-1][: col_w[k]])
+        room = width - col_x[k] if k == n_layers else col_w[k]
+        title = next((t for t in tries if len(t) <= room), tries[-1][:room])
         canvas.put(0, col_x[k], title, "title")
         canvas.hits.append((col_x[k], 0, col_w[k], 1, f"z{k}"))
         # The band's title: W1 · b1, or ∂L/∂W1 while its gradient is computed.

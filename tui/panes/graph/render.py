@@ -230,7 +230,10 @@ def _slot_text(slot: Slot, st: _State, palette: Palette) -> list[tuple[str, Styl
         if a is None:
             return [(PENDING, palette.pending)]
         text, finite = number(a[slot.index], slot.w - 2)
-        style = palette.backward if showing_grad else palette.value
+        if showing_grad:
+            style = palette.backward
+        else:
+            style = palette.updated if st.update_at[node] <= st.pos else palette.value
         return [(f" {text} ", style if finite else palette.bad)]
     if kind == "unit":
         return _unit_text(slot, st, palette)
@@ -367,9 +370,6 @@ def render_rows(
 
     if frame is not None:
         st = _State(plan, frame, sample)
-        if plan.weights:
-            for (y, x), style in _weight_styles(plan, st, palette).items():
-                spans[y].append(Span(x, x + 1, style))
         for y, row_slots in enumerate(plan.slots):
             row = rows[y]
             for slot in row_slots:
@@ -388,6 +388,12 @@ def render_rows(
                     spans[y].append(Span(x, x + len(text), style))
                     x += len(text)
 
+        if plan.weights:
+            # The lines' colours, where a line shows (a weight's number is written over
+            # its line and keeps its own style).
+            for (y, x), style in _weight_styles(plan, st, palette).items():
+                if "\u2800" <= rows[y][x] <= "\u28ff":
+                    spans[y].append(Span(x, x + 1, style))
         subject = st.subject
         # The edges the event travels along.
         pairs, phase = traversed(frame)
@@ -406,7 +412,8 @@ def render_rows(
                 for w in plan.weights:
                     if w.param == f"W{k}":
                         for y, x in w.cells:
-                            extra[y].append(Span(x, x + 1, palette.forward))
+                            if "\u2800" <= rows[y][x] <= "\u28ff":
+                                extra[y].append(Span(x, x + 1, palette.forward))
         # The current node: its box, its lines, its marker.
         if subject in plan.boxes:
             for y, x0, x1 in _border(*plan.boxes[subject]):

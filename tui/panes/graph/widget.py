@@ -135,7 +135,7 @@ class GraphView(ScrollView, can_focus=True, inherit_bindings=False):
         if self._plan is None:
             return ""
         if self.zoomed:
-            return f"zoomed: {self._plan.name} · ⇧arrows pan · Z overview"
+            return "zoomed · ⇧arrows pan · Z overview"
         if not self._plan.fits(self._room.width, self._room.height):
             return "too large to fit · ⇧arrows pan"
         return ""
