@@ -23,6 +23,7 @@ from tui.panes.graph.layout import (
     NEURON_SPECS,
     Plan,
     Spec,
+    box_bound,
     build,
     choose,
     formula,
@@ -301,3 +302,13 @@ def test_widest_bounds_every_fitted_text() -> None:
             for _ in range(20):
                 a = rng.normal(size=shape) * 10.0 ** rng.integers(-8, 8, size=shape)
                 assert len(fmt.fit(a, bound)) <= bound
+
+
+def test_box_bounds_never_exceed_the_drawings(builtin: Program) -> None:
+    """box_bound lets choose skip drawings that cannot fit: it must never claim more
+    room than a drawing takes."""
+    for spec in specs(builtin.graph, "layers"):
+        if spec.style == "boxes":
+            width, height = box_bound(builtin.graph, spec)
+            plan = build(builtin.graph, spec, 16)
+            assert width <= plan.width and height <= plan.height, spec

@@ -331,11 +331,11 @@ def specs(graph: Graph, view: str) -> tuple[Spec, ...]:
     return out
 
 
-def build(graph: Graph, spec: Spec, rows: int) -> Plan:
+def build(graph: Graph, spec: Spec, rows: int, columns: int = 0) -> Plan:
     """The plan of ``graph`` drawn as ``spec`` says; a list wraps into columns of at most
-    ``rows`` lines."""
+    ``rows`` lines; neurons spread their weights' lines over up to ``columns``."""
     if spec.style == "neurons":
-        return _neurons(graph, spec)
+        return _neurons(graph, spec, columns)
     if spec.style == "boxes":
         return _boxes(graph, spec)
     return _listing(graph, spec, max(1, rows))
@@ -372,15 +372,29 @@ def choose(
 
     def plan(i: int) -> Plan:
         spec = candidates[i]
-        key = (spec, height if spec.style == "list" else 0)
+        key = (
+            spec,
+            height if spec.style == "list" else 0,
+            width if spec.style == "neurons" else 0,
+        )
         got = cache.get(key)
         if got is None:
-            got = cache[key] = build(graph, spec, height)
+            got = cache[key] = build(graph, spec, height, width)
         return got
+
+    def fits(i: int) -> bool:
+        spec = candidates[i]
+        if spec.style == "boxes":
+            bound = cache.get(("bound", spec))
+            if bound is None:
+                bound = cache[("bound", spec)] = box_bound(graph, spec)
+            if bound[0] > width or bound[1] > height:
+                return False
+        return plan(i).fits(width, height)
 
     overview = len(candidates) - 1
     for i in range(len(candidates)):
-        if plan(i).fits(width, height):
+        if fits(i):
             overview = i
             break
     index = max(0, overview - zoom)
@@ -512,19 +526,26 @@ _JOIN = {
 }  # fmt: skip
 
 
-def _boxes(graph: Graph, spec: Spec) -> Plan:
-    """Boxes in columns (Sugiyama-style: dummy points for long edges, barycenter ordering,
-    placement along the column by isotonic regression), edges routed between them.
+class _BoxItems(msgspec.Struct):
+    """The boxes of a drawing before they are placed: what each holds and its size."""
 
-    Columns follow :attr:`Node.layer`: an op box sits in its layer's column; a box of
-    leaves sits just before its first consumer, so that parameters and constants stand
-    next to where they are used instead of all crowding the first column. With
-    ``spec.vertical`` the same placement is turned a quarter: columns become rows, from
-    the top down, and each box is one line of text.
+    groups: list[_Group]
+    box_of: dict[str, str]
+    col: dict[str, int]
+    pairs: list[tuple[str, str]]
+    in_edges: dict[str, list[int]]
+    items: dict[str, _Item]
+    port: dict[str, int]
+    """Member -> offset across the flow where its edges attach."""
+    rows_of: dict[str, list[tuple[str, str]]]
+    """Bordered box -> ``(member, kind)`` a row."""
+    label_w: dict[str, int]
+    pieces: dict[str, list[tuple[str, int, int, int]]]
+    """Bare box -> ``(member, row, column, slot width)``."""
 
-    Placement works on abstract coordinates: ``col`` along the flow, ``y`` across it,
-    an item's ``w`` along the flow and ``h`` across it.
-    """
+
+def _box_items(graph: Graph, spec: Spec) -> _BoxItems:
+    """Each box's contents, size (in :func:`_boxes`' abstract coordinates) and column."""
     groups = _groups(graph, spec)
     bare, vertical = spec.bare, spec.vertical
     box_of = {m: g.key for g in groups for m in g.members}
@@ -554,10 +575,10 @@ def _boxes(graph: Graph, spec: Spec) -> Plan:
         in_edges.setdefault(v, []).append(k)
 
     items: dict[str, _Item] = {}
-    port: dict[str, int] = {}  # member -> offset across the flow where its edges attach
-    rows_of: dict[str, list[tuple[str, str]]] = {}  # bordered box -> (member, kind) a row
+    port: dict[str, int] = {}
+    rows_of: dict[str, list[tuple[str, str]]] = {}
     label_w: dict[str, int] = {}
-    pieces: dict[str, list[tuple[str, int, int, int]]] = {}  # bare: (member, row, col, slot w)
+    pieces: dict[str, list[tuple[str, int, int, int]]] = {}
     for g in groups:
         if bare:
             # A line per member; top to bottom, two members a line: " name number".
@@ -611,6 +632,45 @@ def _boxes(graph: Graph, spec: Spec) -> Plan:
             real_w, real_h = max(inner + 4, head, foot), len(rows) + 2
         w, h = (real_h, real_w) if vertical else (real_w, real_h)
         items[g.key] = _Item(g.key, col[g.key], w, h, False)
+
+    return _BoxItems(groups, box_of, col, pairs, in_edges, items, port, rows_of, label_w, pieces)
+
+
+def box_bound(graph: Graph, spec: Spec) -> tuple[int, int]:
+    """Width and height that :func:`_boxes` needs at least for ``spec``: the widest box
+    of each column and the narrowest gaps, the boxes of the tallest column stacked. Much
+    cheaper than the drawing, so that a large graph's renderings that cannot fit are not
+    drawn to find it out."""
+    b = _box_items(graph, spec)
+    columns: dict[int, list[_Item]] = {}
+    for it in b.items.values():
+        columns.setdefault(it.col, []).append(it)
+    ncols = max(columns) + 1
+    along = sum(max((it.w for it in columns.get(c, ())), default=0) for c in range(ncols))
+    along += (ncols - 1) * (1 if spec.vertical else 3)
+    gap = 2 if spec.vertical else (0 if spec.bare else ROW_GAP)
+    across = max(sum(it.h for it in c) + gap * (len(c) - 1) for c in columns.values())
+    return (across, along) if spec.vertical else (along, across)
+
+
+def _boxes(graph: Graph, spec: Spec) -> Plan:
+    """Boxes in columns (Sugiyama-style: dummy points for long edges, barycenter ordering,
+    placement along the column by isotonic regression), edges routed between them.
+
+    Columns follow :attr:`Node.layer`: an op box sits in its layer's column; a box of
+    leaves sits just before its first consumer, so that parameters and constants stand
+    next to where they are used instead of all crowding the first column. With
+    ``spec.vertical`` the same placement is turned a quarter: columns become rows, from
+    the top down, and each box is one line of text.
+
+    Placement works on abstract coordinates: ``col`` along the flow, ``y`` across it,
+    an item's ``w`` along the flow and ``h`` across it.
+    """
+    b = _box_items(graph, spec)
+    groups, box_of, col, pairs = b.groups, b.box_of, b.col, b.pairs
+    in_edges, items, port = b.in_edges, b.items, b.port
+    rows_of, label_w, pieces = b.rows_of, b.label_w, b.pieces
+    bare, vertical = spec.bare, spec.vertical
 
     def in_off(k: int) -> int:
         v = pairs[k][1]
@@ -1105,7 +1165,7 @@ _DOTS = ((0x01, 0x08), (0x02, 0x10), (0x04, 0x20), (0x40, 0x80))
 """Braille dot bits by (row within the cell, column within the cell)."""
 
 
-def _neurons(graph: Graph, spec: Spec) -> Plan:
+def _neurons(graph: Graph, spec: Spec, columns: int = 0) -> Plan:
     """Every unit a node and every weight an edge, columns left to right from the inputs;
     the targets and the loss under the output layer, and a line for the numbers of the
     weights the current event is about."""
@@ -1128,6 +1188,11 @@ def _neurons(graph: Graph, spec: Spec) -> Plan:
     # One line a unit is for wide layers, where few weights have room for their numbers.
     band_w = NUM + 2 + BAND_PAD + (BAND_PAD - 1 if spec.unit_lines > 1 else 0)
     col_w = [in_w] + [unit_w] * n_layers
+    # With room to spare, longer weights' lines: flatter, and easier to follow (up to
+    # twice as long; the title of the last layer may need a few more columns).
+    spare = columns - (sum(col_w) + n_layers * band_w) - 4
+    if spare > 0 and n_layers:
+        band_w += min(band_w, spare // n_layers)
     col_x = [0]
     for k in range(1, n_layers + 1):
         col_x.append(col_x[-1] + col_w[k - 1] + band_w)

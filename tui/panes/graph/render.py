@@ -15,8 +15,8 @@ computes a weight matrix's gradient, its edges show ∂L/∂w instead, number an
 from __future__ import annotations
 
 import weakref
-from itertools import pairwise
 from collections.abc import Mapping
+from itertools import pairwise
 
 import msgspec
 import numpy as np
