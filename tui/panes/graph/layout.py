@@ -1320,10 +1320,17 @@ def _neurons(graph: Graph, spec: Spec, columns: int = 0) -> Plan:
             for j, (dst, _) in enumerate(ports[k]):
                 lines.append((i, j, src, dst))
         dots: dict[Cell, int] = {}
+        arrows: dict[Cell, None] = {}
         for i, j, src, dst in lines:
             cells = _braille_line(dots, x_from, src, x_to, dst)
             canvas.put(dst, x_to + 1, ARROW, "edge")
+            arrows[(dst, x_to + 1)] = None
             canvas.weights.append(WeightEdge(f"W{k}", (i, j), cells))
+        # What the events travel along: the arrowheads into the layer's units (lighting
+        # whole lines would repaint the band on every forward event).
+        prev = "x" if k == 1 else f"a{k - 1}"
+        for src in (prev, f"W{k}", f"b{k}"):
+            canvas.edges[(src, f"z{k}")] = tuple(arrows)
         for (r, c), bits in dots.items():
             canvas.cells[r][c] = chr(0x2800 + bits)
         # Numbers on the lines where there are few: the flattest edges' first (they read

@@ -406,14 +406,6 @@ def render_rows(
                 other = pair[0] if pair[1] == subject else pair[1]
                 for y, x0, x1 in plan.labels.get(other, ()):
                     extra[y].append(Span(x0, x1, style))
-        if plan.weights and phase == "forward" and frame.event.phase == "forward":
-            k = subject[1:]
-            if subject == f"z{k}":
-                for w in plan.weights:
-                    if w.param == f"W{k}":
-                        for y, x in w.cells:
-                            if "\u2800" <= rows[y][x] <= "\u28ff":
-                                extra[y].append(Span(x, x + 1, palette.forward))
         # The current node: its box, its lines, its marker.
         if subject in plan.boxes:
             for y, x0, x1 in _border(*plan.boxes[subject]):
