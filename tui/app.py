@@ -390,7 +390,7 @@ class BpdbgApp(Debugger, App[int]):
             case "zoom_overview":
                 return self.graph_view.zoomed  # shown only while zoomed
             case "switch_view":
-                return self.graph_view.can_switch_view
+                return self.graph_view.has_neurons
             case "next_sample":
                 return self.graph_view.has_samples
             case "pan_left" | "pan_right" | "pan_up" | "pan_down":
@@ -441,7 +441,12 @@ class BpdbgApp(Debugger, App[int]):
         self.graph_view.overview()
 
     def action_switch_view(self) -> None:
-        self.graph_view.switch_view()
+        if self.graph_view.can_switch_view:
+            self.graph_view.switch_view()
+        else:
+            self.notify(
+                "The neurons do not fit in the graph pane here: z zooms into them.", timeout=4
+            )
 
     def action_next_sample(self) -> None:
         self.graph_view.next_sample()

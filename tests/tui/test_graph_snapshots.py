@@ -65,8 +65,9 @@ def at(
 def test_xor_neurons_forward(snap_compare) -> None:
     """XOR at the forward event of z1, neuron by neuron: inputs x[0] x[1], two tanh units,
     one sigmoid unit; each unit's b1 z1 a1 lines (z1 filled in, marked ▶ on a highlighted
-    line), the four W1 edges lit in the forward colour with 0.8 -0.2 0.2 -1.0 on them, the
-    W2 edges with 0.7 0.8, y and L above the output unit, and the legend line
+    line), the four W1 edges blue where positive and red where negative with 0.8 -0.2 0.2
+    -1.0 on them, their arrowheads into layer 1 in the forward colour, the W2 edges with
+    0.7 0.8, y and L above the output unit, and the legend line
     `W1  [0,0] 0.8  [0,1] -0.2  [1,0] 0.2  [1,1] -1.0`."""
     app = make_app(builtin("xor"))
     assert snap_compare(app, terminal_size=BIG, run_before=at("forward", "z1"))

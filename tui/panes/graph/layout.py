@@ -160,6 +160,7 @@ class Plan(msgspec.Struct, frozen=True, eq=False):
         """``(x, y, w, h)`` around everything that shows ``node`` (to scroll it into view)."""
         cells = [(x, y, w, 1) for kind in self.lines.get(node, {}).values() for y, x, w in kind]
         cells += [(x0, y, x1 - x0, 1) for y, x0, x1 in self.labels.get(node, ())]
+        cells += [(x, y, 1, 1) for by_kind in self.marks.get(node, {}).values() for y, x in by_kind]
         if node in self.boxes:
             cells.append(self.boxes[node])
         if not cells:

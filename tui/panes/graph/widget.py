@@ -113,6 +113,11 @@ class GraphView(ScrollView, can_focus=True, inherit_bindings=False):
         return self._view
 
     @property
+    def has_neurons(self) -> bool:
+        """Whether the graph is a layered network small enough to draw neuron by neuron."""
+        return self._graph is not None and neurons_possible(self._graph)
+
+    @property
     def can_switch_view(self) -> bool:
         """Whether both views fit: a layered network small enough for its neurons."""
         if self._graph is None or not neurons_possible(self._graph):
