@@ -11,12 +11,11 @@ import re
 from collections.abc import Awaitable, Callable
 
 import msgspec
+from snapshot_apps import event_seq, make_app, settle
 from textual.pilot import Pilot
 
 from engine.run import Program, load_program
 from tui.app import BpdbgApp
-
-from snapshot_apps import event_seq, make_app, settle
 
 BIG = (120, 40)
 SMALL = (80, 24)

@@ -1330,8 +1330,8 @@ def _neurons(graph: Graph, spec: Spec, columns: int = 0) -> Plan:
         # What the events travel along: the arrowheads into the layer's units (lighting
         # whole lines would repaint the band on every forward event).
         prev = "x" if k == 1 else f"a{k - 1}"
-        for src in (prev, f"W{k}", f"b{k}"):
-            canvas.edges[(src, f"z{k}")] = tuple(arrows)
+        for feeds in (prev, f"W{k}", f"b{k}"):
+            canvas.edges[(feeds, f"z{k}")] = tuple(arrows)
         for (r, c), bits in dots.items():
             canvas.cells[r][c] = chr(0x2800 + bits)
         # Numbers on the lines where there are few: the flattest edges' first (they read
