@@ -391,9 +391,18 @@ def render_rows(
         if plan.weights:
             # The lines' colours, where a line shows (a weight's number is written over
             # its line and keeps its own style).
-            for (y, x), style in _weight_styles(plan, st, palette).items():
-                if "\u2800" <= rows[y][x] <= "\u28ff":
-                    spans[y].append(Span(x, x + 1, style))
+            # Neighbouring cells of one style make one span: fewer segments to draw.
+            runs: dict[int, list[list]] = {}
+            for (y, x), style in sorted(_weight_styles(plan, st, palette).items()):
+                if not "\u2800" <= rows[y][x] <= "\u28ff":
+                    continue
+                row_runs = runs.setdefault(y, [])
+                if row_runs and row_runs[-1][1] == x and row_runs[-1][2] is style:
+                    row_runs[-1][1] = x + 1
+                else:
+                    row_runs.append([x, x + 1, style])
+            for y, row_runs in runs.items():
+                spans[y].extend(Span(a, b, style) for a, b, style in row_runs)
         subject = st.subject
         # The edges the event travels along.
         pairs, phase = traversed(frame)
