@@ -16,21 +16,10 @@ from engine import fmt
 from engine.graph import Graph
 from engine.run import Program, load_program
 from scenarios import builtin_ids
-from tui.panes.graph.layout import (
-    ARROW,
-    LAYER_SPECS,
-    MAX_UNITS,
-    NEURON_SPECS,
-    Plan,
-    Spec,
-    box_bound,
-    build,
-    choose,
-    formula,
-    neurons_possible,
-    specs,
-    widest,
-)
+from tui.panes.graph.boxes import box_bound
+from tui.panes.graph.layout import LAYER_SPECS, NEURON_SPECS, build, choose, specs
+from tui.panes.graph.neurons import MAX_UNITS, neurons_possible
+from tui.panes.graph.plan import ARROW, Plan, Spec, formula, widest
 
 BUILTINS = builtin_ids()
 
@@ -45,7 +34,10 @@ def builtin(request: pytest.FixtureRequest) -> Program:
 
 
 def test_the_layout_imports_no_textual() -> None:
-    code = "import sys, tui.panes.graph.layout; print(any(m.startswith('textual') for m in sys.modules))"
+    code = (
+        "import sys, tui.panes.graph.layout;"
+        "print(any(m.startswith(('textual', 'rich')) for m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 

@@ -16,7 +16,8 @@ from engine.run import Program, load_program
 from engine.timeline import Frame, Timeline
 from scenarios import builtin_ids
 from tui.app import BpdbgApp
-from tui.panes.graph.layout import LAYER_SPECS, MARKER, NEURON_SPECS, Plan, build
+from tui.panes.graph.layout import LAYER_SPECS, NEURON_SPECS, build
+from tui.panes.graph.plan import MARKER, Plan
 from tui.panes.graph.render import PENDING, Palette, plain_rows, render_rows
 from tui.panes.graph.widget import GraphView
 

@@ -27,7 +27,7 @@ from rich.text import Span
 from engine import fmt
 from engine.events import Backward, Forward, Loss
 from engine.timeline import Frame
-from tui.panes.graph.layout import LIVE_PREFIX, MARKER, Plan, Slot
+from tui.panes.graph.plan import LIVE_PREFIX, MARKER, Plan, Slot
 
 PENDING = "·"
 """Stands for a number the run has not reached yet."""

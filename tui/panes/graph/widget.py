@@ -22,7 +22,9 @@ from textual.strip import Strip
 
 from engine.graph import Graph
 from engine.timeline import Frame, Timeline
-from tui.panes.graph.layout import Plan, choose, neurons_possible
+from tui.panes.graph.layout import choose
+from tui.panes.graph.neurons import neurons_possible
+from tui.panes.graph.plan import Plan
 from tui.panes.graph.render import DEFAULT_PALETTE, Palette, Row, render_rows, segments
 
 PAN_STEP = (8, 3)
