@@ -135,6 +135,9 @@ _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 _N = re.compile(r"(?<![\w∂])n\b")
 """The element count ``n`` in a derivative such as ``2·(a − y)/n``."""
 _POWER = re.compile(r"\^\{(p|pm1)\}")
+_NAME = re.compile(r"[A-Za-z_]\w*")
+"""A name in a line's text (``∂`` and ``·`` are not word characters, so ``∂L/∂t2`` has
+``L`` and ``t2``)."""
 _SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 
 
@@ -179,12 +182,37 @@ class _Ctx:
         return "name"
 
     def name(self, name: str) -> tuple[Frag, float]:
-        """How a node is called: its name, or for a sub-expression, its expression."""
+        """How a node is called: its name (a sub-expression's short name, ``t1``)."""
         node = self.graph[name]
-        if node.kind == "op" and not node.named:
-            return self.render(name)
         prec = 1 if node.kind == "const" and name.startswith("-") else ATOM
         return [(name, self.role(node))], prec
+
+    def is_sub(self, name: str) -> bool:
+        """Whether ``name`` is a sub-expression (a node with a short name of its own)."""
+        node = self.graph.by_name.get(name)
+        return node is not None and node.kind == "op" and not node.named
+
+    def definitions(self, lines: Sequence[Line]) -> list[Line]:
+        """``t1 = W·x`` for each sub-expression that ``lines`` call by its short name and
+        do not define themselves, so that every name in an event can be read."""
+        used: dict[str, None] = {}
+        defined = set()
+        for ln in lines:
+            if ln.kind == "note":
+                continue
+            for token in _NAME.findall(ln.text):
+                if self.is_sub(token):
+                    used[token] = None
+            if ln.kind == "formula" and ln.parts and self.is_sub(ln.parts[0][0]):
+                if ln.text.startswith(ln.parts[0][0] + " = "):
+                    defined.add(ln.parts[0][0])  # the forward of a sub-expression
+        order = {n.name: i for i, n in enumerate(self.graph.nodes)}
+        out = []
+        for name in sorted(used, key=order.__getitem__):
+            if name not in defined:
+                sym, _ = self.render(name, top=True)
+                out.append(_line("note", [(name, "name")], _eq(), sym))
+        return out
 
     def grad(self, of: str, wrt: str) -> Frag:
         """``∂of/∂wrt`` with each side parenthesised when it is an expression."""
@@ -327,7 +355,7 @@ def _forward(ctx: _Ctx, ev: Forward) -> list[Line]:
 def _evaluation(ctx: _Ctx, node: Node, value: np.ndarray) -> list[Line]:
     """``name = formula = formula with numbers = result``, or the tensor version."""
     sym, _ = ctx.render(node.name, top=True)
-    head: Frag = ([(node.name, ctx.role(node))] + _eq() if node.named else []) + sym
+    head: Frag = [(node.name, ctx.role(node))] + _eq() + sym
     leaves = list(ctx.expansion_leaves(node.name))
     if all(ctx.values[i].size == 1 for i in leaves) and value.size == 1:
         nums, _ = ctx.render(node.name, mode="value", top=True)
@@ -354,7 +382,7 @@ def _evaluation(ctx: _Ctx, node: Node, value: np.ndarray) -> list[Line]:
 _ACTIVATION_NOTES = {
     "identity": "passes its input through unchanged",
     "sigmoid": "squashes each element into (0, 1)",
-    "tanh": "squashes each element into (−1, 1)",
+    "tanh": "squashes each element into (-1, 1)",
     "relu": "keeps positive elements, zeroes the rest",
     "leaky_relu": "keeps positive elements, scales the rest by 0.01",
     "softmax": "turns each row into probabilities that sum to 1",
@@ -408,7 +436,7 @@ def _loss(ctx: _Ctx, ev: Loss) -> list[Line]:
         "mse": f"mse: the mean of the squared errors ({pred} − {target})² over {elems}",
         "sse": f"sse: the sum of the squared errors ({pred} − {target})² over {elems}",
         "bce": f"bce: binary cross-entropy of the probabilities {pred}, the mean over {elems}"
-        " (logs clamped at −100, as PyTorch does)",
+        " (logs clamped at -100, as PyTorch does)",
         "cross_entropy": f"cross_entropy: softmax of the logits {pred}, then the mean over "
         f"{p.shape[0]} sample"
         + ("s" if p.shape[0] != 1 else "")
@@ -818,10 +846,12 @@ def explain(frame: Frame, *, max_paths: int = 8) -> list[Line]:
         ctx = _Ctx(frame)
         ev = frame.event
         if isinstance(ev, Forward):
-            return _forward(ctx, ev)
-        if isinstance(ev, Loss):
-            return _loss(ctx, ev)
-        if isinstance(ev, Backward):
-            return _backward(ctx, ev, max_paths)
-        assert isinstance(ev, Update)
-        return _update(ctx, ev)
+            lines = _forward(ctx, ev)
+        elif isinstance(ev, Loss):
+            lines = _loss(ctx, ev)
+        elif isinstance(ev, Backward):
+            lines = _backward(ctx, ev, max_paths)
+        else:
+            assert isinstance(ev, Update)
+            lines = _update(ctx, ev)
+        return lines + ctx.definitions(lines)

@@ -1,9 +1,11 @@
 """How numbers, tensors and shapes are written in every output (app, text trace, Markdown).
 
-One module so that the chain-rule pane, ``bpdbg trace --format text`` and ``bpdbg check``
-never disagree on how ``0.1`` or a 256×16 matrix looks. Numbers keep up to six
-significant digits and are never cut mid-number; the JSON trace does not use this
-module (it writes exact ``repr`` floats).
+One module so that the graph and chain-rule panes, ``bpdbg trace --format text`` and
+``bpdbg check`` never disagree on how ``0.1`` or a 256×16 matrix looks: one number format
+(up to six significant digits, never cut mid-number, an ASCII minus sign), one matrix
+notation (nested lists, ``[[0.8, -0.2], [0.2, -1.0]]``) and one summary of large arrays.
+Where a pane has less room than a tensor needs, :func:`fit` leaves elements out, never
+digits. The JSON trace does not use this module (it writes exact ``repr`` floats).
 """
 
 from __future__ import annotations
@@ -21,6 +23,11 @@ SUMMARY_DIGITS = 3
 """Significant digits of the norm and range in a summary: a glance, not a value."""
 MAX_ELEMS = 12
 """Arrays with at most this many elements are written in full; larger ones summarised."""
+NUM_WIDTH = 13
+"""The most characters :func:`num` takes with :data:`SIGNIFICANT` digits
+(``-1.23457e-100``)."""
+ELIDED = "…"
+"""Stands for the elements (or the whole text) :func:`fit` leaves out."""
 
 
 def num(x: float | np.ndarray | Any, digits: int = SIGNIFICANT) -> str:
@@ -85,15 +92,24 @@ def tensor(a: np.ndarray | float, max_elems: int = MAX_ELEMS) -> str:
 def summary(arr: np.ndarray) -> str:
     """A one-line summary of an array: shape, Euclidean norm, range, non-finite count."""
     arr = np.asarray(arr, dtype=np.float64)
+    return f"({shape(arr.shape)}) " + " ".join(p for p in _summary_parts(arr) if p)
+
+
+def _summary_parts(arr: np.ndarray) -> tuple[str, str, str]:
+    """``("‖·‖=3.21", "range [-0.98, 0.99]", "(2 nan)")`` of a summary; empty parts are
+    absent."""
     finite = np.isfinite(arr)
     n_bad = int(arr.size - np.count_nonzero(finite))
     with np.errstate(all="ignore"):
-        norm = float(np.linalg.norm(arr.reshape(-1)))
+        # Summed without BLAS (np.linalg.norm calls it): on a busy machine a BLAS call
+        # can cost a hundred times more, and a pane summarises on every step.
+        norm = math.sqrt(float(np.square(arr).sum()))
     d = SUMMARY_DIGITS
-    text = f"({shape(arr.shape)}) ‖·‖={num(norm, d)}"
+    span = ""
     if n_bad < arr.size:
         vals = arr[finite] if n_bad else arr
-        text += f" range [{num(vals.min(), d)}, {num(vals.max(), d)}]"
+        span = f"range [{num(vals.min(), d)}, {num(vals.max(), d)}]"
+    bad = ""
     if n_bad:
         kinds = [
             f"{int(c)} {k}"
@@ -104,8 +120,65 @@ def summary(arr: np.ndarray) -> str:
             )
             if c
         ]
-        text += " (" + ", ".join(kinds) + ")"
-    return text
+        bad = "(" + ", ".join(kinds) + ")"
+    return f"‖·‖={num(norm, d)}", span, bad
+
+
+def fit(a: np.ndarray | float, width: int, max_elems: int = MAX_ELEMS) -> str:
+    """As much of :func:`tensor`'s text of ``a`` as fits in ``width`` characters.
+
+    The shape is left to the caller (a pane shows it elsewhere). In order of preference:
+    a number; an array of at most ``max_elems`` elements in full (``[[0.8, -0.2], [0.2,
+    -1.0]]``), then its leading elements with the rest elided (``[[0.8, -0.2], …]``); the
+    summary without its shape (``‖·‖=1.96 range [-0.8, 1.2]``), then its norm alone
+    (``‖·‖=1.96``, with a count of any non-finite elements when it fits). Every number
+    is written as :func:`num` writes it: elements are left out, never digits. When not
+    even that fits, the text is :data:`ELIDED`.
+
+    Args:
+        a: The array (or a number).
+        width: The most characters the text may take.
+        max_elems: The largest array written element by element.
+
+    Returns:
+        The text, at most ``width`` characters (or :data:`ELIDED`).
+    """
+    arr = np.asarray(a, dtype=np.float64)
+    if arr.size == 1:
+        text = num(arr.reshape(-1)[0])
+        return text if len(text) <= width else ELIDED
+    if arr.size == 0:
+        return "empty" if width >= 5 else ELIDED
+    if arr.size <= max_elems:
+        whole = _nested(arr)
+        if len(whole) <= width:
+            return whole
+        for k in range(arr.size - 1, 0, -1):
+            text = _leading(arr, k)[0]
+            if len(text) <= width:
+                return text
+    norm, span, bad = _summary_parts(arr)
+    for text in (" ".join(p for p in (norm, span, bad) if p), f"{norm} {bad}".strip(), norm):
+        if len(text) <= width:
+            return text
+    return ELIDED
+
+
+def _leading(arr: np.ndarray, k: int) -> tuple[str, int]:
+    """``arr`` in nested brackets with only its first ``k`` elements (row-major) written,
+    each level's remaining entries as one :data:`ELIDED`; and how many were written."""
+    if arr.ndim == 0:
+        return num(arr), 1
+    parts: list[str] = []
+    used = 0
+    for sub in arr:
+        if used >= k:
+            parts.append(ELIDED)
+            break
+        text, n = _leading(sub, k - used)
+        parts.append(text)
+        used += n
+    return "[" + ", ".join(parts) + "]", used
 
 
 def _nested(arr: np.ndarray) -> str:

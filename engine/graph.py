@@ -21,8 +21,9 @@ class Node(msgspec.Struct, frozen=True):
 
     Attributes:
         name: Unique name. Layered networks use ``x y W1 b1 z1 a1 … L``; expression
-            graphs use the names of the file and, for sub-expressions, their source text
-            (``"W * x"``); literal constants are named by their text (``"2"``).
+            graphs use the names of the file and, for sub-expressions, short names of
+            their own (``t1``, ``t2``…, numbered in the order they are made and never one
+            of the file's names); literal constants are named by their text (``"2"``).
         kind: ``"input"`` (data, no gradient), ``"param"`` (trained), ``"const"`` (a
             literal), or ``"op"`` (computed).
         op: The op's name in :data:`engine.ops.OPS` for ``"op"`` nodes, else ``None``.
@@ -35,6 +36,10 @@ class Node(msgspec.Struct, frozen=True):
             side and ``len(layers) + 1`` for the loss; in expression graphs, the length
             of the longest path from a leaf. Used for layout.
         source: Where the node comes from in the scenario (``graph.nodes[1]``).
+        text: For a computed node of an expression graph, the expression it computes as
+            written in the file (normalised by the parser): ``"W * x"`` for a
+            sub-expression, ``"W * x + b"`` for the line ``z = W * x + b``. Empty for
+            leaves and for layered networks.
     """
 
     name: str
@@ -46,6 +51,7 @@ class Node(msgspec.Struct, frozen=True):
     named: bool = True
     layer: int = 0
     source: str = ""
+    text: str = ""
 
     @property
     def is_leaf(self) -> bool:

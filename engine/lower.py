@@ -1,13 +1,17 @@
 """Expression graphs: each line of ``[graph]`` parsed and lowered to graph nodes.
 
 One node per named line and one per sub-expression (identical sub-expressions share a
-node). Shapes are inferred here, before anything is allocated, so a shape mismatch or an
-oversized intermediate is refused with the line it comes from.
+node). A sub-expression gets a short name of its own, ``t1``, ``t2``… in the order the
+nodes are made, skipping any name the file uses, so that no label is a whole expression
+and none can be mistaken for the user's; its source text stays on the node
+(:attr:`Node.text`). Shapes are inferred here, before anything is allocated, so a shape
+mismatch or an oversized intermediate is refused with the line it comes from.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 from . import expr as ex
 from .errors import PlaceError
@@ -21,12 +25,15 @@ MAX_NODE_ELEMENTS = 1_000_000
 """Most elements any node's value may have."""
 SHOWN_NAMES = 60
 """Most defined names an "undefined name" message lists."""
+SUB_PREFIX = "t"
+"""Sub-expressions are named ``t1``, ``t2``…"""
 
 
 def build_graph(spec: GraphSpec) -> Graph:
     """The graph of an expression graph, one node per named line and sub-expression."""
     nodes: list[Node] = []
     by_name: dict[str, Node] = {}
+    by_text: dict[str, Node] = {}  # sub-expressions by their text: the same one is one node
 
     def add(node: Node) -> Node:
         if len(nodes) >= MAX_GRAPH_NODES:
@@ -38,6 +45,10 @@ def build_graph(spec: GraphSpec) -> Graph:
         by_name[node.name] = node
         return node
 
+    # Every name the file gives, so that no sub-expression's short name can be one of them
+    # (a line further down may use t1 for itself).
+    taken = {*spec.inputs, *spec.params, *(name for name, _ in spec.nodes)}
+    names = _ShortNames(taken)
     for name, value in spec.inputs.items():
         add(Node(name, "input", shape=value.shape, source=f"graph.inputs.{name}"))
     for name, value in spec.params.items():
@@ -52,7 +63,7 @@ def build_graph(spec: GraphSpec) -> Graph:
             # Columns count from the start of the line as shown, "name = expression".
             column = e.column + len(name) + 3 if e.column else 0
             raise PlaceError(place, f"{ex.quote(line, column)}: {e.at(len(name) + 3)}") from None
-        _Lowering(add, by_name, place, ex.quote(line)).lower(tree, name)
+        _Lowering(add, by_name, by_text, names, place, ex.quote(line)).lower(tree, name)
 
     loss = by_name.get(spec.loss)
     if loss is None or loss.kind != "op":
@@ -74,12 +85,37 @@ def build_graph(spec: GraphSpec) -> Graph:
     return Graph(graph_nodes, spec.loss, params, "graph")
 
 
+class _ShortNames:
+    """Hands out ``t1``, ``t2``… skipping the names in ``taken``."""
+
+    def __init__(self, taken: set[str]) -> None:
+        self.taken = taken
+        self.count = 0
+
+    def next(self) -> str:
+        while True:
+            self.count += 1
+            name = f"{SUB_PREFIX}{self.count}"
+            if name not in self.taken:
+                return name
+
+
 class _Lowering:
     """Turns one line's expression tree into nodes, reusing identical sub-expressions."""
 
-    def __init__(self, add, by_name: dict[str, Node], place: str, line: str) -> None:
+    def __init__(
+        self,
+        add: Callable[[Node], Node],
+        by_name: dict[str, Node],
+        by_text: dict[str, Node],
+        names: _ShortNames,
+        place: str,
+        line: str,
+    ) -> None:
         self.add = add
         self.by_name = by_name
+        self.by_text = by_text
+        self.names = names
         self.place = place
         self.line = line
         """The line, quoted for messages (escaped, shortened)."""
@@ -88,9 +124,9 @@ class _Lowering:
         if isinstance(tree, ex.Name):
             # "a = b": a named copy of another node.
             src = self._resolve(tree)
-            self._op(name, "identity", (src,), {}, named=True)
+            self._op(name, "identity", (src,), {}, named=True, text=tree.text)
         elif isinstance(tree, ex.Const):
-            self._op(name, "identity", (self._const(tree).name,), {}, named=True)
+            self._op(name, "identity", (self._const(tree),), {}, named=True, text=tree.text)
         else:
             self._apply(tree, name)
 
@@ -104,29 +140,49 @@ class _Lowering:
             else:
                 args.append(self._apply(a, None))
         attrs = dict(tree.attrs)
-        label = name if name is not None else tree.text
-        if name is None and label in self.by_name:
-            return self.by_name[label]  # the same sub-expression seen before: one node
-        return self._op(label, tree.op, tuple(args), attrs, named=name is not None)
+        if name is None:
+            seen = self.by_text.get(tree.text)
+            if seen is not None:
+                return seen  # the same sub-expression seen before: one node
+            node = self._op(None, tree.op, tuple(args), attrs, named=False, text=tree.text)
+            self.by_text[tree.text] = node
+            return node
+        return self._op(name, tree.op, tuple(args), attrs, named=True, text=tree.text)
 
-    def _op(self, name, opname, args, attrs, named) -> Node:
+    def _op(
+        self,
+        name: str | None,
+        opname: str,
+        args: tuple[Node, ...],
+        attrs: dict[str, float],
+        named: bool,
+        text: str,
+    ) -> Node:
         op = OPS[opname]
-        arg_nodes = [a if isinstance(a, Node) else self.by_name[a] for a in args]
+        # A sub-expression is reported by its text: that is what the user wrote.
+        what = name if named else text
         try:
-            shape = op.shape(*(a.shape for a in arg_nodes), **attrs)
+            shape = op.shape(*(a.shape for a in args), **attrs)
         except ShapeError as e:
-            what = opname if named else ex.excerpt(name)
-            raise PlaceError(self.place, f"{self.line}: {what}: {e}") from None
+            shown = opname if named else ex.excerpt(what)
+            raise PlaceError(self.place, f"{self.line}: {shown}: {e}") from None
         if math.prod(shape) > MAX_NODE_ELEMENTS:
             raise PlaceError(
                 self.place,
-                f"{self.line}: {ex.excerpt(name)} would have shape {_shape_text(shape)},"
+                f"{self.line}: {ex.excerpt(what)} would have shape {_shape_text(shape)},"
                 f" more than {MAX_NODE_ELEMENTS:,} elements",
             )
         return self.add(
             Node(
-                name, "op", opname, tuple(a.name for a in arg_nodes), attrs, shape,
-                named=named, source=self.place,
+                name if name is not None else self.names.next(),
+                "op",
+                opname,
+                tuple(a.name for a in args),
+                attrs,
+                shape,
+                named=named,
+                source=self.place,
+                text=text,
             )
         )
 
@@ -148,7 +204,9 @@ class _Lowering:
         # the value travels in attrs, so -0.0 keeps its sign and 1e999 stays inf.
         node = self.by_name.get(c.text)
         if node is None:
-            node = self.add(Node(c.text, "const", attrs={"value": c.value}, shape=(), source=self.place))
+            node = self.add(
+                Node(c.text, "const", attrs={"value": c.value}, shape=(), source=self.place)
+            )
         return node
 
 
@@ -163,8 +221,12 @@ def _with_depths(nodes: list[Node]) -> list[Node]:
 
 
 def _replace_layer(n: Node, layer: int) -> Node:
-    return Node(n.name, n.kind, n.op, n.inputs, n.attrs, n.shape, n.named, layer, n.source)
+    return Node(n.name, n.kind, n.op, n.inputs, n.attrs, n.shape, n.named, layer, n.source, n.text)
 
 
 def _shape_text(shape: tuple[int, ...]) -> str:
-    return "()" if not shape else "(" + ", ".join(map(str, shape)) + ("," if len(shape) == 1 else "") + ")"
+    return (
+        "()"
+        if not shape
+        else "(" + ", ".join(map(str, shape)) + ("," if len(shape) == 1 else "") + ")"
+    )

@@ -185,7 +185,7 @@ def _sigmoid(x: Array) -> Array:
 
 
 _unary("identity", lambda x: x, lambda out, x: np.ones_like(x), "{0}", "1")
-_unary("neg", np.negative, lambda out, x: np.full_like(x, -1.0), "−{0}", "−1")
+_unary("neg", np.negative, lambda out, x: np.full_like(x, -1.0), "−{0}", "-1")
 _unary("sigmoid", _sigmoid, lambda out, x: out * (1.0 - out), "σ({0})", "σ({0})·(1 − σ({0}))")
 _unary("tanh", np.tanh, lambda out, x: 1.0 - out * out, "tanh({0})", "1 − tanh²({0})")
 _unary(
@@ -276,7 +276,7 @@ _binary(
     ],
 )
 _binary(
-    "sub", np.subtract, lambda out, a, b: (_ONE, _MINUS_ONE), "{0} − {1}", ("1", "−1"),
+    "sub", np.subtract, lambda out, a, b: (_ONE, _MINUS_ONE), "{0} − {1}", ("1", "-1"),
     vjp=lambda g, out, inputs, need, attrs: [
         unbroadcast(g, inputs[0].shape) if need[0] else None,
         -unbroadcast(g, inputs[1].shape) if need[1] else None,

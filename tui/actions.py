@@ -91,8 +91,41 @@ ACTIONS: tuple[Action, ...] = (
         "While c or C is searching (the header says so): stop where it is.", footer=False,
     ),
     Action(
-        "h", "toggle_history", "history", "Show the history instead of the graph", "h",
+        "h", "toggle_history", "hist", "Show the history instead of the graph", "h",
         "On small terminals the graph and the history share one place; h swaps them.",
+    ),
+    Action(
+        "z", "zoom_in", "zoom", "Zoom into the graph", "z",
+        "The graph pane always shows the whole graph, as detailed as fits; z shows more"
+        " detail (values and gradients, whole tensors) around the selected or current"
+        " node, larger than the pane. z again for more.",
+    ),
+    Action(
+        "Z", "zoom_overview", "overview", "Back to the whole graph", "Z",
+        "Zooms the graph pane back out to the overview that fits (its subtitle says so"
+        " while zoomed).",
+        footer=False,
+    ),
+    Action(
+        "shift+left", "pan_left", "pan", "Pan the zoomed graph left", "⇧←",
+        "Shift and the arrow keys move over a zoomed graph (the mouse wheel too).",
+        footer=False,
+    ),
+    Action("shift+right", "pan_right", "pan", "Pan the zoomed graph right", "⇧→", footer=False),
+    Action("shift+up", "pan_up", "pan", "Pan the zoomed graph up", "⇧↑", footer=False),
+    Action("shift+down", "pan_down", "pan", "Pan the zoomed graph down", "⇧↓", footer=False),
+    Action(
+        "u", "switch_view", "view", "Neurons ↔ layers in the graph", "u",
+        "A small layered network is drawn unit by unit: each neuron with its numbers, each"
+        " weight an edge coloured by its sign, brighter the larger it is. u switches to"
+        " one box per layer and back.",
+        footer=False,
+    ),
+    Action(
+        "S", "next_sample", "sample", "Next sample in the neuron view", "S",
+        "The neurons show one sample of the batch at a time (x · sample 0/4); S shows the"
+        " next.",
+        footer=False,
     ),
     Action(
         "o", "open_scenario", "open", "Open a scenario", "o", "A built-in, or a .toml file.",

@@ -31,11 +31,11 @@ from tui.actions import ACTIONS, ActionsProvider, bindings
 from tui.chain_rule_view import ChainRuleView
 from tui.debugger import Debugger
 from tui.diagnostics_bar import DiagnosticsBar
-from tui.graph_view import GraphView
 from tui.header_bar import HeaderBar
 from tui.history_view import HistoryView
 from tui.key_footer import KeyFooter
 from tui.pacing import cancel_check
+from tui.panes.graph.widget import GraphView
 from tui.runs import Runs
 from tui.startup import resume_gc
 from tui.timeline_view import TimelineView, step_layout
@@ -69,6 +69,9 @@ WATCH_DELAY_SECONDS = 0.5
 ACTION_NAMES = frozenset(a.action for a in ACTIONS)
 FOOTER_ACTIONS = frozenset(a.action for a in ACTIONS if a.footer)
 MOVES = ("next_event", "prev_event", "next_step", "prev_step", "first_event", "last_event")
+GRAPH_ACTIONS = ("zoom_in", "switch_view", "next_sample")
+"""The graph pane's actions, which come and go with what it shows."""
+PANS = {"pan_left": (-1, 0), "pan_right": (1, 0), "pan_up": (0, -1), "pan_down": (0, 1)}
 
 
 class BpdbgApp(Debugger, App[int]):
@@ -265,7 +268,6 @@ class BpdbgApp(Debugger, App[int]):
         self.runs = Runs(self.timeline)
         self._layout = step_layout(program.graph)
         self.selected = None
-        self.graph_view.border_subtitle = ""
         self.breakpoints = tuple(program.breakpoints)
         self._start()
         self.notify(f"Opened {program.scenario.name}", timeout=3)
@@ -282,7 +284,6 @@ class BpdbgApp(Debugger, App[int]):
         self._layout = step_layout(graph)
         if self.selected is not None and self.selected not in {n.name for n in graph.nodes}:
             self.selected = None
-            self.graph_view.border_subtitle = ""
         # The cursor's step, if it is not computed yet: a branch's first step, or steps a
         # cancelled run had not reached (at most a moment's work; the rest comes ahead).
         step = min(timeline.locate(seq)[0], timeline.total_steps - 1)
@@ -399,10 +400,28 @@ class BpdbgApp(Debugger, App[int]):
         self.selected = message.name
         if message.name in self.timeline.program.graph.params:
             self.history_view.select_param(message.name)
-        # A sub-expression's name is its text (C[ix]): never markup.
-        self.graph_view.border_subtitle = Content(
-            f"selected {printable(message.name)} · b: breakpoint"
-        )
+        self._graph_subtitle()
+
+    @on(GraphView.PlanChanged)
+    def _graph_plan_changed(self) -> None:
+        if not self.screen_stack or not self.graph_view.is_attached:
+            return  # the app is closing
+        self._graph_subtitle()
+        self._refresh_footer()
+
+    def _graph_subtitle(self) -> None:
+        """The graph pane's subtitle: the selection (a sub-expression with its text), and
+        how the graph is drawn."""
+        parts = []
+        graph = self.timeline.program.graph
+        if self.selected is not None and self.selected in graph.by_name:
+            node = graph[self.selected]
+            sub = node.kind == "op" and not node.named and node.text
+            name = f"{node.name} = {node.text}" if sub else node.name
+            parts.append(f"selected {name} · b: breakpoint")
+        parts.append(self.graph_view.describe())
+        # A sub-expression's text comes from the file: never markup.
+        self.graph_view.border_subtitle = Content(printable(" · ".join(p for p in parts if p)))
 
     # --- actions (see tui.actions) -----------------------------------------------------------
 
@@ -429,6 +448,18 @@ class BpdbgApp(Debugger, App[int]):
                 enabled = self.playing or self.cursor < self.last or not self.timeline.done
             case "toggle_history":
                 return self.compact  # hidden where graph and history both fit
+            case "zoom_in":
+                enabled = self.graph_view.can_zoom_in
+            case "zoom_overview":
+                return self.graph_view.zoomed  # shown only while zoomed
+            case "switch_view":
+                return self.graph_view.has_neurons
+            case "next_sample":
+                return self.graph_view.has_samples
+            case "pan_left" | "pan_right" | "pan_up" | "pan_down":
+                plan = self.graph_view.plan
+                size = self.graph_view.scrollable_content_region.size
+                enabled = plan is not None and not plan.fits(size.width, size.height)
             case "cancel_search":
                 return bool(self._searching)  # else esc is free for others
             case _:
@@ -444,7 +475,7 @@ class BpdbgApp(Debugger, App[int]):
         """
         state = tuple(
             self.check_action(a, ())
-            for a in (*MOVES, "toggle_play", "toggle_history")
+            for a in (*MOVES, "toggle_play", "toggle_history", *GRAPH_ACTIONS)
             if a in FOOTER_ACTIONS
         )
         if state != self._bindings_shown:
@@ -465,6 +496,35 @@ class BpdbgApp(Debugger, App[int]):
 
     def watch_history_shown(self, shown: bool) -> None:
         self.screen_stack[0].set_class(shown, "-history-shown")
+
+    def action_zoom_in(self) -> None:
+        self.graph_view.zoom_in()
+
+    def action_zoom_overview(self) -> None:
+        self.graph_view.overview()
+
+    def action_switch_view(self) -> None:
+        if self.graph_view.can_switch_view:
+            self.graph_view.switch_view()
+        else:
+            self.notify(
+                "The neurons do not fit in the graph pane here: z zooms into them.", timeout=4
+            )
+
+    def action_next_sample(self) -> None:
+        self.graph_view.next_sample()
+
+    def action_pan_left(self) -> None:
+        self.graph_view.pan(*PANS["pan_left"])
+
+    def action_pan_right(self) -> None:
+        self.graph_view.pan(*PANS["pan_right"])
+
+    def action_pan_up(self) -> None:
+        self.graph_view.pan(*PANS["pan_up"])
+
+    def action_pan_down(self) -> None:
+        self.graph_view.pan(*PANS["pan_down"])
 
     def action_next_event(self) -> None:
         self.cursor += 1

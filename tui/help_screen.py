@@ -21,9 +21,16 @@ PANES = """\
   step, flagged **⚠ vanishing** or **⚠ exploding**, and the ReLU units that output zero
   for every sample (dead: no gradient can revive them). When the run holds a NaN or inf,
   the header says where (`✖ NaN at event 398`) and `c` stops there first.
-- **Graph**: the computation, from the inputs and parameters to the loss. Values flow
-  forward along the edges and gradients flow back. Click a node to select it (then `b`
-  sets a breakpoint on it).
+- **Graph**: the whole computation, from the inputs and parameters to the loss, as
+  detailed as the pane has room for: a small network neuron by neuron, each weight an
+  edge coloured by its sign (blue positive, red negative in the default theme) and
+  brighter the larger, the numbers of the weights the event is about on the last line
+  (∂L/∂W while the backward pass computes them); else boxes, a list, names. Values flow forward along the edges and gradients
+  flow back; **▶** marks the current event's node. `z` zooms in for more detail, `Z`
+  zooms out to the whole graph, `u` switches neurons and layers, `S` shows the next
+  sample. A sub-expression is called by a short name (`t1`); its text is beside it, or
+  in the pane's subtitle when selected. Click a node to select it (then `b` sets a
+  breakpoint on it).
 - **Chain rule**: the current event worked out with its numbers — a node's value from its
   inputs; the loss; a gradient as upstream gradient × local derivative, summed over every
   path; a parameter's update by the optimizer.

@@ -83,16 +83,38 @@ def graph(nodes, params, inputs=None, loss=None):
     return make_program(Scenario(name="t", source="t.toml", optimizer=OptimizerSpec("sgd", 0.1), graph=spec))
 
 
-def test_sub_expressions_become_labelled_nodes_and_repeats_are_shared():
-    p = graph(["z = W * x + b", "L = square(W * x + b - y) + square(W * x)"], {"W": 0.5, "b": 0.0}, {"x": 1.0, "y": 0.0})
-    names = [n.name for n in p.graph.nodes]
-    assert "W * x" in names and names.count("W * x") == 1
-    wx = p.graph["W * x"]
+def test_sub_expressions_get_short_names_and_repeats_are_shared():
+    p = graph(
+        ["z = W * x + b", "L = square(W * x + b - y) + square(W * x)"],
+        {"W": 0.5, "b": 0.0},
+        {"x": 1.0, "y": 0.0},
+    )
+    subs = [n for n in p.graph.nodes if n.kind == "op" and not n.named]
+    # t1, t2… in the order they are made; each keeps its text, and a repeat is one node.
+    assert [(n.name, n.text) for n in subs] == [
+        ("t1", "W * x"),
+        ("t2", "W * x + b"),
+        ("t3", "W * x + b - y"),
+        ("t4", "square(W * x + b - y)"),
+        ("t5", "square(W * x)"),
+    ]
+    wx = p.graph["t1"]
     assert (wx.kind, wx.op, wx.inputs, wx.named) == ("op", "mul", ("W", "x"), False)
-    assert p.graph["z"].named and p.graph["z"].op == "add"
+    assert p.graph["z"].named and p.graph["z"].op == "add" and p.graph["z"].text == "W * x + b"
     # W * x feeds z, the unnamed "W * x + b" of line 2, and square(W * x): three
     # consumers, so three chain-rule terms
-    assert p.graph.consumers["W * x"] == ("z", "W * x + b", "square(W * x)")
+    assert p.graph.consumers["t1"] == ("z", "t2", "t5")
+
+
+def test_short_names_never_take_a_name_of_the_file():
+    # t1 and t3 are the file's own (t3 defined only further down): the sub-expressions
+    # skip them.
+    p = graph(["t3 = t1 * w + 1", "L = square(t3 - t1) + square(w)"], {"w": 0.5}, {"t1": 2.0})
+    named = {"t1", "w", "t3", "L"}
+    subs = [n.name for n in p.graph.nodes if n.kind == "op" and not n.named]
+    assert subs == ["t2", "t4", "t5", "t6"]
+    assert not named & set(subs)
+    assert p.graph["t3"].named and p.graph["t3"].inputs == ("t2", "1")
 
 
 def test_constants_are_leaves_without_gradients():

@@ -175,30 +175,44 @@ def test_roles_mark_params_numbers_and_gradients(worked):
 # --- expression graphs ---------------------------------------------------------------------
 
 
-def test_sub_expressions_are_expanded_in_named_nodes():
+def test_sub_expressions_are_called_by_short_names_and_expanded_in_formulas():
     program = graph_program(
         ["z = W * x + b", "L = (z - y) ** 2"], "{ W = 0.5, b = 0.0 }", "{ x = 1.0, y = 0.0 }"
     )
+    # A named node's formula reads as the file wrote it, sub-expressions expanded.
     assert texts(lines_for(program, "forward", "z"), "formula") == [
         "z = W·x + b = 0.5·1.0 + 0.0 = 0.5"
     ]
-    assert texts(lines_for(program, "forward", "W * x"), "formula") == ["W·x = 0.5·1.0 = 0.5"]
+    # A sub-expression (t1 = W * x) is called by its short name, and defined where it is
+    # computed.
+    assert texts(lines_for(program, "forward", "t1"), "formula") == ["t1 = W·x = 0.5·1.0 = 0.5"]
     assert texts(lines_for(program, "loss", "L"), "formula") == [
         "L = (z − y)² = (0.5 − 0.0)² = 0.25"
     ]
     w = lines_for(program, "backward", "W")
     assert texts(w, "formula") == [
-        "∂L/∂W via W·x = ∂L/∂(W·x) · ∂(W·x)/∂W = 1.0 · 1.0 = 1.0",
-        "∂(W·x)/∂W = x = 1.0",
+        "∂L/∂W via t1 = ∂L/∂t1 · ∂t1/∂W = 1.0 · 1.0 = 1.0",
+        "∂t1/∂W = x = 1.0",
     ]
     assert texts(w, "path") == [
-        "∂L/∂W = ∂L/∂(z − y) · ∂(z − y)/∂z · ∂z/∂(W·x) · ∂(W·x)/∂W = 1.0 · 1.0 · 1.0 · 1.0 = 1.0"
+        "∂L/∂W = ∂L/∂t2 · ∂t2/∂z · ∂z/∂t1 · ∂t1/∂W = 1.0 · 1.0 · 1.0 · 1.0 = 1.0"
     ]
-    # A sub-expression node is named by its source text; it reads with the op's symbols.
-    assert texts(lines_for(program, "backward", "z - y"), "formula") == [
-        "∂L/∂(z − y) via L = ∂L/∂L · ∂L/∂(z − y) = 1.0 · 1.0 = 1.0",
-        "∂L/∂(z − y) = 2·(z − y) = 2·0.5 = 1.0",
+    # Every short name an event uses is defined in a note, in graph order.
+    assert texts(w, "note") == ["t1 = W·x", "t2 = z − y"]
+    t2 = lines_for(program, "backward", "t2")
+    assert texts(t2, "formula") == [
+        "∂L/∂t2 via L = ∂L/∂L · ∂L/∂t2 = 1.0 · 1.0 = 1.0",
+        "∂L/∂t2 = 2·t2 = 2·0.5 = 1.0",
     ]
+    assert texts(t2, "note") == ["t2 = z − y"]
+    # The forward of a sub-expression defines it already: no note repeats it.
+    assert "t1 = W·x" not in texts(lines_for(program, "forward", "t1"), "note")
+
+
+def test_a_negative_local_derivative_is_a_number_with_an_ascii_minus():
+    program = graph_program(["d = w - u", "L = d * d"], "{ w = 0.5, u = 0.25 }", "{}")
+    lines = lines_for(program, "backward", "u")
+    assert "∂d/∂u = -1" in texts(lines, "formula")
 
 
 def test_fan_out_sums_its_terms_and_lists_both_paths():

@@ -103,3 +103,55 @@ def test_printable_escapes_every_control_character():
     assert fmt.printable("∂L/∂W1 = 1.0 · 1.0") == "∂L/∂W1 = 1.0 · 1.0"
     for code in [*range(0x20), *range(0x7F, 0xA0)]:
         assert not any(ord(c) == code for c in fmt.printable(chr(code), newlines=True) if c != "\n")
+
+
+# --- fit: the same text in less room --------------------------------------------------------
+
+
+def test_fit_keeps_the_whole_text_when_it_fits():
+    a = np.array([[0.8, -0.2], [0.2, -1.0]])
+    assert fmt.fit(a, 80) == fmt.tensor(a) == "[[0.8, -0.2], [0.2, -1.0]]"
+    assert fmt.fit(0.761594155955765, 13) == fmt.num(0.761594155955765)
+
+
+def test_fit_leaves_elements_out_never_digits():
+    a = np.array([[0.8, -0.2], [0.2, -1.0]])
+    assert fmt.fit(a, 25) == "[[0.8, -0.2], [0.2, …]]"
+    assert fmt.fit(a, 20) == "[[0.8, -0.2], …]"
+    assert fmt.fit(a, 14) == "[[0.8, …], …]"
+    assert fmt.fit(np.array([0.25, 0.5, 0.75]), 12) == "[0.25, …]"
+
+
+def test_fit_summarises_without_the_shape():
+    big = np.arange(64.0).reshape(8, 8) - 20
+    whole = fmt.summary(big)
+    assert whole.startswith("(8×8) ")
+    assert fmt.fit(big, 80) == whole.removeprefix("(8×8) ")
+    assert fmt.fit(big, 12) == whole.split()[1]  # the norm alone
+    # Small arrays fall back to the summary too when not even one element fits.
+    assert fmt.fit(np.array([-123.456, 7.0]), 12).startswith("‖·‖=")
+
+
+def test_fit_counts_non_finite_elements_when_it_can():
+    a = np.array([1.0, np.nan, 3.0] * 5)
+    assert fmt.fit(a, 80) == "‖·‖=nan range [1.0, 3.0] (5 nan)"
+    assert fmt.fit(a, 20) == "‖·‖=nan (5 nan)"
+
+
+def test_fit_never_exceeds_its_width_or_cuts_a_number():
+    rng = np.random.default_rng(1)
+    for shape in ((), (3,), (2, 2), (3, 4), (5, 5), (2, 3, 2)):
+        a = rng.normal(size=shape) * 10.0 ** rng.integers(-6, 6, size=shape)
+        numbers = {fmt.num(x) for x in np.asarray(a).reshape(-1)}
+        for width in range(1, 90):
+            text = fmt.fit(a, width)
+            assert len(text) <= width or text == fmt.ELIDED
+            if text.startswith("["):
+                written = {t for t in text.replace("[", " ").replace("]", " ").split(", ")}
+                written = {t.strip() for t in written} - {fmt.ELIDED, ""}
+                assert written <= numbers, (shape, width, text)
+
+
+def test_num_width_bounds_every_number():
+    for x in (-1.23456789e-100, -1.23456789e100, -0.000123456789, -123456.789, 1e308):
+        assert len(fmt.num(x)) <= fmt.NUM_WIDTH

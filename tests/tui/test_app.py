@@ -14,7 +14,7 @@ from engine.watch import Breakpoint
 from tui.actions import ACTIONS, ActionsProvider
 from tui.app import BpdbgApp
 from tui.chain_rule_view import wrap
-from tui.graph_view import GraphView
+from tui.panes.graph.widget import GraphView
 from tui.help_screen import HelpScreen, key_rows
 from tui.notes_screen import NotesScreen
 from tui.picker_screen import PickerScreen
@@ -73,7 +73,8 @@ async def test_the_first_frame_shows_the_event_whole() -> None:
     text = await first_frame(make_app(worked_example()))
     assert "Worked example" in text and "step 0/20" in text and "event 0/200" in text
     assert "step  0 · forward  · z1" in text
-    assert "W1 0.5" in text and "z1 0.5" in text
+    # The graph draws the one neuron: its weight W1 on its edge (and in the legend), z1.
+    assert "W1  [0,0] 0.5" in text and "z1 0.5" in text
     assert "z1 = x·W1 + b1 = 1.0·0.5 + 0.0 = 0.5" in text
 
 

@@ -1,103 +1,28 @@
-"""The graph pane: layout geometry, what a frame draws, and the widget in a pilot."""
+"""The graph pane: what a frame draws on a plan, the widget in a pilot, and the whole
+pane in the app for every built-in."""
 
 from __future__ import annotations
 
-from collections import deque
+import re
 
 import numpy as np
 import pytest
 from rich.style import Style
+from snapshot_apps import expression, wait_until, worked_example
 from textual.app import App, ComposeResult
 
-from engine.run import Program, make_program
-from engine.scenario import (
-    DataSpec,
-    GraphSpec,
-    LayerSpec,
-    ModelSpec,
-    OptimizerSpec,
-    Scenario,
-    TrainSpec,
-)
+from engine import fmt
+from engine.run import Program, load_program
 from engine.timeline import Frame, Timeline
-from tui.graph_view import (
-    ARROW,
-    GraphView,
-    Layout,
-    Palette,
-    layout,
-    render_lines,
-    render_rows,
-)
+from scenarios import builtin_ids
+from tui.app import BpdbgApp
+from tui.panes.graph.layout import LAYER_SPECS, NEURON_SPECS, build
+from tui.panes.graph.plan import MARKER, Plan
+from tui.panes.graph.render import PENDING, Palette, plain_rows, render_rows
+from tui.panes.graph.widget import GraphView
 
-from snapshot_apps import expression, wait_until, worked_example
-
-# --- programs ----------------------------------------------------------------------------
-
-
-def big_model() -> Program:
-    """The largest built-in shape: a 2-64-64-10 network with cross-entropy."""
-    rng = np.random.default_rng(0)
-    return make_program(
-        Scenario(
-            name="big",
-            source="<test>",
-            optimizer=OptimizerSpec(kind="adam", lr=0.01),
-            train=TrainSpec(steps=5),
-            model=ModelSpec(
-                inputs=2,
-                layers=(
-                    LayerSpec(units=64, activation="relu"),
-                    LayerSpec(units=64, activation="relu"),
-                    LayerSpec(units=10, activation="identity"),
-                ),
-                init="he",
-            ),
-            data=DataSpec(x=rng.normal(size=(200, 2)), y=rng.integers(0, 10, 200).astype(float)),
-            loss="cross_entropy",
-        )
-    )
-
-
-def big_expression() -> Program:
-    """A two-unit network written out by hand: about 30 nodes, shared leaves, long edges."""
-    return make_program(
-        Scenario(
-            name="big expression",
-            source="<test>",
-            optimizer=OptimizerSpec(kind="sgd", lr=0.5),
-            train=TrainSpec(steps=3),
-            graph=GraphSpec(
-                inputs={"x1": np.array(0.5), "x2": np.array(-1.0), "t": np.array(1.0)},
-                params={
-                    "w1": np.array(0.3), "w2": np.array(-0.2), "w3": np.array(0.1),
-                    "w4": np.array(0.4), "b1": np.array(0.0), "b2": np.array(0.1),
-                    "v1": np.array(0.5), "v2": np.array(-0.5), "c": np.array(0.0),
-                },
-                nodes=(
-                    ("h1", "tanh(w1 * x1 + w2 * x2 + b1)"),
-                    ("h2", "sigmoid(w3 * x1 + w4 * x2 + b2)"),
-                    ("o", "v1 * h1 + v2 * h2 + c"),
-                    ("p", "sigmoid(o)"),
-                    ("L", "-(t * log(p) + (1 - t) * log(1 - p))"),
-                ),
-                loss="L",
-            ),
-        )
-    )
-
-
-ALL = {
-    "worked": worked_example,
-    "expression": expression,
-    "big": big_model,
-    "big_expression": big_expression,
-}
-
-
-@pytest.fixture(params=list(ALL))
-def program(request: pytest.FixtureRequest) -> Program:
-    return ALL[request.param]()
+BOXES = LAYER_SPECS[2]  # boxes with values and gradients
+LIST = next(s for s in LAYER_SPECS if s.style == "list" and s.numbers == "full")
 
 
 def frames(program: Program, step: int = 0) -> list[Frame]:
@@ -106,283 +31,222 @@ def frames(program: Program, step: int = 0) -> list[Frame]:
     return [timeline.frame(step * n + i) for i in range(n)]
 
 
-def line(lay: Layout, lines: list, node: str, kind: str) -> str:
-    """The number drawn in ``node``'s value or grad slot."""
-    y = lay.lines[node][kind][0]
-    slot = next(s for s in lay.slots[y] if s.node == node and s.kind == kind)
-    return lines[y].plain[slot.x : slot.x + slot.w].strip()
+def slot_text(plan: Plan, rows: list[str], node: str, kind: str, index: tuple = ()) -> str:
+    """What the slot of ``node``'s ``kind`` (and element) shows."""
+    slot = next(
+        s
+        for row in plan.slots
+        for s in row
+        if s.node == node and s.kind == kind and s.index == index
+    )
+    text = rows[slot.y][slot.x : slot.x + slot.w]
+    if slot.align == "center":  # the drawing shows around a centred text: keep the text
+        text = "".join(ch for ch in text if not "\u2800" <= ch <= "\u28ff")
+    return text.strip()
 
 
-def whole_line(lay: Layout, lines: list, node: str, kind: str) -> str:
-    """The characters of ``node``'s value or grad line, inside its box."""
-    y, x, w = lay.lines[node][kind]
-    return lines[y].plain[x : x + w].strip()
-
-
-def styled_cells(text, style: Style) -> set[int]:
-    """Columns of a rendered row covered by a span of exactly ``style``."""
-    return {x for span in text.spans if span.style == style for x in range(span.start, span.end)}
-
-
-# --- layout ------------------------------------------------------------------------------
-
-
-def test_boxes_do_not_overlap(program: Program) -> None:
-    lay = layout(program.graph)
-    boxes = list(lay.boxes.values())
-    for i, a in enumerate(boxes):
-        assert a.x >= 0 and a.y >= 0
-        assert a.x + a.w <= lay.width and a.y + a.h <= lay.height
-        for b in boxes[i + 1 :]:
-            assert not a.region.overlaps(b.region), (a.key, b.key)
-
-
-def test_every_node_is_in_exactly_one_box(program: Program) -> None:
-    lay = layout(program.graph)
-    shown = [m for box in lay.boxes.values() for m in box.members]
-    assert sorted(shown) == sorted(n.name for n in program.graph.nodes)
-    assert sorted(lay.order) == sorted(shown)
-
-
-def test_every_edge_connects_its_boxes(program: Program) -> None:
-    graph = program.graph
-    lay = layout(graph)
-    wanted = {
-        (i, n.name)
-        for n in graph.nodes
-        for i in n.inputs
-        if lay.box_of[i] != lay.box_of[n.name]
+def styled(rows: list, style: Style) -> set[tuple[int, int]]:
+    """Cells covered by a span of exactly ``style``."""
+    return {
+        (y, x)
+        for y, (_, spans) in enumerate(rows)
+        for sp in spans
+        if sp.style == style
+        for x in range(sp.start, sp.end)
     }
-    assert {(e.src, e.dst) for e in lay.edges} == wanted
-    for edge in lay.edges:
-        src, dst = lay.box(edge.src), lay.box(edge.dst)
-        cells = set(edge.cells)
-        # It leaves the source's right border and ends in an arrow at the target's left.
-        starts = {(y, src.x + src.w) for y in range(src.y + 1, src.y + src.h - 1)}
-        ends = {(y, dst.x - 1) for y in range(dst.y + 1, dst.y + dst.h - 1)}
-        assert cells & starts, edge
-        arrow = cells & ends
-        assert arrow and all(lay.grid[y][x] == ARROW for y, x in arrow), edge
-        # One unbroken run of cells from start to arrow.
-        seen, todo = set(), deque(cells & starts)
-        while todo:
-            y, x = todo.popleft()
-            if (y, x) in seen:
-                continue
-            seen.add((y, x))
-            todo.extend(c for c in ((y, x + 1), (y, x - 1), (y + 1, x), (y - 1, x)) if c in cells)
-        assert arrow <= seen, edge
-        # Edges never run through a box.
-        for box in lay.boxes.values():
-            assert not any(box.region.contains(x, y) for y, x in cells), (edge, box.key)
 
 
-def test_columns_follow_layers(program: Program) -> None:
-    graph = program.graph
-    lay = layout(graph)
-    for n in graph.nodes:
-        for i in n.inputs:
-            a, b = lay.box(i), lay.box(n.name)
-            if a is not b:
-                assert a.col < b.col and a.x + a.w < b.x, (i, n.name)
-    ops = [n for n in graph.nodes if n.kind == "op"]
-    for a in ops:
-        for b in ops:
-            if a.layer < b.layer:
-                assert lay.box(a.name).col <= lay.box(b.name).col
+# --- numbers ---------------------------------------------------------------------------------
 
 
-def test_grid_is_rectangular(program: Program) -> None:
-    lay = layout(program.graph)
-    assert len(lay.grid) == lay.height
-    assert all(len(row) == lay.width for row in lay.grid)
-
-
-def test_models_draw_one_box_per_layer() -> None:
-    lay = layout(big_model().graph)
-    assert set(lay.boxes) == {"x", "layer 1", "layer 2", "layer 3", "y", "L"}
-    for k in (1, 2, 3):
-        box = lay.boxes[f"layer {k}"]
-        assert box.members == (f"W{k}", f"b{k}", f"z{k}", f"a{k}")
-        assert box.col == k
-    assert lay.boxes["x"].col == 0
-    assert lay.boxes["L"].col == 4
-    assert lay.boxes["layer 3"].foot == "64→10"
-
-
-def test_expression_graphs_draw_one_box_per_node() -> None:
+def test_values_appear_with_the_forward_pass_and_gradients_with_the_backward() -> None:
     program = expression()
-    lay = layout(program.graph)
-    assert set(lay.boxes) == {n.name for n in program.graph.nodes}
-    # Leaves stand just left of their first consumer.
-    assert lay.box("b").col == lay.box("z").col - 1
-    assert lay.box("y").col == lay.box("z - y").col - 1
-
-
-def test_node_at_finds_members() -> None:
-    lay = layout(worked_example().graph)
-    box = lay.boxes["layer 1"]
-    for m in box.members:
-        y, x, _ = lay.lines[m]["value"]
-        assert lay.node_at(x + 3, y) == m
-    x_box = lay.boxes["x"]
-    assert lay.node_at(x_box.x, x_box.y) == "x"
-    assert lay.node_at(lay.width + 5, 0) is None
-
-
-# --- rendering ---------------------------------------------------------------------------
-
-
-def test_values_appear_with_the_forward_pass() -> None:
-    program = expression()
-    lay = layout(program.graph)
-    for frame in frames(program):
-        lines = render_lines(lay, frame)
-        at = frame.record.value_at["z"]
-        assert (line(lay, lines, "z", "value") == "0.5") == (frame.pos >= at)
-        if frame.pos < at:
-            assert line(lay, lines, "z", "value") == "·"
-        # Leaves are known from the start.
-        assert line(lay, lines, "x", "value") == "1.0"
-
-
-def test_gradients_appear_with_the_backward_pass() -> None:
-    program = expression()
-    lay = layout(program.graph)
-    seen = set()
-    for frame in frames(program):
-        lines = render_lines(lay, frame)
-        for node, grad in (("z", "1.0"), ("L", "1.0"), ("W", "1.0"), ("b", "1.0")):
-            text = line(lay, lines, node, "grad")
-            if frame.pos >= frame.record.grad_at[node]:
-                assert text == grad, (frame.pos, node)
-                assert whole_line(lay, lines, node, "grad") == f"∂L {grad}"
-                seen.add(node)
-            else:
-                assert text == "·", (frame.pos, node)
-    assert seen == {"z", "L", "W", "b"}
-    # Inputs have no gradient line at all.
-    assert "grad" not in lay.lines["x"]
+    for spec in (BOXES, LIST):
+        plan = build(program.graph, spec, 16)
+        seen = set()
+        for frame in frames(program):
+            rows = plain_rows(plan, frame)
+            known = frame.pos >= frame.record.value_at["z"]
+            assert slot_text(plan, rows, "z", "value") == ("0.5" if known else PENDING)
+            assert slot_text(plan, rows, "x", "value") == "1.0"  # leaves: from the start
+            for node in ("z", "L", "W", "b"):
+                grad = slot_text(plan, rows, node, "grad")
+                if frame.pos >= frame.record.grad_at[node]:
+                    assert grad == "1.0", (spec.style, frame.pos, node)
+                    seen.add(node)
+                else:
+                    assert grad == PENDING
+        assert seen == {"z", "L", "W", "b"}
 
 
 def test_updated_parameters_show_their_new_value() -> None:
     program = worked_example()
-    lay = layout(program.graph)
+    plan = build(program.graph, BOXES, 16)
     palette = Palette()
     for frame in frames(program):
-        lines = render_lines(lay, frame, palette=palette)
+        rows = render_rows(plan, frame, palette=palette)
         updated = frame.pos >= frame.record.update_at["W1"]
-        assert line(lay, lines, "W1", "value") == ("0.4" if updated else "0.5")
-        y, x, _ = lay.lines["W1"]["value"]
-        assert bool(styled_cells(lines[y], palette.updated)) == updated
+        assert slot_text(plan, [r for r, _ in rows], "W1", "value") == ("0.4" if updated else "0.5")
+        ((y, x0, w),) = plan.lines["W1"]["value"]
+        assert any((y, x) in styled(rows, palette.updated) for x in range(x0, x0 + w)) == updated
 
 
-def test_worked_example_numbers() -> None:
-    program = worked_example()
-    lay = layout(program.graph)
-    last = frames(program)[-1]
-    lines = render_lines(lay, last)
-    assert line(lay, lines, "a1", "value") == "0.5"
-    assert line(lay, lines, "L", "value") == "0.25"
-    assert line(lay, lines, "W1", "grad") == "1.0"
-    assert line(lay, lines, "b1", "value") == "-0.1"
-    assert whole_line(lay, lines, "b1", "value") == "b1 -0.1"
-    assert whole_line(lay, lines, "b1", "grad") == "∂L 1.0"
+_FLOAT = re.compile(r"(?<![\w.-])-?\d+\.\d+(?:e[+-]\d+)?|(?<![\w.-])-?\d+e[+-]\d+")
 
 
-def test_the_current_node_is_highlighted(program: Program) -> None:
-    lay = layout(program.graph)
-    palette = Palette(current=Style(color="#ff0000"), forward=Style(color="#00ff00"))
-    for frame in frames(program):
-        lines = render_lines(lay, frame, palette=palette)
-        lit = {
-            key
-            for key, box in lay.boxes.items()
-            if box.x in styled_cells(lines[box.y], palette.current)
-        }
-        assert lit == {lay.box_of[frame.event.subject]}, frame.event
+def test_every_number_is_written_as_the_trace_writes_it() -> None:
+    """Each number the pane shows, in every rendering of XOR at every event, is an element
+    of the frame's values, gradients or parameters exactly as :func:`engine.fmt.num`
+    writes it (the text trace's format), with an ASCII minus."""
+    program = load_program("xor")
+    for spec in NEURON_SPECS + LAYER_SPECS:
+        plan = build(program.graph, spec, 16)
+        for frame in frames(program):
+            arrays = [*frame.values.values(), *frame.grads.values(), *frame.params.values()]
+            written = {fmt.num(v) for a in arrays for v in np.asarray(a).reshape(-1)}
+            # A tensor with too little room is summarised as fmt.summary writes it.
+            d = fmt.SUMMARY_DIGITS
+            for a in arrays:
+                a = np.asarray(a)
+                written |= {fmt.num(np.sqrt(np.square(a).sum()), d)}
+                written |= {fmt.num(a.min(), d), fmt.num(a.max(), d)}
+            text = "\n".join(plain_rows(plan, frame))
+            assert "−" not in text  # U+2212: never in a number
+            for token in _FLOAT.findall(text):
+                assert token in written, (spec.name, frame.pos, token)
 
 
-def test_the_traversed_edges_are_highlighted() -> None:
+def test_the_backward_of_a_weight_matrix_puts_its_gradient_on_its_edges() -> None:
+    program = load_program("xor")
+    plan = build(program.graph, NEURON_SPECS[0], 16)
+    frame = next(f for f in frames(program) if f.phase == "backward" and f.event.subject == "W1")
+    rows = plain_rows(plan, frame)
+    grad = frame.grads["W1"]
+    for i in range(2):
+        for j in range(2):
+            assert slot_text(plan, rows, "W1", "weight", (i, j)) == fmt.num(grad[i, j])
+    legend = slot_text(plan, rows, "", "legend")
+    assert legend.startswith("∂L/∂W1")
+    for i, j in np.ndindex(2, 2):
+        assert f"[{i},{j}] {fmt.num(grad[i, j])}" in legend
+    assert f"{MARKER} ∂L/∂W1" in slot_text(plan, rows, "W1", "band")
+    # W2's edges keep showing the weights themselves.
+    assert slot_text(plan, rows, "W2", "weight", (0, 0)) == fmt.num(frame.params["W2"][0, 0])
+
+
+def test_weight_edges_take_the_colour_of_their_sign() -> None:
+    program = load_program("xor")
+    plan = build(program.graph, NEURON_SPECS[1], 16)
+    plus = tuple(Style(color=f"#0000{k:02x}") for k in (0x40, 0x60, 0x80, 0xA0, 0xFF))
+    minus = tuple(Style(color=f"#{k:02x}0000") for k in (0x40, 0x60, 0x80, 0xA0, 0xFF))
+    palette = Palette(positive=plus, negative=minus)
+    frame = frames(program)[0]
+    rows = render_rows(plan, frame, palette=palette)
+    W1 = frame.params["W1"]  # [[0.8, -0.2], [0.2, -1.0]]
+    pos, neg = styled(rows, plus[-1]) | set(), set()
+    for styles, cells in ((plus, pos), (minus, neg)):
+        for s in styles:
+            cells |= styled(rows, s)
+    for w in plan.weights:
+        if w.param != "W1":
+            continue
+        cells = set(w.cells)
+        sign = pos if W1[w.index] > 0 else neg
+        assert cells & sign, w.index
+    # The largest weight (|-1.0|) is drawn at full strength.
+    largest = next(w for w in plan.weights if w.param == "W1" and w.index == (1, 1))
+    assert set(largest.cells) & styled(rows, minus[-1])
+
+
+def test_the_neuron_view_shows_one_sample_of_the_batch() -> None:
+    program = load_program("xor")
+    plan = build(program.graph, NEURON_SPECS[1], 16)
+    frame = frames(program)[1]  # a1 computed
+    for sample in range(4):
+        rows = plain_rows(plan, frame, sample=sample)
+        for j in range(2):
+            assert slot_text(plan, rows, "x", "value", (j,)) == fmt.num(
+                frame.values["x"][sample, j]
+            )
+            assert slot_text(plan, rows, "a1", "value", (j,)) == fmt.num(
+                frame.values["a1"][sample, j]
+            )
+        assert slot_text(plan, rows, "x", "sample") == f"x · sample {sample}/4"
+
+
+# --- highlights ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["xor", "fan-out", "worked-example-graph", "spiral-mlp"])
+def test_the_current_node_is_marked_in_every_rendering(name: str) -> None:
+    """A marker glyph (visible without colour) beside the current event's node, at every
+    event, in every rendering."""
+    program = load_program(name)
+    for spec in (*NEURON_SPECS, *LAYER_SPECS):
+        if spec.style == "neurons" and program.graph.kind != "model":
+            continue
+        if spec.style == "neurons" and name == "spiral-mlp":
+            continue
+        plan = build(program.graph, spec, 16)
+        for frame in frames(program):
+            rows = plain_rows(plan, frame)
+            assert sum(r.count(MARKER) for r in rows) >= 1, (spec.name, frame.pos)
+            marks = plan.marks.get(frame.event.subject, {})
+            cells = [c for cells in marks.values() for c in cells]
+            assert not cells or any(rows[y][x] == MARKER for y, x in cells), spec.name
+
+
+def test_the_current_line_and_the_traversed_edges_are_highlighted() -> None:
     program = expression()
-    lay = layout(program.graph)
-    palette = Palette(forward=Style(color="#00ff00"), backward=Style(color="#0000ff"))
+    plan = build(program.graph, BOXES, 16)
+    palette = Palette(
+        current_line=Style(bgcolor="#123456"),
+        forward=Style(color="#00ff00"),
+        backward=Style(color="#0000ff"),
+    )
     checked = set()
     for frame in frames(program):
         e = frame.event
-        lines = render_lines(lay, frame, palette=palette)
-        fwd = {(y, x) for y, t in enumerate(lines) for x in styled_cells(t, palette.forward)}
-        bwd = {(y, x) for y, t in enumerate(lines) for x in styled_cells(t, palette.backward)}
+        rows = render_rows(plan, frame, palette=palette)
+        lit = styled(rows, palette.current_line)
+        kind = "grad" if e.phase == "backward" else "value"
+        ((y, x0, w),) = plan.lines[e.subject][kind]
+        assert {(y, x) for x in range(x0, x0 + w)} <= lit
+        fwd, bwd = styled(rows, palette.forward), styled(rows, palette.backward)
         if e.phase == "forward" and e.node == "z":
-            want = {c for edge in lay.edges if edge.dst == "z" for c in edge.cells}
-            assert want and want <= fwd and not bwd
+            want = {c for (a, b), cells in plan.edges.items() if b == "z" for c in cells}
+            assert want and want <= fwd and not want & bwd
             checked.add("forward")
         if e.phase == "backward" and e.node == "b":
-            edge = lay.edges[lay.edges_by_pair[("b", "z")]]
-            want = set(edge.cells)
-            assert want and want <= bwd and not fwd
+            want = set(plan.edges[("b", "z")])
+            assert want and want <= bwd
             checked.add("backward")
-        if e.phase == "update":
-            assert not fwd and not bwd
     assert checked == {"forward", "backward"}
 
 
 def test_the_selection_is_highlighted() -> None:
     program = worked_example()
-    lay = layout(program.graph)
+    plan = build(program.graph, BOXES, 16)
     palette = Palette()
-    frame = frames(program)[0]
-    lines = render_lines(lay, frame, "b1", palette=palette)
-    y, x0, x1 = lay.labels["b1"]
-    assert set(range(x0, x1)) <= styled_cells(lines[y], palette.selected)
-    others = [lay.labels[m] for m in ("W1", "z1", "a1", "x", "L")]
-    for r, a, b in others:
-        assert not set(range(a, b)) & styled_cells(lines[r], palette.selected)
+    rows = render_rows(plan, frames(program)[0], "b1", palette=palette)
+    ((y, x0, x1),) = plan.labels["b1"]
+    assert {(y, x) for x in range(x0, x1)} <= styled(rows, palette.selected)
+    for other in ("W1", "z1", "a1", "L"):
+        ((y, x0, x1),) = plan.labels[other]
+        assert not {(y, x) for x in range(x0, x1)} & styled(rows, palette.selected)
 
 
-def test_render_lines_width() -> None:
-    lay = layout(expression().graph)
-    frame = frames(expression())[0]
-    assert {len(t.plain) for t in render_lines(lay, frame, width=30)} == {30}
-    assert {len(t.plain) for t in render_lines(lay, frame, width=lay.width + 7)} == {lay.width + 7}
-    assert [t.plain for t in render_lines(lay, None)] == list(lay.grid)
+def test_stepping_back_renders_exactly_what_was_rendered() -> None:
+    program = load_program("xor")
+    for spec in (NEURON_SPECS[0], BOXES, LIST):
+        plan = build(program.graph, spec, 16)
+        fs = frames(program)
+        before = [render_rows(plan, f) for f in fs]
+        after = [render_rows(plan, f) for f in reversed(fs)][::-1]
+        assert before == after
 
 
-def test_large_tensors_are_summarised() -> None:
-    program = big_model()
-    lay = layout(program.graph)
-    lines = render_lines(lay, frames(program)[0])
-    text = whole_line(lay, lines, "W2", "value")
-    assert text.startswith("W2 ‖") and "[" in text and "," in text
-    assert lay.boxes["layer 2"].foot == "64→64"
-
-
-def test_every_frame_of_the_largest_graphs_renders_to_the_layout_height() -> None:
-    """Speed is measured by bench/, not here; this checks the big cases render at all."""
-    for make in (big_model, big_expression):
-        program = make()
-        lay = layout(program.graph)
-        for frame in frames(program):
-            assert len(render_rows(lay, frame, "W1")) == lay.height
-
-
-# --- the widget --------------------------------------------------------------------------
-
-
-def placed_now(view: GraphView) -> bool:
-    """Whether the pane is laid out with the scrollbars its drawing needs (they appear a
-    refresh after a new drawing, and move the window)."""
-    region = view.scrollable_content_region
-    if not region.area or view.graph_layout is None:
-        return False
-    wide = view.graph_layout.width > region.width
-    tall = view.graph_layout.height > region.height
-    return view.show_horizontal_scrollbar == wide and view.show_vertical_scrollbar == tall
-
-
-async def placed(pilot, view: GraphView) -> None:
-    await wait_until(pilot, lambda: placed_now(view), "the graph pane to be laid out")
-    await pilot.pause()
+# --- the widget --------------------------------------------------------------------------------
 
 
 class GraphApp(App[None]):
@@ -397,34 +261,24 @@ class GraphApp(App[None]):
         self.selected.append(message.name)
 
 
-async def test_clicking_a_node_selects_it() -> None:
+def screen_rows(view: GraphView) -> list[str]:
+    return ["".join(s.text for s in view.render_line(y)) for y in range(view.size.height)]
+
+
+async def test_the_pane_picks_a_rendering_that_fits_and_clicks_select() -> None:
     program = expression()
     timeline = Timeline(program)
     app = GraphApp()
     async with app.run_test(size=(100, 30)) as pilot:
         view = app.query_one(GraphView)
         view.show(timeline.frame(0), timeline)
-        await placed(pilot, view)
-        box = view.graph_layout.box("z")
-        sx, sy = view.scroll_offset
-        await pilot.click(GraphView, offset=(box.x + 2 - sx, box.y + 1 - sy))
-        await wait_until(pilot, lambda: app.selected, "the click's message")
-        assert app.selected == ["z"]
+        await wait_until(pilot, lambda: view.plan is not None and view.size.area, "a plan")
+        plan = view.plan
+        assert plan.fits(view.size.width, view.size.height)
+        x, y, w, h, _ = next(hit for hit in plan.hits if hit[4] == "z")
+        await pilot.click(GraphView, offset=(x + w // 2, y + h // 2))
+        await wait_until(pilot, lambda: app.selected == ["z"], "the click")
         assert view.selected == "z"
-
-
-async def test_clicking_a_layer_member_selects_it() -> None:
-    program = worked_example()
-    timeline = Timeline(program)
-    app = GraphApp()
-    async with app.run_test(size=(100, 30)) as pilot:
-        view = app.query_one(GraphView)
-        view.show(timeline.frame(0), timeline)
-        await placed(pilot, view)
-        y, x, _ = view.graph_layout.lines["b1"]["value"]
-        await pilot.click(GraphView, offset=(x + 4, y))
-        await wait_until(pilot, lambda: app.selected, "the click's message")
-        assert app.selected == ["b1"]
 
 
 async def test_keys_move_the_selection_and_enter_posts_it() -> None:
@@ -435,75 +289,104 @@ async def test_keys_move_the_selection_and_enter_posts_it() -> None:
         view = app.query_one(GraphView)
         view.show(timeline.frame(0), timeline)
         view.focus()
-        await placed(pilot, view)
-        order = view.graph_layout.order
-        subject = timeline.frame(0).event.subject
-        await pilot.press("down")  # no selection yet: starts at the current node
-        assert view.selected == subject
-        await pilot.press("down", "down")
-        i = order.index(subject)
-        assert view.selected == order[(i + 2) % len(order)]
-        await pilot.press("up")
-        assert view.selected == order[(i + 1) % len(order)]
-        assert app.selected == []  # moving does not post
+        await wait_until(pilot, lambda: view.plan is not None, "a plan")
+        order = view.plan.order
+        await pilot.press("down")
+        first = view.selected
+        assert first in order
+        await pilot.press("down")
+        assert view.selected == order[(order.index(first) + 1) % len(order)]
         await pilot.press("enter")
-        await wait_until(pilot, lambda: app.selected, "the selection's message")
-        assert app.selected == [order[(i + 1) % len(order)]]
-
-
-async def test_left_and_right_are_left_to_the_app() -> None:
+        await wait_until(pilot, lambda: app.selected == [view.selected], "enter")
+    # left/right and n/p stay with the app, which steps with them.
     assert not {b.key for b in GraphView.BINDINGS} & {"left", "right", "n", "p"}
 
 
-async def test_the_current_node_scrolls_into_view() -> None:
-    program = big_model()
+async def test_zoom_shows_more_detail_and_overview_comes_back() -> None:
+    program = load_program("spiral-mlp")
     timeline = Timeline(program)
     app = GraphApp()
-    async with app.run_test(size=(60, 20)) as pilot:
+    async with app.run_test(size=(60, 12)) as pilot:
         view = app.query_one(GraphView)
         view.show(timeline.frame(0), timeline)
-        await placed(pilot, view)
-        lay = view.graph_layout
-        assert lay.width > 60  # the drawing is wider than the pane
-        loss_event = next(
-            i for i, e in enumerate(timeline.record(0).events) if e.phase == "loss"
+        await wait_until(pilot, lambda: view.plan is not None and view.size.area, "a plan")
+        overview = view.plan
+        assert overview.fits(view.size.width, view.size.height) and not view.zoomed
+        assert view.can_zoom_in
+        view.zoom_in()
+        await wait_until(pilot, lambda: view.zoomed and view.plan is not overview, "zoomed")
+        assert not view.plan.fits(view.size.width, view.size.height)
+        assert "Z overview" in view.describe()
+        # The current node is scrolled into view; panning moves, stepping brings it back.
+        subject = timeline.frame(0).event.subject
+        x, _, w, _ = view.plan.area(subject)
+        sx = view.scroll_offset.x
+        assert sx <= x and x + min(w, view.size.width) <= sx + view.size.width
+        view.pan(1, 0)
+        await wait_until(
+            pilot, lambda: view.scroll_offset.x > sx or sx == view.max_scroll_x, "the pan"
         )
-        view.show(timeline.frame(loss_event), timeline)
-        box = lay.boxes["L"]
-
-        def in_view() -> bool:
-            sx, sy = view.scroll_offset
-            window = view.scrollable_content_region.size
-            return (
-                sx <= box.x and box.x + box.w <= sx + window.width
-                and sy <= box.y and box.y + box.h <= sy + window.height
-            )
-
-        # Once the scrollbars are there (they take room from the window after a refresh).
-        await wait_until(pilot, lambda: placed_now(view) and in_view(), "L scrolled into view")
-        sx, sy = view.scroll_offset
-        # What is on screen is the drawing, scrolled.
-        strip = view.render_line(box.y - sy)
-        text = "".join(seg.text for seg in strip)
-        assert "╭ L " in text
+        view.overview()
+        await wait_until(pilot, lambda: view.plan is overview and not view.zoomed, "overview")
 
 
-async def test_stepping_back_redraws_exactly() -> None:
-    program = expression()
+async def test_neurons_and_layers_switch_and_samples_cycle() -> None:
+    program = load_program("xor")
     timeline = Timeline(program)
     app = GraphApp()
     async with app.run_test(size=(100, 30)) as pilot:
         view = app.query_one(GraphView)
+        view.show(timeline.frame(1), timeline)
+        await wait_until(pilot, lambda: view.plan is not None and view.size.area, "a plan")
+        assert view.plan.view == "neurons" and view.can_switch_view and view.has_samples
+        assert any("x · sample 0/4" in row for row in screen_rows(view))
+        view.next_sample()
+        await wait_until(
+            pilot, lambda: any("x · sample 1/4" in row for row in screen_rows(view)), "sample 1"
+        )
+        view.switch_view()
+        await wait_until(
+            pilot, lambda: view.plan.view == "layers" and view.view == "layers", "layers"
+        )
+        assert not view.has_samples
+        view.switch_view()
+        await wait_until(pilot, lambda: view.plan.view == "neurons", "neurons")
 
-        def screen() -> list[str]:
-            return ["".join(s.text for s in view.render_line(y)) for y in range(view.size.height)]
 
-        view.show(timeline.frame(3), timeline)
-        await placed(pilot, view)
-        before = screen()
-        view.show(timeline.frame(4), timeline)
-        await placed(pilot, view)
-        assert screen() != before
-        view.show(timeline.frame(3), timeline)
-        await placed(pilot, view)
-        assert screen() == before
+async def test_the_widget_redraws_exactly_when_stepping_back() -> None:
+    program = load_program("xor")
+    timeline = Timeline(program)
+    app = GraphApp()
+    async with app.run_test(size=(100, 30)) as pilot:
+        view = app.query_one(GraphView)
+        view.show(timeline.frame(12), timeline)
+        await wait_until(pilot, lambda: view.plan is not None and view.size.area, "a plan")
+        before = screen_rows(view)
+        view.show(timeline.frame(13), timeline)
+        await wait_until(pilot, lambda: screen_rows(view) != before, "the next event drawn")
+        view.show(timeline.frame(12), timeline)
+        await wait_until(pilot, lambda: screen_rows(view) == before, "the event drawn again")
+
+
+# --- the pane in the app, for every built-in -----------------------------------------------------
+
+
+@pytest.mark.parametrize("size", [(120, 40), (80, 24)], ids=["120x40", "80x24"])
+@pytest.mark.parametrize("name", builtin_ids())
+async def test_every_node_and_parameter_is_on_screen(name: str, size: tuple[int, int]) -> None:
+    """In the pane titled Graph, the whole graph: every node's and parameter's name, with
+    nothing cut at the pane's edge."""
+    program = load_program(name)
+    app = BpdbgApp(program, compute_ahead=False, cursor_blink=False)
+    async with app.run_test(size=size) as pilot:
+        view = app.graph_view
+        await wait_until(pilot, lambda: view.plan is not None and view.size.area, "a plan")
+        assert view.border_title == "Graph"
+        plan = view.plan
+        assert plan.fits(view.size.width, view.size.height), plan.name
+        text = "\n".join(screen_rows(view))
+        words = set(re.findall(r"[\w]+", text))
+        for node in program.graph.nodes:
+            if node.kind == "const":
+                continue  # a literal's name is its number
+            assert node.name in words, (name, size, plan.name, node.name)

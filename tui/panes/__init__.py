@@ -1,0 +1,1 @@
+"""The app's panes, one widget per module (the graph pane is a package of its own)."""
