@@ -29,9 +29,9 @@ from tui.debugger import Debugger
 from tui.diagnostics_bar import DiagnosticsBar
 from tui.graph_view import GraphView
 from tui.header_bar import HeaderBar
-from tui.history_view import HistoryView
 from tui.key_footer import KeyFooter
 from tui.pacing import cancel_check
+from tui.panes.history import HistoryView
 from tui.runs import Runs
 from tui.startup import resume_gc
 from tui.timeline_view import TimelineView, step_layout
