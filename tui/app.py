@@ -26,11 +26,11 @@ from engine.timeline import Frame, Timeline
 from tui.actions import ACTIONS, ActionsProvider, bindings
 from tui.chain_rule_view import ChainRuleView
 from tui.debugger import Debugger
-from tui.diagnostics_bar import DiagnosticsBar
 from tui.graph_view import GraphView
 from tui.header_bar import HeaderBar
 from tui.key_footer import KeyFooter
 from tui.pacing import cancel_check
+from tui.panes.gradients import GradientsView
 from tui.panes.history import HistoryView
 from tui.runs import Runs
 from tui.startup import resume_gc
@@ -118,7 +118,7 @@ class BpdbgApp(Debugger, App[int]):
         self.graph_view = GraphView(id="graph")
         self.chain_view = ChainRuleView(id="chain")
         self.history_view = HistoryView(id="history")
-        self.diagnostics_bar = DiagnosticsBar(id="diagnostics")
+        self.gradients_view = GradientsView(id="gradients")
         self.set_reactive(BpdbgApp.breakpoints, tuple(program.breakpoints))
 
     # --- layout ---------------------------------------------------------------------------
@@ -136,9 +136,10 @@ class BpdbgApp(Debugger, App[int]):
     def compose(self) -> ComposeResult:
         self._set_size_classes()  # before the panes are styled: they are styled once
         yield self.header
-        yield self.diagnostics_bar
         with Horizontal(id="main"):
-            yield self.timeline_view
+            with Vertical(id="left"):
+                yield self.timeline_view
+                yield self.gradients_view
             with Vertical(id="right"):
                 yield self.graph_view
                 with Horizontal(id="lower"):
@@ -149,6 +150,7 @@ class BpdbgApp(Debugger, App[int]):
     def on_mount(self) -> None:
         for pane, title in zip(self.panes, ("Timeline", "Graph", "Chain rule", "History")):
             pane.border_title = title
+        self.gradients_view.border_title = "Gradients"
         self._player = self.set_interval(1 / TICKS_PER_SECOND, self._tick, pause=True)
         self._start()
         # Live reload starts once the first frame is up: watchfiles takes a while to load.
@@ -195,7 +197,7 @@ class BpdbgApp(Debugger, App[int]):
         frame = self.frame = self.timeline.frame(self.cursor)
         for pane in self.panes:
             pane.show(frame, self.timeline)
-        self.diagnostics_bar.show(frame, self.timeline)
+        self.gradients_view.show(frame, self.timeline)
         self._history_shown_at = time.monotonic()
         self._update_header()
         self._refresh_footer()

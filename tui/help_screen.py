@@ -16,10 +16,12 @@ PANES = """\
   phase, and what the event is about. The highlighted line is where you are; **●** marks
   the events where a node or phase breakpoint stops (**○** a disabled one), and **✖** the
   first event where a NaN or an infinity appears. Click a line to go there.
-- **Diagnostics** (the line under the header): the gradient norm of each layer at this
-  step, flagged **⚠ vanishing** or **⚠ exploding**, and the ReLU units that output zero
-  for every sample (dead: no gradient can revive them). When the run holds a NaN or inf,
-  the header says where (`✖ NaN at event 398`) and `c` stops there first.
+- **Gradients** (under the timeline): each layer's gradient norm at this step as a bar
+  on a log scale, every layer, with the *vanishing* (┊ yellow) and *exploding* (┊ red)
+  thresholds drawn across; a flagged layer is marked ⚠. Bars appear at the backward
+  events that compute them, from the output layer back. Below them, the ReLU units that
+  output zero for every sample (dead: no gradient can revive them). When the run holds a
+  NaN or inf, the header says where (`✖ NaN at event 398`) and `c` stops there first.
 - **Graph**: the computation, from the inputs and parameters to the loss. Values flow
   forward along the edges and gradients flow back. Click a node to select it (then `b`
   sets a breakpoint on it).
@@ -27,8 +29,11 @@ PANES = """\
   inputs; the loss; a gradient as upstream gradient × local derivative, summed over every
   path; a parameter's update by the optimizer.
 - **History**: the loss of every step, and how the selected parameter moved (pick one in
-  its list, or click a parameter in the graph). On small terminals it shares its place
-  with the graph: `h` swaps them.
+  its list, or click a parameter in the graph); ● is the current step. A loss falling by
+  orders of magnitude is drawn on a log axis (`l` toggles it when the pane is focused), a
+  parameter that diverges on a symlog axis; steps whose value is inf or NaN are marked ×
+  along the top. A what-if run is drawn with the original, named in the title row. On
+  small terminals it shares its place with the graph: `h` swaps them.
 
 Steps and events are counted from 0, as in `bpdbg trace`. The header shows where you are
 (`step 3/20` is step 3 of 20 steps, counted from 0) and, while later steps are still being
