@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
@@ -35,6 +36,9 @@ from tui.panes.history import HistoryView
 from tui.runs import Runs
 from tui.startup import resume_gc
 from tui.timeline_view import TimelineView, step_layout
+
+if TYPE_CHECKING:
+    from tui.panes.data import DataPane
 
 PHASE_COLORS = {
     "forward": "text-primary",
@@ -88,6 +92,8 @@ class BpdbgApp(Debugger, App[int]):
     """Whether the cursor advances by itself, one event per tick."""
     history_shown: reactive[bool] = reactive(False, init=False, repaint=False)
     """On small terminals, whether the history takes the graph's place."""
+    data_shown: reactive[bool] = reactive(False, init=False, repaint=False)
+    """Whether the data view (v) is shown in the graph's place."""
 
     class Computed(Message):
         """The worker advanced ``timeline``'s frontier."""
@@ -119,6 +125,8 @@ class BpdbgApp(Debugger, App[int]):
         self.chain_view = ChainRuleView(id="chain")
         self.history_view = HistoryView(id="history")
         self.gradients_view = GradientsView(id="gradients")
+        self.data_view: DataPane | None = None
+        """The data view, mounted the first time it is shown (tui.panes.data)."""
         self.set_reactive(BpdbgApp.breakpoints, tuple(program.breakpoints))
 
     # --- layout ---------------------------------------------------------------------------
@@ -198,6 +206,8 @@ class BpdbgApp(Debugger, App[int]):
         for pane in self.panes:
             pane.show(frame, self.timeline)
         self.gradients_view.show(frame, self.timeline)
+        if self.data_shown and self.data_view is not None:
+            self.data_view.show(frame, self.timeline)
         self._history_shown_at = time.monotonic()
         self._update_header()
         self._refresh_footer()
@@ -402,6 +412,25 @@ class BpdbgApp(Debugger, App[int]):
 
     def watch_history_shown(self, shown: bool) -> None:
         self.screen_stack[0].set_class(shown, "-history-shown")
+
+    def action_toggle_data(self) -> None:
+        self.data_shown = not self.data_shown
+
+    def watch_data_shown(self, shown: bool) -> None:
+        if shown and self.data_view is None:
+            # Loaded and mounted when first asked for: start-up need not pay for it.
+            from tui.panes.data import DataPane
+
+            self.data_view = DataPane(id="data")
+            self.data_view.border_title = "Data"
+            self.query_one("#right").mount(self.data_view, before=self.graph_view)
+        self.screen_stack[0].set_class(shown, "-data-shown")
+        if shown:
+            self.call_after_refresh(self._show_data)  # once it is styled and laid out
+
+    def _show_data(self) -> None:
+        if self.data_shown and self.data_view is not None and self.frame is not None:
+            self.data_view.show(self.frame, self.timeline)
 
     def action_next_event(self) -> None:
         self.cursor += 1

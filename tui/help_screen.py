@@ -25,6 +25,12 @@ PANES = """\
 - **Graph**: the computation, from the inputs and parameters to the loss. Values flow
   forward along the edges and gradients flow back. Click a node to select it (then `b`
   sets a breakpoint on it).
+- **Data** (`v`, in the graph's place): what the model computes on its data at this
+  step. Two inputs: its output over the plane of inputs (class colours, or a diverging
+  scale for one output) with the data points on top, coloured by target; ● marks this
+  step's mini-batch. One input: the fitted curve over the points. An expression graph
+  with two scalar parameters: the loss over the plane of those parameters, with the path
+  they took up to this step. `v` again returns to the graph.
 - **Chain rule**: the current event worked out with its numbers — a node's value from its
   inputs; the loss; a gradient as upstream gradient × local derivative, summed over every
   path; a parameter's update by the optimizer.

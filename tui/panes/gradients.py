@@ -217,7 +217,9 @@ class GradientsView(Widget):
         if self._dead is not None:
             text.append("\n")
             dead = {node: units for node, units in self._dead.items() if units}
-            if not dead:
+            if not self._dead:  # no ReLU node's forward event yet in this step
+                text.append(f"dead ReLU units {PENDING}", s["muted"])
+            elif not dead:
                 text.append("no dead ReLU units", s["muted"])
             else:
                 parts = [f"{node} {', '.join(map(str, units))}" for node, units in dead.items()]

@@ -103,13 +103,15 @@ def x_extent(step: int, total: int) -> int:
 
 
 def step_ticks(extent: int, width: int) -> list[int]:
-    """Whole-number ticks for a step axis from 0 to ``extent``, about one per 10 columns."""
-    most = max(2, width // 10)
+    """Whole-number ticks for a step axis from 0 to ``extent``: about one per 8 columns,
+    and never fewer than three allowed, so that a narrow axis still gets a second tick."""
+    most = max(3, width // 8)
     unit = 1
     while True:
         for m in (1, 2, 5):
-            if extent / (unit * m) <= most:
-                return list(range(0, extent + 1, unit * m))
+            step = unit * m
+            if extent // step + 1 <= most:
+                return list(range(0, extent + 1, step))
         unit *= 10
 
 
@@ -589,7 +591,7 @@ class HistoryView(Widget, can_focus=True):
         ticks = step_ticks(extent, max(1, width - plot.margin_left))
         plot.set_axis_ticks("x", [float(t) for t in ticks], [step_label(t) for t in ticks])
         rows = max(2, (height - 1 - plot.margin_bottom - 2) // 2)
-        y_ticks, y_labels = sc.ticks(lo, hi, min(5, rows))
+        y_ticks, y_labels = sc.ticks(lo, hi, max(3, min(5, rows)))
         plot.set_axis_ticks("y", y_ticks, y_labels)
         plot.margin_left = max(4, max((len(label) for label in y_labels), default=1) + 2)
         plot.set_title(title, legend)
