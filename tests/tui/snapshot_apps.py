@@ -138,6 +138,31 @@ async def settle(pilot: Pilot) -> None:
             continue
     await pilot.pause()
     await pilot.pause()
+    await views_drawn(pilot)
+
+
+async def views_drawn(pilot: Pilot) -> None:
+    """Wait until the panes that draw after the first frame have drawn what they show:
+    the history's plots (and the data view, when it is open)."""
+    app = pilot.app
+    assert isinstance(app, BpdbgApp)
+
+    def drawn() -> bool:
+        history = app.history_view
+        if history.is_attached and history.display and history.size.area:
+            plots = history.plots
+            if plots is None or any(
+                p.display and (not p.version or p._needs_rerender) for p in plots
+            ):
+                return False
+        data = app.data_view
+        return not (app.data_shown and data is not None and not data.rendered)
+
+    for _ in range(500):
+        if drawn():
+            break
+        await pilot.pause()
+    await pilot.pause()
 
 
 def goto(phase: str, subject: str, step: int = 0) -> Callable[[Pilot], Awaitable[None]]:
@@ -149,6 +174,7 @@ def goto(phase: str, subject: str, step: int = 0) -> Callable[[Pilot], Awaitable
         assert isinstance(app, BpdbgApp)
         app.cursor = event_seq(app.timeline.program, phase, subject, step)
         await pilot.pause()
+        await views_drawn(pilot)
 
     return run_before
 

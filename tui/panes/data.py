@@ -56,6 +56,13 @@ class DataPane(Widget):
         self._key: tuple | None = None
 
     @property
+    def rendered(self) -> bool:
+        """Whether the pane shows the picture of the frame it was last given."""
+        return (
+            self._frame is not None and self._key is not None and self._key[1] == self._frame.step
+        )
+
+    @property
     def landscape(self) -> Landscape | None:
         """The numbers of the run shown."""
         return self._landscape
@@ -214,7 +221,7 @@ class DataPane(Widget):
         fr = dr.surface_frame(width, height, path_bounds(everything))
         surface = land.surface(fr.width, 2 * fr.height)
         _, path = parameter_path(timeline, frame.step)
-        now = tuple(float(frame.params[p].reshape(-1)[0]) for p in view.params)
+        a, b = (float(frame.params[p].reshape(-1)[0]) for p in view.params)
         return dr.surface_picture(
-            view, surface.values, surface.bounds, path, now, palette, width, height
+            view, surface.values, surface.bounds, path, (a, b), palette, width, height
         )

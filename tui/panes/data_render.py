@@ -473,7 +473,7 @@ def curve_picture(
             if not math.isfinite(r) or r < -dots_h or r > 2 * dots_h:
                 prev = None
                 continue
-            here = (int(round(c)), int(round(r)))
+            here = (round(c), round(r))
             for pc, pr in _line(prev or here, here):
                 if 0 <= pr < dots_h and 0 <= pc < dots_w:
                     dots[pr, pc] = True

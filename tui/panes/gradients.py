@@ -63,8 +63,9 @@ def decades(layers: list[LayerHealth]) -> tuple[int, int]:
     """The scale's ends, as powers of ten: both thresholds with a decade to spare, and
     every finite positive norm."""
     logs = [math.log10(r.norm) for r in layers if math.isfinite(r.norm) and r.norm > 0]
-    lo = math.floor(min([math.log10(vanishing_threshold(layers)) - 1, *logs]))
-    hi = math.ceil(max([math.log10(EXPLODING_ABS) + 1, *logs]))
+    exploding = math.log10(EXPLODING_ABS)
+    lo = math.floor(min([math.log10(vanishing_threshold(layers)) - 1, exploding - 1, *logs]))
+    hi = math.ceil(max([exploding + 1, *logs]))
     return max(LOWEST_DECADE, lo), max(hi, max(LOWEST_DECADE, lo) + 1)
 
 

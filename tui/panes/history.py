@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 from textual.binding import Binding
@@ -186,7 +186,7 @@ class HistoryView(Widget, can_focus=True):
     }
     """
 
-    BINDINGS = [Binding("l", "toggle_log", "Log scale")]
+    BINDINGS: ClassVar = [Binding("l", "toggle_log", "Log scale")]
 
     log_scale: reactive[bool | None] = reactive(None)
     """Log scale for the loss: True, False, or None to decide from the data."""

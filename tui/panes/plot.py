@@ -36,6 +36,20 @@ class _Labels(AxisFormatter):
         return [known.get(t, "") for t in ticks]
 
 
+def fit_legend(parts: list[tuple[str, str]], room: int) -> list[tuple[str, str]]:
+    """The legend in ``room`` columns: its names (the unstyled parts) shortened with "…"
+    longest first, down to a few letters each; nothing if even that does not fit."""
+    parts = list(parts)
+    while sum(len(t) for t, _ in parts) > room:
+        names = [i for i, (t, s) in enumerate(parts) if not s and len(t.strip()) > 4]
+        if not names:
+            return []
+        i = max(names, key=lambda k: len(parts[k][0]))
+        text = parts[i][0].rstrip("…")
+        parts[i] = (text[: len(text) - 2] + "…", "")
+    return parts
+
+
 class Plot(PlotWidget, can_focus=False):
     """A plot with a title row, explicit ticks and no pan or zoom.
 
@@ -88,8 +102,8 @@ class Plot(PlotWidget, can_focus=False):
             return
         title = "".join(f"[{s}]{escape(t)}[/]" if s else escape(t) for t, s in self._title)
         title_len = sum(len(t) for t, _ in self._title)
-        legend_len = sum(len(t) for t, _ in self._legend)
-        if self._legend and title_len + 2 + legend_len <= width:
-            legend = "".join(f"[{s}]{escape(t)}[/]" if s else escape(t) for t, s in self._legend)
-            margin.write_text(width - 1, 0, legend, TextAlign.RIGHT)
+        legend = fit_legend(self._legend, width - title_len - 2)
+        if legend:
+            text = "".join(f"[{s}]{escape(t)}[/]" if s else escape(t) for t, s in legend)
+            margin.write_text(width - 1, 0, text, TextAlign.RIGHT)
         margin.write_text(0, 0, title, TextAlign.LEFT)
