@@ -7,12 +7,11 @@ SVG (as a PNG) before accepting it.
 
 from __future__ import annotations
 
+from snapshot_apps import make_app, settle, views_drawn
 from textual.pilot import Pilot
 
 from engine.run import load_program
 from tui.app import BpdbgApp
-
-from snapshot_apps import make_app, settle, views_drawn
 
 BIG = (120, 40)
 SMALL = (80, 24)

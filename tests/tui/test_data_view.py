@@ -8,13 +8,12 @@ from collections import Counter
 
 import numpy as np
 import pytest
+from snapshot_apps import make_app, settle, views_drawn
 
 from engine.report.landscape import DataView
 from engine.run import load_program
 from tui.app import BpdbgApp
 from tui.panes import data_render as dr
-
-from snapshot_apps import make_app, settle, views_drawn
 
 SIZE = (120, 40)
 
