@@ -596,3 +596,4 @@ class HistoryView(Widget, can_focus=True):
         plot.margin_left = max(4, max((len(label) for label in y_labels), default=1) + 2)
         plot.set_title(title, legend)
         plot.version += 1
+        plot.draw_now()

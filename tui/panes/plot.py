@@ -83,6 +83,16 @@ class Plot(PlotWidget, can_focus=False):
         target.ticks, target.labels = list(ticks), list(labels)
         (self.set_xticks if axis == "x" else self.set_yticks)(list(ticks))
 
+    def draw_now(self) -> None:
+        """Draw what was plotted into the canvases now, rather than when the widget is next
+        rendered (textual-plot's way): the canvases then repaint in the same screen update
+        as the other panes, not one update later, so a screen is never half old, half new.
+        Before the canvases have their size, drawing waits for the render as usual."""
+        if self._needs_canvas_resize or not self._scale_rectangle.area:
+            return
+        self._render_plot()
+        self._needs_rerender = False
+
     def title_text(self) -> str:
         """The title row as plain text (what the user reads; for tests)."""
         return "".join(t for t, _ in self._title) + "  " + "".join(t for t, _ in self._legend)
