@@ -95,7 +95,7 @@ def class_colors(base: Sequence[RGB], n: int) -> tuple[RGB, ...]:
 def strength(alpha_band: np.ndarray) -> np.ndarray:
     """Opacity of a class colour over the background for each band (0 to BANDS-1): faint
     where the model is unsure, strong where it is sure."""
-    return 0.14 + 0.13 * alpha_band
+    return 0.24 + 0.12 * alpha_band
 
 
 # --- the plane ---------------------------------------------------------------------------------
