@@ -128,6 +128,13 @@ ACTIONS: tuple[Action, ...] = (
         footer=False,
     ),
     Action(
+        "v", "toggle_data", "data", "Data view in place of the graph (v again: the graph)", "v",
+        "What the model computes on its data at this step: a network's output over the plane"
+        " of its 2 inputs with the data points (the mini-batch ●), or its fitted curve for 1"
+        " input; for an expression graph with 2 scalar parameters, the loss over their plane"
+        " and the path they took. Step with ] to watch it change.",
+    ),
+    Action(
         "o", "open_scenario", "open", "Open a scenario", "o", "A built-in, or a .toml file.",
         footer=False,
     ),

@@ -30,12 +30,12 @@ from engine.timeline import Frame, Timeline
 from tui.actions import ACTIONS, ActionsProvider, bindings
 from tui.chain_rule_view import ChainRuleView
 from tui.debugger import Debugger
-from tui.diagnostics_bar import DiagnosticsBar
 from tui.header_bar import HeaderBar
-from tui.history_view import HistoryView
 from tui.key_footer import KeyFooter
 from tui.pacing import cancel_check
+from tui.panes.gradients import GradientsView
 from tui.panes.graph.widget import GraphView
+from tui.panes.history import HistoryView
 from tui.runs import Runs
 from tui.startup import resume_gc
 from tui.timeline_view import TimelineView, step_layout
@@ -43,6 +43,7 @@ from tui.timeline_view import TimelineView, step_layout
 if TYPE_CHECKING:
     from textual.command import CommandListItem
     from textual.widget import AwaitMount
+    from tui.panes.data import DataPane
 
 PHASE_COLORS = {
     "forward": "text-primary",
@@ -104,6 +105,8 @@ class BpdbgApp(Debugger, App[int]):
     """Whether the cursor advances by itself, one event per tick."""
     history_shown: reactive[bool] = reactive(False, init=False, repaint=False)
     """On small terminals, whether the history takes the graph's place."""
+    data_shown: reactive[bool] = reactive(False, init=False, repaint=False)
+    """Whether the data view (v) is shown in the graph's place."""
 
     class Computed(Message):
         """The worker advanced ``timeline``'s frontier."""
@@ -144,7 +147,9 @@ class BpdbgApp(Debugger, App[int]):
         self.graph_view = GraphView(id="graph")
         self.chain_view = ChainRuleView(id="chain")
         self.history_view = HistoryView(id="history")
-        self.diagnostics_bar = DiagnosticsBar(id="diagnostics")
+        self.gradients_view = GradientsView(id="gradients")
+        self.data_view: DataPane | None = None
+        """The data view, mounted the first time it is shown (tui.panes.data)."""
         self.set_reactive(BpdbgApp.breakpoints, tuple(program.breakpoints))
 
     # --- layout ---------------------------------------------------------------------------
@@ -183,9 +188,10 @@ class BpdbgApp(Debugger, App[int]):
     def compose(self) -> ComposeResult:
         self._set_size_classes()  # before the panes are styled: they are styled once
         yield self.header
-        yield self.diagnostics_bar
         with Horizontal(id="main"):
-            yield self.timeline_view
+            with Vertical(id="left"):
+                yield self.timeline_view
+                yield self.gradients_view
             with Vertical(id="right"):
                 yield self.graph_view
                 with Horizontal(id="lower"):
@@ -196,6 +202,7 @@ class BpdbgApp(Debugger, App[int]):
     def on_mount(self) -> None:
         for pane, title in zip(self.panes, ("Timeline", "Graph", "Chain rule", "History")):
             pane.border_title = title
+        self.gradients_view.border_title = "Gradients"
         self._player = self.set_interval(1 / TICKS_PER_SECOND, self._tick, pause=True)
         self._start()
         # Live reload starts once the first frame is up: watchfiles takes a while to load.
@@ -242,7 +249,9 @@ class BpdbgApp(Debugger, App[int]):
         frame = self.frame = self.timeline.frame(self.cursor)
         for pane in self.panes:
             pane.show(frame, self.timeline)
-        self.diagnostics_bar.show(frame, self.timeline)
+        self.gradients_view.show(frame, self.timeline)
+        if self.data_shown and self.data_view is not None:
+            self.data_view.show(frame, self.timeline)
         self._history_shown_at = time.monotonic()
         self._update_header()
         self._refresh_footer()
@@ -525,6 +534,24 @@ class BpdbgApp(Debugger, App[int]):
 
     def action_pan_down(self) -> None:
         self.graph_view.pan(*PANS["pan_down"])
+    def action_toggle_data(self) -> None:
+        self.data_shown = not self.data_shown
+
+    def watch_data_shown(self, shown: bool) -> None:
+        if shown and self.data_view is None:
+            # Loaded and mounted when first asked for: start-up need not pay for it.
+            from tui.panes.data import DataPane
+
+            self.data_view = DataPane(id="data")
+            self.data_view.border_title = "Data"
+            self.query_one("#right").mount(self.data_view, before=self.graph_view)
+        self.screen_stack[0].set_class(shown, "-data-shown")
+        if shown:
+            self.call_after_refresh(self._show_data)  # once it is styled and laid out
+
+    def _show_data(self) -> None:
+        if self.data_shown and self.data_view is not None and self.frame is not None:
+            self.data_view.show(self.frame, self.timeline)
 
     def action_next_event(self) -> None:
         self.cursor += 1

@@ -45,3 +45,10 @@ def theme_color(variables: Mapping[str, str], name: str, fallback: str) -> Color
         background = parse(variables.get("background")) or BLACK
         color = (background if background.ansi is None else BLACK) + color
     return color
+
+
+def style_color(color: Color) -> str:
+    """``color`` written so that both Rich's and Textual's styles read it: a terminal's
+    own colour by its number (``color(2)``; Rich does not know ``ansi_green``), any other
+    as ``#rrggbb``."""
+    return color.hex if color.ansi is None else color.rich_color.name

@@ -1,2 +1,3 @@
-"""What is made from a run for people and programs: for now, the trace's numbers
-(:mod:`engine.report.json_numbers`); the trace writers join them here later."""
+"""What is made from a run for people and programs besides its events: the trace's
+numbers (:mod:`engine.report.json_numbers`) and views of the data space
+(:mod:`engine.report.landscape`)."""

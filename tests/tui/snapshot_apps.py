@@ -141,19 +141,24 @@ assertion (a busy CI machine may take a while; a state that never comes fails)."
 
 
 async def wait_until(
-    pilot: Pilot, predicate: Callable[[], object], what: str, timeout: float = WAIT_SECONDS
+    pilot: Pilot,
+    predicate: Callable[[], object],
+    what: str | Callable[[], str],
+    timeout: float = WAIT_SECONDS,
 ) -> None:
     """Pause until ``predicate()`` is true; fail, naming ``what``, if it is not after
     ``timeout`` seconds.
 
     For anything that arrives asynchronously (a worker's result, a timer, a message, a
     callback after a refresh, a resize, the history's plots): a fixed number of pauses
-    is enough on an idle machine and not on a busy one.
+    is enough on an idle machine and not on a busy one. ``what`` may be a function that
+    says, when the wait fails, what the state is then.
     """
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:
-            pytest.fail(f"waited {timeout:g} s for {what}", pytrace=False)
+            said = what() if callable(what) else what
+            pytest.fail(f"waited {timeout:g} s for {said}", pytrace=False)
         await pilot.pause(0.01)
 
 
@@ -168,8 +173,27 @@ async def settle(pilot: Pilot) -> None:
         except WorkerCancelled:  # the run of a scenario that was replaced
             continue
     if isinstance(app, BpdbgApp):
-        await wait_until(pilot, lambda: app.history_view.is_current, "the history's plots")
+        await wait_until(pilot, lambda: views_drawn(app), lambda: undrawn_views(app))
     await pilot.pause()
+
+
+def views_drawn(app: BpdbgApp) -> bool:
+    """Whether the panes that draw after the first frame have drawn what they show: the
+    history's plots (and the data view, when it is open)."""
+    history = app.history_view
+    if history.is_attached and history.display and history.size.area and not history.is_current:
+        return False
+    data = app.data_view
+    return not (app.data_shown and data is not None and not data.rendered)
+
+
+def undrawn_views(app: BpdbgApp) -> str:
+    """What :func:`views_drawn` waits for, and the state of each."""
+    history, data = app.history_view, app.data_view
+    said = [f"the history's plots ({history.drawing_state()})"]
+    if app.data_shown and data is not None:
+        said.append(f"the data view (rendered: {data.rendered})")
+    return " and ".join(said)
 
 
 async def open_dialog(pilot: Pilot, key: str, kind: type[Screen]) -> Screen:

@@ -1,5 +1,5 @@
 """Pilot tests of the debugger: breakpoints, watchpoints, continue and reverse-continue,
-the stop at the first non-finite number, play that stops, and the diagnostics strip.
+the stop at the first non-finite number, play that stops, and the gradients pane's flags.
 
 Expected stops are computed independently of the app: from the engine's diagnostics,
 or by evaluating the condition with numpy at every event of a fully computed run.
@@ -19,7 +19,7 @@ from engine.watch import Breakpoint
 from tui.app import BpdbgApp
 from tui.breakpoints_screen import BreakpointsScreen
 from tui.debugger import SPEEDS
-from tui.diagnostics_bar import DiagnosticsBar
+from tui.panes.gradients import GradientsView
 from tui.timeline_view import TimelineView
 
 from snapshot_apps import (
@@ -390,27 +390,52 @@ async def test_speed_keys() -> None:
         assert "/s" not in header(app)
 
 
-# --- the diagnostics strip --------------------------------------------------------------------
+# --- the gradients pane ------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
     ("scenario", "seq", "flags"),
     [
-        ("vanishing-sigmoid", 0, ["layer 1 vanishing", "layer 2 vanishing"]),
+        ("vanishing-sigmoid", 0, []),  # a forward event: no gradient is known yet
+        ("vanishing-sigmoid", -1, ["layer 1 vanishing", "layer 2 vanishing"]),
         ("dead-relu", 0, []),
-        ("dead-relu", 18, ["a1 dead [0, 3]"]),
-        ("diverging-lr", 0, ["layer 1 exploding"]),
+        ("dead-relu", 18, []),  # step 1's first event: a1 is not computed yet
+        ("dead-relu", 19, ["a1 dead [0, 3]"]),
+        ("diverging-lr", 0, []),
+        ("diverging-lr", -1, ["layer 1 exploding"]),
     ],
 )
-async def test_diagnostics_strip_flags(scenario: str, seq: int, flags: list[str]) -> None:
+async def test_gradient_flags(scenario: str, seq: int, flags: list[str]) -> None:
     app = make_app(load_program(scenario))
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        app.cursor = seq
+        app.cursor = seq if seq >= 0 else app.timeline.events_per_step + seq  # -1: step 0's last
         await pilot.pause()
-        bar = app.query_one(DiagnosticsBar)
-        assert bar.flags == flags
-        text = str(bar.render())
-        assert text.startswith(f"gradient norms step {seq // app.timeline.events_per_step}")
+        pane = app.query_one(GradientsView)
+        assert pane.flags == flags
+        text = str(pane.render())
         if scenario == "dead-relu":
-            assert ("a1: units 0, 3" in text) == bool(flags)
+            assert ("dead ReLU a1 0, 3" in text) == bool(flags)
+
+
+async def test_gradients_appear_with_their_backward_events() -> None:
+    """Each layer's bar appears at the backward event that completes its gradient: from
+    the output layer back to the input, never before (the forward events show none)."""
+    program = load_program("vanishing-sigmoid")
+    app = make_app(program)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        pane = app.query_one(GradientsView)
+        record = app.timeline.record(2)
+        n = app.timeline.events_per_step
+        seen = []
+        for pos in range(n):
+            app.cursor = 2 * n + pos
+            await pilot.pause()
+            seen.append(sum(pane._known))
+            expected = [
+                all(record.grad_at[p] <= pos for p in ps)
+                for ps in [(f"W{k}", f"b{k}") for k in range(1, 10)]
+            ]
+            assert pane._known == expected
+        assert seen[0] == 0 and seen[-1] == 9 and seen == sorted(seen)

@@ -1,5 +1,5 @@
 """Snapshot tests of the debugger: the breakpoints dialog, the non-finite markers and
-the diagnostics strip.
+the gradients pane.
 
 Each test's docstring says what its SVG must show. Update with
 ``pytest tests/tui/test_debugger_snapshots.py --snapshot-update`` and look at every
@@ -87,11 +87,11 @@ def test_diverging_stops_at_the_first_nonfinite_event(snap_compare) -> None:
     assert snap_compare(app, terminal_size=BIG, run_before=run_before)
 
 
-def test_vanishing_gradients_strip(snap_compare) -> None:
-    """`vanishing-sigmoid` at the backward event of z1 in step 0: the strip under the
-    header reads `gradient norms step 0  layer 1 7.57e-09 ⚠ vanishing  layer 2 2.96e-08
-    ⚠ vanishing  …  layer 9 0.035`, the middle layers elided to fit, the flags in the
-    warning colour."""
+def test_vanishing_gradients_pane(snap_compare) -> None:
+    """`vanishing-sigmoid` at the backward event of z1 in step 0: the Gradients pane under
+    the timeline has a row for each of the 9 layers; layers 9 down to 2 have their bars
+    (3.5e-2 … 3e-8, layer 2 flagged ⚠ in the warning colour), layer 1's gradient is not
+    computed yet (·); the thresholds drawn across as ┊."""
 
     async def run_before(pilot: Pilot) -> None:
         await settle(pilot)

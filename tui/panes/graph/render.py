@@ -93,7 +93,7 @@ class Palette(msgspec.Struct, frozen=True):
         # Only the app needs themes; tests use the default palette.
         from textual.color import Color
 
-        from tui.theme_colors import theme_color
+        from tui.theme_colors import style_color, theme_color
 
         background = theme_color(variables, "background", "#000000")
         if background.ansi is not None:
@@ -105,9 +105,6 @@ class Palette(msgspec.Struct, frozen=True):
         def phase(name: str, theme_name: str, fallback: str) -> Color:
             # The app publishes one colour per phase; a bare theme has only its own names.
             return color(f"phase-{name}", variables.get(theme_name, fallback))
-
-        def style_color(c: Color) -> str:
-            return c.hex if c.ansi is None else c.rich_color.name
 
         def ramp(c: Color) -> tuple[Style, ...]:
             if c.ansi is not None:
