@@ -296,8 +296,8 @@ class HistoryView(Widget, can_focus=True):
         # Not "d": the app's notes key. "r" for the right axis the norm is drawn on.
         Binding("r", "toggle_grad_norm", "Grad norm"),
         # The chooser (a Select) pops its options up in a list that fails (KeyError) on a
-        # page key before it has laid out a line. While that list has focus, these take
-        # the page keys first, and pass them on once it can page.
+        # page key when the highlighted option has no line laid out yet (as in
+        # tui.choice_list). While that list has focus, these take the page keys first.
         Binding("pagedown", "page_choices(1)", show=False, priority=True),
         Binding("pageup", "page_choices(-1)", show=False, priority=True),
     ]
@@ -473,8 +473,12 @@ class HistoryView(Widget, can_focus=True):
 
     def action_page_choices(self, direction: int) -> None:
         choices = self._open_choices()
-        if choices is not None and choices.virtual_size.height:
+        if choices is None:
+            return
+        try:
             (choices.action_page_down if direction > 0 else choices.action_page_up)()
+        except KeyError:
+            pass  # nothing laid out to page through yet
 
     def action_toggle_log(self) -> None:
         self.log_scale = not self._loss_log

@@ -24,7 +24,7 @@ from scenarios import builtin_ids
 from tui.actions import ACTIONS
 from tui.app import BpdbgApp
 
-from snapshot_apps import make_app, send_keys, settle
+from snapshot_apps import make_app, send_keys, settle, wait_until
 
 KEYS = int(os.environ.get("BPDBG_MONKEY_KEYS", "150"))
 """Keys sent to each scenario."""
@@ -242,6 +242,32 @@ async def test_page_keys_in_a_palette_right_away(opens: str) -> None:
         await pilot.pause()
         getattr(app, opens)()
         await send_keys(pilot, "pageup", "pagedown", "pageup", pause=False)
+        await pilot.pause()
+        assert app._exception is None
+    assert app._exception is None and app.return_code in (None, 0)
+
+
+async def test_page_keys_in_the_history_chooser_after_a_new_scenario() -> None:
+    """The chooser's list, laid out for one scenario's parameters, given another's and
+    then no room: a page key failed on the lines it had kept (the monkey found it)."""
+    app = make_app(load_program("xor"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        chooser = app.history_view._chooser
+        assert chooser is not None
+        chooser.focus()
+        await send_keys(pilot, "enter")
+        await wait_until(pilot, lambda: chooser.expanded, "the chooser to open")
+        await send_keys(pilot, "down", "down", "enter")
+        await wait_until(pilot, lambda: not chooser.expanded, "the choice")
+        app.set_program(load_program("spiral-mlp"))
+        await settle(pilot)
+        await pilot.resize_terminal(100, 14)
+        await settle(pilot)
+        chooser.focus()
+        await send_keys(pilot, "enter")
+        await wait_until(pilot, lambda: chooser.expanded, "the chooser to open again")
+        await send_keys(pilot, "pageup", "pagedown")
         await pilot.pause()
         assert app._exception is None
     assert app._exception is None and app.return_code in (None, 0)
