@@ -489,7 +489,7 @@ class BpdbgApp(Debugger, App[int]):
 
         from tui.dialog import Palette
 
-        if self.use_command_palette and not CommandPalette.is_open(self):
+        if self.use_command_palette and not CommandPalette.is_open(self):  # type: ignore[arg-type]
             self.push_screen(Palette(id="--command-palette"))
 
     def search_commands(
@@ -500,7 +500,7 @@ class BpdbgApp(Debugger, App[int]):
         from tui.dialog import Palette
 
         provider = SimpleProvider(self.screen, list(commands))
-        return self.push_screen(Palette(providers=[provider], placeholder=placeholder))
+        return self.push_screen(Palette(providers=[provider], placeholder=placeholder))  # type: ignore[list-item]
 
     def search_themes(self) -> None:
         from textual.theme import ThemeProvider

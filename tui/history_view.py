@@ -713,4 +713,4 @@ class HistoryView(Widget, can_focus=True):
         plt = plot.plt
         plt.plot(x.tolist(), axis.place(y).tolist(), marker=MARKER, color=color, yside=yside)
         plt.yticks(list(axis.ticks), list(axis.labels), yside=yside)
-        plt.ylim(0, 1, yside=yside)
+        plt.ylim(0, 1, yside=yside)  # type: ignore[arg-type]  # plotext hints yside as float
