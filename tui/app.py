@@ -490,7 +490,9 @@ class BpdbgApp(Debugger, App[int]):
         from tui.dialog import Palette
 
         if self.use_command_palette and not CommandPalette.is_open(self):  # type: ignore[arg-type]
-            self.push_screen(Palette(id="--command-palette"))
+            # No id (App's gives "--command-palette"): a palette just closed may not have
+            # left yet when ctrl+p opens the next, and two screens may not share an id.
+            self.push_screen(Palette())
 
     def search_commands(
         self, commands: Sequence[CommandListItem], placeholder: str = "Search for commands…"

@@ -54,7 +54,14 @@ class Dialog(ClosesOnce, ModalScreen[ResultType]):
 
 class Palette(ClosesOnce, CommandPalette):
     """Textual's command palette, closing once: ``enter enter`` in a burst closed it twice,
-    and the second time popped the app's last screen."""
+    and the second time popped the app's last screen. It also stops looking for commands
+    once dismissed: a key typed right after ``esc`` started a search whose results then
+    had no list to go to (a worker error, which ends a Textual app)."""
+
+    def _gather_commands(self, search_value: str) -> Any:
+        if self.dismissed:
+            return None
+        return super()._gather_commands(search_value)
 
     def _action_command_list(self, action: str) -> None:
         # Textual's list of commands fails (KeyError) on a page key when the highlighted
