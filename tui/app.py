@@ -593,8 +593,10 @@ class BpdbgApp(Debugger, App[int]):
 
         from tui.dialog import Palette
 
-        if self.use_command_palette and not CommandPalette.is_open(self):
-            self.push_screen(Palette(id="--command-palette"))
+        if self.use_command_palette and not CommandPalette.is_open(self):  # type: ignore[arg-type]
+            # No id (App's gives "--command-palette"): a palette just closed may not have
+            # left yet when ctrl+p opens the next, and two screens may not share an id.
+            self.push_screen(Palette())
 
     def search_commands(
         self, commands: Sequence[CommandListItem], placeholder: str = "Search for commands…"
@@ -604,7 +606,7 @@ class BpdbgApp(Debugger, App[int]):
         from tui.dialog import Palette
 
         provider = SimpleProvider(self.screen, list(commands))
-        return self.push_screen(Palette(providers=[provider], placeholder=placeholder))
+        return self.push_screen(Palette(providers=[provider], placeholder=placeholder))  # type: ignore[list-item]
 
     def search_themes(self) -> None:
         from textual.theme import ThemeProvider

@@ -1,4 +1,4 @@
-"""The dialogs' lists of choices: an option list that pages only once it is laid out."""
+"""The dialogs' lists of choices: an option list whose page keys never fail."""
 
 from __future__ import annotations
 
@@ -6,17 +6,22 @@ from textual.widgets import OptionList
 
 
 class ChoiceList(OptionList):
-    """An :class:`~textual.widgets.OptionList` whose page keys wait for its layout.
+    """An :class:`~textual.widgets.OptionList` whose page keys never end the app.
 
-    Textual's list pages by the lines it has laid out, and fails (``KeyError``) on a page
-    key that comes before it has any: ``pagedown`` right after the key that opened the
-    dialog. Until then a page key does nothing.
+    Textual's list pages by the lines it has laid out for its options, and fails
+    (``KeyError``) when the highlighted option has none yet: ``pagedown`` right after the
+    key that opened the dialog, or with no room to lay anything out. Such a page key does
+    nothing.
     """
 
     def action_page_down(self) -> None:
-        if self.virtual_size.height:
+        try:
             super().action_page_down()
+        except KeyError:
+            pass
 
     def action_page_up(self) -> None:
-        if self.virtual_size.height:
+        try:
             super().action_page_up()
+        except KeyError:
+            pass

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from textual.await_complete import AwaitComplete
-from textual.command import CommandList, CommandPalette
+from textual.command import CommandPalette
 from textual.screen import ModalScreen, Screen
 
 ResultType = TypeVar("ResultType")
@@ -54,13 +54,21 @@ class Dialog(ClosesOnce, ModalScreen[ResultType]):
 
 class Palette(ClosesOnce, CommandPalette):
     """Textual's command palette, closing once: ``enter enter`` in a burst closed it twice,
-    and the second time popped the app's last screen."""
+    and the second time popped the app's last screen. It also stops looking for commands
+    once dismissed: a key typed right after ``esc`` started a search whose results then
+    had no list to go to (a worker error, which ends a Textual app)."""
+
+    def _gather_commands(self, search_value: str) -> Any:
+        if self.dismissed:
+            return None
+        return super()._gather_commands(search_value)
 
     def _action_command_list(self, action: str) -> None:
-        # Textual's list of commands fails (KeyError) on a page key before it has laid
-        # out any line: pagedown right after ctrl+p. Until then, page keys do nothing.
-        if action in ("page_up", "page_down"):
-            commands = self.query(CommandList)
-            if not commands or not commands.first().virtual_size.height:
-                return
-        super()._action_command_list(action)
+        # Textual's list of commands fails (KeyError) on a page key when the highlighted
+        # command has no line laid out yet: pagedown right after ctrl+p. Such a page key
+        # does nothing (as in tui.choice_list).
+        try:
+            super()._action_command_list(action)
+        except KeyError:
+            if action not in ("page_up", "page_down"):
+                raise

@@ -24,7 +24,7 @@ from scenarios import builtin_ids
 from tui.actions import ACTIONS
 from tui.app import BpdbgApp
 
-from snapshot_apps import make_app, send_keys, settle
+from snapshot_apps import make_app, send_keys, settle, wait_until
 
 KEYS = int(os.environ.get("BPDBG_MONKEY_KEYS", "150"))
 """Keys sent to each scenario."""
@@ -217,8 +217,11 @@ async def test_what_the_monkey_found(size: tuple[int, int], keys: tuple[str, ...
     assert app._exception is None and app.return_code in (None, 0)
 
 
+@pytest.mark.parametrize("burst", [False, True])
 @pytest.mark.parametrize("size", [(100, 14), (200, 12)])
-async def test_page_keys_in_the_history_chooser_with_no_room(size: tuple[int, int]) -> None:
+async def test_page_keys_in_the_history_chooser_with_no_room(
+    size: tuple[int, int], burst: bool
+) -> None:
     """On a short terminal the history's parameter chooser opens a list with no room to
     show; a page key there failed inside Textual (the monkey found it)."""
     app = make_app(load_program("xor"))
@@ -227,7 +230,8 @@ async def test_page_keys_in_the_history_chooser_with_no_room(size: tuple[int, in
         chooser = app.history_view._chooser
         assert chooser is not None
         chooser.focus()
-        await send_keys(pilot, "enter", "pagedown", "pagedown", "pageup")
+        # In a burst, the page keys reach the list as focus moves to it.
+        await send_keys(pilot, "enter", "pagedown", "pagedown", "pageup", pause=not burst)
         await pilot.pause()
         assert app._exception is None
     assert app._exception is None and app.return_code in (None, 0)
@@ -244,4 +248,52 @@ async def test_page_keys_in_a_palette_right_away(opens: str) -> None:
         await send_keys(pilot, "pageup", "pagedown", "pageup", pause=False)
         await pilot.pause()
         assert app._exception is None
+    assert app._exception is None and app.return_code in (None, 0)
+
+
+async def test_page_keys_in_the_history_chooser_after_a_new_scenario() -> None:
+    """The chooser's list, laid out for one scenario's parameters, given another's and
+    then no room: a page key failed on the lines it had kept (the monkey found it)."""
+    app = make_app(load_program("xor"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        chooser = app.history_view._chooser
+        assert chooser is not None
+        chooser.focus()
+        await send_keys(pilot, "enter")
+        await wait_until(pilot, lambda: chooser.expanded, "the chooser to open")
+        await send_keys(pilot, "down", "down", "enter")
+        await wait_until(pilot, lambda: not chooser.expanded, "the choice")
+        app.set_program(load_program("spiral-mlp"))
+        await settle(pilot)
+        await pilot.resize_terminal(100, 14)
+        await settle(pilot)
+        chooser.focus()
+        await send_keys(pilot, "enter")
+        await wait_until(pilot, lambda: chooser.expanded, "the chooser to open again")
+        await send_keys(pilot, "pageup", "pagedown")
+        await pilot.pause()
+        assert app._exception is None
+    assert app._exception is None and app.return_code in (None, 0)
+
+
+@pytest.mark.parametrize("seed", [5, 6])
+async def test_bursts_of_keys_in_the_command_palette(seed: int) -> None:
+    """Random bursts of palette keys (ctrl+p, letters, enter, esc, backspace), seeded: the
+    monkey found keys typed into a palette that was closing starting a search with no
+    list left to show it in (a worker error), and ctrl+p opening a palette while the last
+    one was still leaving (two screens with one id). Each seed here failed before."""
+    rng = random.Random(seed)
+    keys = ["ctrl+p", "a", "t", "h", "e", "m", "enter", "escape", "backspace"]
+    app = make_app(load_program("xor"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        for _ in range(40):
+            await send_keys(pilot, *rng.choices(keys, k=rng.randint(1, 5)), pause=False)
+            await pilot.pause(0)
+            if rng.random() < 0.3:
+                await pilot.pause(rng.choice([0.01, 0.05, 0.26, 0.3]))
+            assert app._exception is None
+            if not app.is_running:
+                break  # a command quit it
     assert app._exception is None and app.return_code in (None, 0)

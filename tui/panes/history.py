@@ -41,7 +41,7 @@ from tui.panes.scale import Scale
 from tui.theme_colors import style_color, theme_color
 
 if TYPE_CHECKING:
-    from textual.widgets import OptionList, Select
+    from textual.widgets import Select
 
     from tui.panes.plot import Plot
 
@@ -160,6 +160,30 @@ class Series:
         """The current step's point (step, value), finite or not."""
 
 
+def _mend_page_keys(chooser: Widget) -> None:
+    """Make the page keys of the list a Select pops up do nothing where they would fail.
+
+    Textual's option list fails (``KeyError``) on a page key when its highlighted option
+    has no line laid out (no room, or lines kept from the options it had before), as
+    :class:`tui.choice_list.ChoiceList` mends for the dialogs. The Select makes its list
+    itself, so its two page actions are wrapped where they are: a binding ahead of the
+    list's own cannot catch a key that reaches the list after focus moved to it.
+    """
+    for overlay in chooser.query("SelectOverlay"):
+        for name in ("action_page_up", "action_page_down"):
+            setattr(overlay, name, _ignoring_key_error(getattr(overlay, name)))
+
+
+def _ignoring_key_error(action: Callable[[], None]) -> Callable[[], None]:
+    def mended() -> None:
+        try:
+            action()
+        except KeyError:
+            pass  # nothing laid out to page through
+
+    return mended
+
+
 class HistoryView(Widget, can_focus=True):
     """Loss and parameter history up to the current step.
 
@@ -188,11 +212,6 @@ class HistoryView(Widget, can_focus=True):
 
     BINDINGS: ClassVar = [
         Binding("l", "toggle_log", "Log scale"),
-        # The chooser (a Select) pops its options up in a list that fails (KeyError) on a
-        # page key before it has laid out a line. While that list has focus, these take
-        # the page keys first, and pass them on once it can page.
-        Binding("pagedown", "page_choices(1)", show=False, priority=True),
-        Binding("pageup", "page_choices(-1)", show=False, priority=True),
     ]
 
     log_scale: reactive[bool | None] = reactive(None)
@@ -334,6 +353,7 @@ class HistoryView(Widget, can_focus=True):
         plots = (Plot(id="loss-plot"), Plot(id="param-plot"))
         row = Widget(chooser, id="chooser")
         await self.mount(row, *plots)
+        _mend_page_keys(chooser)
         self._chooser, self._chooser_row, self._plots = chooser, row, plots
         self._fit_parts()
         if self._program is not None:  # what was shown meanwhile
@@ -373,26 +393,6 @@ class HistoryView(Widget, can_focus=True):
         height = self.size.height
         self._chooser_row.display = height > MIN_PLOT_HEIGHT
         self._plots[1].display = height > 2 * MIN_PLOT_HEIGHT
-
-    def _open_choices(self) -> OptionList | None:
-        """The chooser's list of options, if it is open and has focus."""
-        from textual.widgets import OptionList  # loaded with the chooser, not at start-up
-
-        focused = self.app.focused
-        chooser = self._chooser
-        if isinstance(focused, OptionList) and chooser is not None and chooser in focused.ancestors:
-            return focused
-        return None
-
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "page_choices":
-            return self._open_choices() is not None  # else the keys go on as usual
-        return True
-
-    def action_page_choices(self, direction: int) -> None:
-        choices = self._open_choices()
-        if choices is not None and choices.virtual_size.height:
-            (choices.action_page_down if direction > 0 else choices.action_page_up)()
 
     def action_toggle_log(self) -> None:
         self.log_scale = not self.loss_is_log
