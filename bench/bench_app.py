@@ -282,7 +282,10 @@ def heatmap_cost(name: str, repeats: int = 30) -> None:
 
 
 def report(
-    name: str, steps_ms: list[float], label_ms: list[float], same_width_ms: list[float],
+    name: str,
+    steps_ms: list[float],
+    label_ms: list[float],
+    same_width_ms: list[float],
     goal: float = 1.5,
 ) -> None:
     def p95(v: list[float]) -> float:

@@ -171,8 +171,11 @@ class BpdbgApp(Debugger, App[int]):
         and an ESC in it would reach the terminal.
         """
         super().notify(
-            printable(message, newlines=True), title=printable(title), severity=severity,
-            timeout=timeout, markup=markup,
+            printable(message, newlines=True),
+            title=printable(title),
+            severity=severity,
+            timeout=timeout,
+            markup=markup,
         )
 
     def get_css_variables(self) -> dict[str, str]:
@@ -382,7 +385,8 @@ class BpdbgApp(Debugger, App[int]):
             self.notify(
                 f"Training ahead stopped at step {timeline.computed_steps:,}:"
                 f" {type(err).__name__}: {err}",
-                severity="error", timeout=10,
+                severity="error",
+                timeout=10,
             )
 
     def on_bpdbg_app_computed(self, message: Computed) -> None:
@@ -534,6 +538,7 @@ class BpdbgApp(Debugger, App[int]):
 
     def action_pan_down(self) -> None:
         self.graph_view.pan(*PANS["pan_down"])
+
     def action_toggle_data(self) -> None:
         self.data_shown = not self.data_shown
 

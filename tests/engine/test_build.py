@@ -52,7 +52,9 @@ def test_every_case_file_is_listed():
 
 
 @pytest.mark.parametrize("stem,place,message", CASES, ids=[c[0] for c in CASES])
-def test_bad_graph_is_refused_with_file_place_and_reason(stem, place, message, tmp_path, monkeypatch):
+def test_bad_graph_is_refused_with_file_place_and_reason(
+    stem, place, message, tmp_path, monkeypatch
+):
     monkeypatch.chdir(tmp_path)  # PWNED would appear here if anything were executed
     path = BAD / f"{stem}.toml"
     with pytest.raises(ScenarioError) as info:
@@ -80,7 +82,9 @@ def graph(nodes, params, inputs=None, loss=None):
         tuple((n.split("=", 1)[0].strip(), n.split("=", 1)[1].strip()) for n in nodes),
         loss or names[-1],
     )
-    return make_program(Scenario(name="t", source="t.toml", optimizer=OptimizerSpec("sgd", 0.1), graph=spec))
+    return make_program(
+        Scenario(name="t", source="t.toml", optimizer=OptimizerSpec("sgd", 0.1), graph=spec)
+    )
 
 
 def test_sub_expressions_get_short_names_and_repeats_are_shared():

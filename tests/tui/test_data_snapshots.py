@@ -31,8 +31,10 @@ def at(step: int, pos: int = 0, *, data: bool = False):
             await pilot.press("v")
         await wait_until(
             pilot,
-            lambda: views_drawn(app)
-            and (not data or (app.data_view is not None and app.data_view.rendered)),
+            lambda: (
+                views_drawn(app)
+                and (not data or (app.data_view is not None and app.data_view.rendered))
+            ),
             "the panes drawn",
         )
         await pilot.pause()

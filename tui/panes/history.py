@@ -267,8 +267,7 @@ class HistoryView(Widget, can_focus=True):
     def drawing_state(self) -> str:
         """What :attr:`is_current` depends on, said for a failed wait or a bug report."""
         plots = ", ".join(
-            f"{p.id}: shown {p.display} {p.size.width}x{p.size.height} "
-            f"stale {p._needs_rerender}"
+            f"{p.id}: shown {p.display} {p.size.width}x{p.size.height} stale {p._needs_rerender}"
             for p in self._plots or ()
         )
         return (

@@ -126,14 +126,10 @@ class Palette(msgspec.Struct, frozen=True):
             pending=Style(color=muted),
             grad=Style(color=grad),
             grad_prefix=Style(color=grad, dim=True),
-            updated=Style(
-                color=style_color(phase("update", "text-success", "#8ad4a1")), bold=True
-            ),
+            updated=Style(color=style_color(phase("update", "text-success", "#8ad4a1")), bold=True),
             bad=Style(color=style_color(color("text-error", "#e0788f")), bold=True),
             current=Style(color=fwd, bold=True),
-            current_line=Style(
-                bgcolor=style_color(color("primary-muted", "#0c304c")), bold=True
-            ),
+            current_line=Style(bgcolor=style_color(color("primary-muted", "#0c304c")), bold=True),
             forward=Style(color=fwd, bold=True),
             backward=Style(color=grad, bold=True),
             selected_border=Style(color=style_color(color("foreground", "#e0e0e0")), bold=True),
