@@ -81,7 +81,14 @@ def plain_numpy(program, steps: int) -> dict[str, np.ndarray]:
         g_W2, g_b2 = a1.T @ g_z2, g_z2.sum(axis=0)
         g_z1 = (g_z2 @ p["W2"].T) * (1.0 - a1 * a1)
         g_W1, g_b1 = x.T @ g_z1, g_z1.sum(axis=0)
-        for k, g in (("W1", g_W1), ("b1", g_b1), ("W2", g_W2), ("b2", g_b2), ("W3", g_W3), ("b3", g_b3)):
+        for k, g in (
+            ("W1", g_W1),
+            ("b1", g_b1),
+            ("W2", g_W2),
+            ("b2", g_b2),
+            ("W3", g_W3),
+            ("b3", g_b3),
+        ):
             p[k] = p[k] - lr * g
     return p
 
@@ -122,7 +129,9 @@ def throughput(steps: int) -> None:
     print(f"training {steps} steps, 2-16-16-1 on 256 samples, events not materialised")
     print(f"  plain numpy loop      {numpy_t * 1e6 / steps:8.1f} µs/step (baseline)")
     print(f"  engine (fast path)    {engine_t * 1e6 / steps:8.1f} µs/step")
-    print(f"  ratio engine/numpy    {engine_t / numpy_t:8.2f}×   (goal ≤ 1.5×; max |Δparam| {worst:.1e})")
+    print(
+        f"  ratio engine/numpy    {engine_t / numpy_t:8.2f}×   (goal ≤ 1.5×; max |Δparam| {worst:.1e})"
+    )
     fast_step = engine_t / steps
     tl2 = Timeline(program)
     tl2.compute(steps)
@@ -133,7 +142,9 @@ def throughput(steps: int) -> None:
         tl2.record(steps - 1 - s)
     rec_t = (time.perf_counter() - t) / records
     print("materialising one step's events (Timeline.record, from the nearest keyframe)")
-    print(f"  per step              {rec_t * 1e6:8.1f} µs  = {rec_t / fast_step:.1f}× one fast step")
+    print(
+        f"  per step              {rec_t * 1e6:8.1f} µs  = {rec_t / fast_step:.1f}× one fast step"
+    )
 
 
 def memory_child(steps: int) -> None:
@@ -145,20 +156,33 @@ def memory_child(steps: int) -> None:
     elapsed = time.perf_counter() - t
     tl.frame(tl.computed_events - 1)  # a frame at the very end, as `G` would show
     after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(json.dumps({"before_kb": before, "after_kb": after, "seconds": elapsed,
-                      "keyframes": len(tl._keyframes), "history_stride": tl.history.stride}))
+    print(
+        json.dumps(
+            {
+                "before_kb": before,
+                "after_kb": after,
+                "seconds": elapsed,
+                "keyframes": len(tl._keyframes),
+                "history_stride": tl.history.stride,
+            }
+        )
+    )
 
 
 def memory(steps: int) -> None:
     out = subprocess.run(
         [sys.executable, __file__, "--memory-child", str(steps)],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     m = json.loads(out.stdout.strip().splitlines()[-1])
     print(f"memory after {steps:,} steps (fresh process)")
     print(f"  peak RSS              {m['after_kb'] / 1024:8.1f} MB  (goal ≤ 150 MB)")
-    print(f"  before the run        {m['before_kb'] / 1024:8.1f} MB  → the run added "
-          f"{(m['after_kb'] - m['before_kb']) / 1024:.1f} MB, ratio {m['after_kb'] / m['before_kb']:.2f}×")
+    print(
+        f"  before the run        {m['before_kb'] / 1024:8.1f} MB  → the run added "
+        f"{(m['after_kb'] - m['before_kb']) / 1024:.1f} MB, ratio {m['after_kb'] / m['before_kb']:.2f}×"
+    )
     print(f"  keyframes kept        {m['keyframes']:8d}   history stride {m['history_stride']}")
     print(f"  time                  {m['seconds']:8.1f} s")
 

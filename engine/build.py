@@ -32,9 +32,7 @@ def build(scenario: Scenario) -> Graph:
 def build_model(model: ModelSpec, loss: str, batch: int, y_tail: tuple[int, ...]) -> Graph:
     """The graph of a layered network on mini-batches of ``batch`` rows."""
     n_layers = len(model.layers)
-    nodes: list[Node] = [
-        Node("x", "input", shape=(batch, model.inputs), layer=0, source="data.x")
-    ]
+    nodes: list[Node] = [Node("x", "input", shape=(batch, model.inputs), layer=0, source="data.x")]
     params: list[str] = []
     prev, fan_in = "x", model.inputs
     for k, layer in enumerate(model.layers, start=1):

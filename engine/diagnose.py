@@ -255,7 +255,13 @@ def health_of(graph: Graph, grads: dict[str, np.ndarray]) -> list[LayerHealth]:
         ratio = n / largest if largest > 0 and math.isfinite(n) else 0.0
         out.append(
             LayerHealth(
-                name, params, n, pn, ratio, vanishing(n), exploding,
+                name,
+                params,
+                n,
+                pn,
+                ratio,
+                vanishing(n),
+                exploding,
                 nonfinite=not all(math.isfinite(v) for v in pn),
             )
         )

@@ -164,7 +164,6 @@ class Graph:
         return frozenset(seen)
 
 
-
 def leaves_before_use(nodes: list[Node]) -> tuple[Node, ...]:
     """Reorder so that each leaf stands just before its first consumer.
 

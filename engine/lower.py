@@ -125,8 +125,14 @@ class _Lowering:
             )
         return self.add(
             Node(
-                name, "op", opname, tuple(a.name for a in arg_nodes), attrs, shape,
-                named=named, source=self.place,
+                name,
+                "op",
+                opname,
+                tuple(a.name for a in arg_nodes),
+                attrs,
+                shape,
+                named=named,
+                source=self.place,
             )
         )
 
@@ -148,7 +154,9 @@ class _Lowering:
         # the value travels in attrs, so -0.0 keeps its sign and 1e999 stays inf.
         node = self.by_name.get(c.text)
         if node is None:
-            node = self.add(Node(c.text, "const", attrs={"value": c.value}, shape=(), source=self.place))
+            node = self.add(
+                Node(c.text, "const", attrs={"value": c.value}, shape=(), source=self.place)
+            )
         return node
 
 
@@ -167,4 +175,8 @@ def _replace_layer(n: Node, layer: int) -> Node:
 
 
 def _shape_text(shape: tuple[int, ...]) -> str:
-    return "()" if not shape else "(" + ", ".join(map(str, shape)) + ("," if len(shape) == 1 else "") + ")"
+    return (
+        "()"
+        if not shape
+        else "(" + ", ".join(map(str, shape)) + ("," if len(shape) == 1 else "") + ")"
+    )

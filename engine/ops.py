@@ -128,21 +128,19 @@ def _scalar_shape(*_: Shape, **__: Any) -> Shape:
 
 def _last_axis_shape(s: Shape, **_: Any) -> Shape:
     if len(s) == 0:
-        raise ShapeError("needs a vector or matrix (it normalises along the last axis), found a scalar")
+        raise ShapeError(
+            "needs a vector or matrix (it normalises along the last axis), found a scalar"
+        )
     return s
 
 
 def _matmul_shape(a: Shape, b: Shape, **_: Any) -> Shape:
     if not (1 <= len(a) <= 2 and 1 <= len(b) <= 2):
-        raise ShapeError(
-            f"@ needs vectors or matrices, found {_fmt_shape(a)} @ {_fmt_shape(b)}"
-        )
+        raise ShapeError(f"@ needs vectors or matrices, found {_fmt_shape(a)} @ {_fmt_shape(b)}")
     inner_a = a[-1]
     inner_b = b[0] if len(b) == 1 else b[-2]
     if inner_a != inner_b:
-        raise ShapeError(
-            f"@ needs matching inner sizes, found {_fmt_shape(a)} @ {_fmt_shape(b)}"
-        )
+        raise ShapeError(f"@ needs matching inner sizes, found {_fmt_shape(a)} @ {_fmt_shape(b)}")
     return a[:-1] + b[1:] if len(b) == 2 else a[:-1]
 
 
@@ -172,7 +170,15 @@ def _unary(
 
     return _register(
         Op(
-            name, 1, fwd, vjp, local, _same_shape, formula, (dtext,), ("{g} ⊙ " + dtext,),
+            name,
+            1,
+            fwd,
+            vjp,
+            local,
+            _same_shape,
+            formula,
+            (dtext,),
+            ("{g} ⊙ " + dtext,),
             elementwise=True,
         )
     )
@@ -257,7 +263,14 @@ def _binary(
 
     return _register(
         Op(
-            name, 2, fwd, vjp or generic_vjp, local, _broadcast_shape, formula, dtext,
+            name,
+            2,
+            fwd,
+            vjp or generic_vjp,
+            local,
+            _broadcast_shape,
+            formula,
+            dtext,
             tuple("unbroadcast({g} ⊙ " + t + ")" for t in dtext),
             elementwise=True,
         )
@@ -269,14 +282,22 @@ _MINUS_ONE = np.float64(-1.0)
 
 # add and sub skip the multiplication by ±1 in their vjp: they are on every hot path.
 _binary(
-    "add", np.add, lambda out, a, b: (_ONE, _ONE), "{0} + {1}", ("1", "1"),
+    "add",
+    np.add,
+    lambda out, a, b: (_ONE, _ONE),
+    "{0} + {1}",
+    ("1", "1"),
     vjp=lambda g, out, inputs, need, attrs: [
         unbroadcast(g, inputs[0].shape) if need[0] else None,
         unbroadcast(g, inputs[1].shape) if need[1] else None,
     ],
 )
 _binary(
-    "sub", np.subtract, lambda out, a, b: (_ONE, _MINUS_ONE), "{0} − {1}", ("1", "−1"),
+    "sub",
+    np.subtract,
+    lambda out, a, b: (_ONE, _MINUS_ONE),
+    "{0} − {1}",
+    ("1", "−1"),
     vjp=lambda g, out, inputs, need, attrs: [
         unbroadcast(g, inputs[0].shape) if need[0] else None,
         -unbroadcast(g, inputs[1].shape) if need[1] else None,
@@ -284,7 +305,10 @@ _binary(
 )
 _binary("mul", np.multiply, lambda out, a, b: (b, a), "{0} · {1}", ("{1}", "{0}"))
 _binary(
-    "div", np.divide, lambda out, a, b: (1.0 / b, -out / b), "{0} / {1}",
+    "div",
+    np.divide,
+    lambda out, a, b: (1.0 / b, -out / b),
+    "{0} / {1}",
     ("1/{1}", "−{0}/{1}²"),
 )
 
@@ -386,9 +410,7 @@ _register(
         "mean",
         1,
         lambda x: np.mean(x),
-        lambda g, out, inputs, need, attrs: [
-            np.broadcast_to(g / inputs[0].size, inputs[0].shape)
-        ],
+        lambda g, out, inputs, need, attrs: [np.broadcast_to(g / inputs[0].size, inputs[0].shape)],
         lambda out, inputs, attrs: [np.full_like(inputs[0], 1.0 / inputs[0].size)],
         _scalar_shape,
         "mean({0})",
@@ -402,9 +424,7 @@ _register(
         "softmax",
         1,
         _softmax,
-        lambda g, out, inputs, need, attrs: [
-            out * (g - np.sum(g * out, axis=-1, keepdims=True))
-        ],
+        lambda g, out, inputs, need, attrs: [out * (g - np.sum(g * out, axis=-1, keepdims=True))],
         lambda out, inputs, attrs: [None],
         _last_axis_shape,
         "softmax({0})",
@@ -417,9 +437,7 @@ _register(
         "log_softmax",
         1,
         _log_softmax,
-        lambda g, out, inputs, need, attrs: [
-            g - np.exp(out) * np.sum(g, axis=-1, keepdims=True)
-        ],
+        lambda g, out, inputs, need, attrs: [g - np.exp(out) * np.sum(g, axis=-1, keepdims=True)],
         lambda out, inputs, attrs: [None],
         _last_axis_shape,
         "log_softmax({0})",
@@ -451,7 +469,15 @@ def _loss(
 
     return _register(
         Op(
-            name, 2, fwd, vjp, local, shape, formula, (dtext, "—"), ("{g} · " + dtext, "—"),
+            name,
+            2,
+            fwd,
+            vjp,
+            local,
+            shape,
+            formula,
+            (dtext, "—"),
+            ("{g} · " + dtext, "—"),
             scalar_out=True,
         )
     )
@@ -527,7 +553,21 @@ ACTIVATIONS = ("identity", "sigmoid", "tanh", "relu", "leaky_relu", "softmax")
 LOSSES = ("mse", "sse", "bce", "cross_entropy")
 """Loss kinds a ``[model]`` scenario may name."""
 FUNCTIONS = (
-    "identity", "sigmoid", "tanh", "relu", "leaky_relu", "exp", "log", "sin", "cos",
-    "sqrt", "abs", "square", "sum", "mean", "softmax", "log_softmax",
+    "identity",
+    "sigmoid",
+    "tanh",
+    "relu",
+    "leaky_relu",
+    "exp",
+    "log",
+    "sin",
+    "cos",
+    "sqrt",
+    "abs",
+    "square",
+    "sum",
+    "mean",
+    "softmax",
+    "log_softmax",
 )
 """Functions an expression in ``[graph]`` may call (one argument each)."""

@@ -95,7 +95,11 @@ class Program(msgspec.Struct, frozen=True, eq=False):
         n = self.x.shape[0]
         b = self.batch_size
         if b == n:
-            return {"x": self.x, "y": self.y} | self.fixed if self.fixed else {"x": self.x, "y": self.y}
+            return (
+                {"x": self.x, "y": self.y} | self.fixed
+                if self.fixed
+                else {"x": self.x, "y": self.y}
+            )
         start = (step * b) % n
         key = start
         cached = self._batch_cache.get(key)
@@ -138,8 +142,13 @@ def make_program(scenario: Scenario) -> Program:
         params = init_model_params(scenario.model)
         n = scenario.data.x.shape[0]
         program = Program(
-            scenario, graph, params, opt, fixed,
-            x=frozen(scenario.data.x), y=frozen(scenario.data.y),
+            scenario,
+            graph,
+            params,
+            opt,
+            fixed,
+            x=frozen(scenario.data.x),
+            y=frozen(scenario.data.y),
             batch_size=scenario.train.batch_size or n,
         )
     else:
@@ -318,7 +327,9 @@ def run_step(
             for name in graph.forward_order:
                 node = graph[name]
                 events.append(
-                    Forward(len(events) + seq0, step, name, node.op, node.inputs, frozen(values[name]))
+                    Forward(
+                        len(events) + seq0, step, name, node.op, node.inputs, frozen(values[name])
+                    )
                 )
             events.append(Loss(len(events) + seq0, step, graph.loss, loss, frozen(loss_arr)))
         grads = _backward(program, values, events if record else None, seq0, step)

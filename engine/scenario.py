@@ -648,7 +648,15 @@ def _find_assign(line: str) -> int | None:
 
 
 _TOP_KEYS = (
-    "name", "description", "model", "graph", "data", "loss", "optimizer", "train", "breakpoints",
+    "name",
+    "description",
+    "model",
+    "graph",
+    "data",
+    "loss",
+    "optimizer",
+    "train",
+    "breakpoints",
 )
 _MODEL_KEYS = ("inputs", "init", "seed", "layers")
 _LAYER_KEYS = ("units", "activation", "weight", "bias")
@@ -1361,8 +1369,8 @@ class _Loader:
         if not given:
             self.fail(
                 place,
-                f"expected {one_of}, e.g. node = \"W1\", phase = \"update\" or"
-                f" when = \"norm(grad) > 10\"; found none",
+                f'expected {one_of}, e.g. node = "W1", phase = "update" or'
+                f' when = "norm(grad) > 10"; found none',
             )
         if len(given) > 1:
             self.fail(

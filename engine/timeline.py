@@ -218,9 +218,11 @@ class Timeline:
         self._keyframes: dict[int, tuple[Params, OptState]] = {start[0]: self._head}
         # A keyframe's cost counts Python's per-array and per-dict overhead, not just data.
         n_arrays = len(params) * (1 + len(next(iter(start[2].values()), {})))
-        per_kf = sum(v.nbytes for v in start[1].values()) * (
-            1 + len(next(iter(start[2].values()), {}))
-        ) + 128 * n_arrays + 512 * (1 + len(params))
+        per_kf = (
+            sum(v.nbytes for v in start[1].values()) * (1 + len(next(iter(start[2].values()), {})))
+            + 128 * n_arrays
+            + 512 * (1 + len(params))
+        )
         self._kf_cap = max(16, keyframe_budget // max(1, per_kf))
         self._kf_stride = 1
         self._losses = np.empty(1024)

@@ -99,7 +99,16 @@ from .scenario import MAX_EXPRESSION_CHARS
 from .timeline import Frame, Timeline
 
 WATCH_EXTRAS: tuple[str, ...] = (
-    "norm", "max", "min", "any", "all", "count", "isnan", "isinf", "isfinite", "sign",
+    "norm",
+    "max",
+    "min",
+    "any",
+    "all",
+    "count",
+    "isnan",
+    "isinf",
+    "isfinite",
+    "sign",
 )
 """Functions conditions may call besides those of ``[graph]`` expressions."""
 WATCH_FUNCTIONS: tuple[str, ...] = FUNCTIONS + WATCH_EXTRAS
@@ -183,7 +192,10 @@ class _Layout:
         """The first event of ``phase`` in a step (None when the phase has no events)."""
         start = {"forward": 0, "loss": self.loss_pos, "backward": self.bwd0, "update": self.upd0}
         end = {
-            "forward": self.loss_pos, "loss": self.bwd0, "backward": self.upd0, "update": self.size
+            "forward": self.loss_pos,
+            "loss": self.bwd0,
+            "backward": self.upd0,
+            "update": self.size,
         }
         return start[phase] if start[phase] < end[phase] else None
 
@@ -911,7 +923,7 @@ def _forward(
             return _nf_hit(nf)
         nf_pos = nf[0] - step * E if nf is not None and nf[0] // E == step else None
         lo = p0 if step == s0 else -1
-        spots = plan.positions[bisect.bisect_right(plan.positions, lo):]
+        spots = plan.positions[bisect.bisect_right(plan.positions, lo) :]
         if nf_pos is not None:
             spots = sorted({p for p in spots if p <= nf_pos} | {nf_pos})
         state: list[_At] = []

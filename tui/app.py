@@ -148,8 +148,11 @@ class BpdbgApp(Debugger, App[int]):
         and an ESC in it would reach the terminal.
         """
         super().notify(
-            printable(message, newlines=True), title=printable(title), severity=severity,
-            timeout=timeout, markup=markup,
+            printable(message, newlines=True),
+            title=printable(title),
+            severity=severity,
+            timeout=timeout,
+            markup=markup,
         )
 
     def get_css_variables(self) -> dict[str, str]:
@@ -355,7 +358,8 @@ class BpdbgApp(Debugger, App[int]):
             self.notify(
                 f"Training ahead stopped at step {timeline.computed_steps:,}:"
                 f" {type(err).__name__}: {err}",
-                severity="error", timeout=10,
+                severity="error",
+                timeout=10,
             )
 
     def on_bpdbg_app_computed(self, message: Computed) -> None:

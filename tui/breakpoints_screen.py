@@ -53,7 +53,11 @@ def entry(bp: Breakpoint) -> Content:
         target += " (where every step enters it)"
     label = f"  {printable(bp.label)}" if bp.label else ""
     text = Content.assemble(
-        (check, "bold"), "  ", (f"{KINDS[bp.kind]:<6}", "$text-accent"), " ", target,
+        (check, "bold"),
+        "  ",
+        (f"{KINDS[bp.kind]:<6}", "$text-accent"),
+        " ",
+        target,
         (label, "italic"),
     )
     return text if bp.enabled else text.stylize("dim")
@@ -68,8 +72,11 @@ def nonfinite_entry(enabled: bool, found: tuple[int, str] | None) -> Content:
         else ("none in the steps computed so far", "$text-muted")
     )
     text = Content.assemble(
-        (check, "bold"), "  ", (f"{'NaN':<6}", "bold $text-error"), " stop at the first NaN or"
-        " inf (built in) — ", where,
+        (check, "bold"),
+        "  ",
+        (f"{'NaN':<6}", "bold $text-error"),
+        " stop at the first NaN or inf (built in) — ",
+        where,
     )
     return text if enabled else text.stylize("dim")
 

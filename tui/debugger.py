@@ -93,8 +93,13 @@ def search(
 
     try:
         hit = find_next(
-            timeline, start, breakpoints, direction=direction, compute=True,
-            stop_on_nonfinite=stop_on_nonfinite, cancelled=cancelled,
+            timeline,
+            start,
+            breakpoints,
+            direction=direction,
+            compute=True,
+            stop_on_nonfinite=stop_on_nonfinite,
+            cancelled=cancelled,
         )
     except BreakpointError as err:
         return SearchDone(timeline, direction, None, 0, str(err))
@@ -396,7 +401,9 @@ class Debugger(_Base):
             cause = nonfinite_cause(self.timeline.frame(hit.seq))
             self.notify(
                 f"{hit.reason} at step {step:,} (event {hit.seq:,}). {cause}".strip(),
-                title="Stopped: NaN or inf", severity="error", timeout=8,
+                title="Stopped: NaN or inf",
+                severity="error",
+                timeout=8,
             )
         else:
             self.notify(f"{hit.reason}, step {step:,}.", title="Stopped", timeout=4)

@@ -50,7 +50,8 @@ def save_screenshot(app: BpdbgApp) -> Path | None:
     except OSError as err:
         app.notify(
             f"Cannot save the screenshot in {folder}: {err.strerror or err}",
-            severity="error", timeout=8,
+            severity="error",
+            timeout=8,
         )
         return None
     app.notify(f"Saved screenshot: {written}", timeout=6)

@@ -112,9 +112,7 @@ def check_lines(check: ParamCheck) -> list[Line]:
     labels = [_label(check.param, shape, i) for i in order]
     width = max(len(s) for s in labels)
     num = fmt.num
-    rows = [
-        (num(a.reshape(-1)[i]), num(n.reshape(-1)[i]), num(flat_rel[i], 2)) for i in order
-    ]
+    rows = [(num(a.reshape(-1)[i]), num(n.reshape(-1)[i]), num(flat_rel[i], 2)) for i in order]
     cols = [max(len(h), *(len(r[c]) for r in rows)) for c, h in enumerate(COLUMNS)]
     head = " " + " " * width + "".join("  " + h.rjust(w) for h, w in zip(COLUMNS, cols))
     lines.append(Line("note", ((head, ""),)))
@@ -268,8 +266,12 @@ class GradcheckSection:
     def _begin(self, job: _Job) -> None:
         job.started = True
         self._view.run_worker(
-            partial(self._check, job, *job.inputs), thread=True, group="gradcheck",
-            exclusive=True, exit_on_error=False, name=f"gradcheck {job.param}",
+            partial(self._check, job, *job.inputs),
+            thread=True,
+            group="gradcheck",
+            exclusive=True,
+            exit_on_error=False,
+            name=f"gradcheck {job.param}",
         )
 
     @staticmethod

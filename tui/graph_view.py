@@ -293,10 +293,20 @@ class _Seg(msgspec.Struct):
 
 _N, _E, _S, _W = 1, 2, 4, 8
 _JOIN = {
-    _E: "─", _W: "─", _E | _W: "─",
-    _N: "│", _S: "│", _N | _S: "│",
-    _E | _S: "╭", _S | _W: "╮", _N | _E: "╰", _N | _W: "╯",
-    _N | _S | _E: "├", _N | _S | _W: "┤", _E | _W | _S: "┬", _E | _W | _N: "┴",
+    _E: "─",
+    _W: "─",
+    _E | _W: "─",
+    _N: "│",
+    _S: "│",
+    _N | _S: "│",
+    _E | _S: "╭",
+    _S | _W: "╮",
+    _N | _E: "╰",
+    _N | _W: "╯",
+    _N | _S | _E: "├",
+    _N | _S | _W: "┤",
+    _E | _W | _S: "┬",
+    _E | _W | _N: "┴",
     _N | _E | _S | _W: "┼",
 }
 ARROW = "▸"
@@ -449,9 +459,11 @@ def layout(graph: Graph) -> Layout:
         for c in cols:
             column = columns[c]
             for it in column:
-                near = [items[s.src] for s in preds[it.key]] if forward else [
-                    items[s.dst] for s in succs[it.key]
-                ]
+                near = (
+                    [items[s.src] for s in preds[it.key]]
+                    if forward
+                    else [items[s.dst] for s in succs[it.key]]
+                )
                 if near:
                     it.pos = sum(n.pos for n in near) / len(near)
             column.sort(key=lambda it: it.pos)
@@ -587,7 +599,7 @@ def layout(graph: Graph) -> Layout:
         canvas[r][c] = ARROW if (r, c) in arrows else _JOIN.get(bits, "─")
     for r, c in out_ports:
         canvas[r][c] = "├"
-    for (r, c) in dirs:
+    for r, c in dirs:
         styled[r].append((c, c + 1, "edge"))
 
     edge_cells: dict[int, list[tuple[int, int]]] = {}

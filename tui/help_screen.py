@@ -92,8 +92,6 @@ class HelpScreen(Dialog[None]):
         parts = [Content.from_markup("[b]Phases[/b] of every training step, in order:\n")]
         for phase, text in PHASES:
             parts.append(
-                Content.from_markup(
-                    f"  [b $phase-{phase}]$p[/] — $t\n", p=f"{phase:<8}", t=text
-                )
+                Content.from_markup(f"  [b $phase-{phase}]$p[/] — $t\n", p=f"{phase:<8}", t=text)
             )
         return Content.assemble(*parts)

@@ -528,15 +528,28 @@ class HistoryView(Widget, can_focus=True):
         theme = self.app.theme
         # Keys of what each plot shows: the data is fetched only when one changes.
         loss_key = (
-            id(self._program), id(self._timeline), frame.step, frame.loss is not None,
-            self.log_scale, extent, loss_plot.size, theme,
+            id(self._program),
+            id(self._timeline),
+            frame.step,
+            frame.loss is not None,
+            self.log_scale,
+            extent,
+            loss_plot.size,
+            theme,
         )
         if loss_key != self._keys["loss"]:
             self._keys["loss"] = loss_key
             self._plot_loss(loss_plot, extent)
         param_key = (
-            id(self._program), frame.step, choice, updated, grad_known, self.show_grad_norm,
-            extent, param_plot.size, theme,
+            id(self._program),
+            frame.step,
+            choice,
+            updated,
+            grad_known,
+            self.show_grad_norm,
+            extent,
+            param_plot.size,
+            theme,
         )
         if param_key != self._keys["param"]:
             self._keys["param"] = param_key
@@ -577,12 +590,18 @@ class HistoryView(Widget, can_focus=True):
         if axis is not None:
             if len(px):
                 plt.plot(
-                    px.tolist(), axis.place(py).tolist(), marker=MARKER, color=colors["cursor"],
+                    px.tolist(),
+                    axis.place(py).tolist(),
+                    marker=MARKER,
+                    color=colors["cursor"],
                     **labels["parent"],
                 )
             if len(x):
                 plt.plot(
-                    x.tolist(), axis.place(y).tolist(), marker=MARKER, color=colors["loss"],
+                    x.tolist(),
+                    axis.place(y).tolist(),
+                    marker=MARKER,
+                    color=colors["loss"],
                     **labels["run"],
                 )
             plt.yticks(list(axis.ticks), list(axis.labels))

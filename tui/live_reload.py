@@ -88,7 +88,9 @@ def watch_scenario_file(app: BpdbgApp) -> None:
         return
     stop = _WATCHERS[app] = threading.Event()
     threading.Thread(
-        target=_watch, args=(app, path, source, stop), name=f"bpdbg watching {path.name}",
+        target=_watch,
+        args=(app, path, source, stop),
+        name=f"bpdbg watching {path.name}",
         daemon=True,
     ).start()
 
@@ -144,7 +146,10 @@ def _watch(app: BpdbgApp, path: Path, source: str, stop: threading.Event) -> Non
 
     try:
         for _ in watch(
-            path.parent, watch_filter=is_the_file, stop_event=stopped, recursive=False,
+            path.parent,
+            watch_filter=is_the_file,
+            stop_event=stopped,
+            recursive=False,
             step=STEP_MS,
         ):
             text = _read(path)
@@ -224,8 +229,11 @@ def _say(
 
 def _failed(app: BpdbgApp, message: str) -> None:
     _say(
-        app, f"{message}\n(still running the last version that loaded)",
-        title="Reload failed", severity="error", timeout=ERROR_SECONDS,
+        app,
+        f"{message}\n(still running the last version that loaded)",
+        title="Reload failed",
+        severity="error",
+        timeout=ERROR_SECONDS,
     )
 
 

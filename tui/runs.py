@@ -16,7 +16,11 @@ class Branch(Timeline):
     """A what-if run: a :class:`Timeline` with a name and the step it starts at."""
 
     def __init__(
-        self, program: Program, *, start: tuple[int, Params, OptState], parent: Timeline,
+        self,
+        program: Program,
+        *,
+        start: tuple[int, Params, OptState],
+        parent: Timeline,
         label: str,
     ) -> None:
         super().__init__(program, start=start, parent=parent)

@@ -362,6 +362,8 @@ def make_branch(timeline: Timeline, whatif: WhatIf, base_name: str) -> Branch:
     )
     variant = msgspec.structs.replace(program, scenario=scenario, optimizer=optimizer)
     return Branch(
-        variant, start=(whatif.step, dict(whatif.params), dict(state)), parent=timeline,
+        variant,
+        start=(whatif.step, dict(whatif.params), dict(state)),
+        parent=timeline,
         label=whatif.label,
     )

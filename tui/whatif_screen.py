@@ -69,11 +69,11 @@ def run_entry(run: Timeline, current: Timeline, runs: Runs) -> Content:
     mark = "● " if run is current else "  "
     where = "" if run is runs.original else f"  from step {run.first_step}"
     losses = run.losses()
-    last = (
-        f"  loss {fmt.num(losses[-1], 4)} at step {len(losses) - 1}" if len(losses) else ""
-    )
+    last = f"  loss {fmt.num(losses[-1], 4)} at step {len(losses) - 1}" if len(losses) else ""
     return Content.assemble(
-        (mark, "bold $text-accent"), (printable(run_label(run)), "bold"), (where, ""),
+        (mark, "bold $text-accent"),
+        (printable(run_label(run)), "bold"),
+        (where, ""),
         (last, "dim"),
     )
 
@@ -118,7 +118,8 @@ class WhatIfScreen(Dialog[Timeline | None]):
                     "Branch [b]$run[/b] at the start of [b]step $step[/b]: change what you"
                     " like, press [b]enter[/b], and training goes on from there as a new run."
                     " The original is kept — [b]W[/b] switches back and forth.",
-                    run=printable(run_label(self._current)), step=str(self._step),
+                    run=printable(run_label(self._current)),
+                    step=str(self._step),
                 ),
                 id="whatif-intro",
             )

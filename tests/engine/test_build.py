@@ -52,7 +52,9 @@ def test_every_case_file_is_listed():
 
 
 @pytest.mark.parametrize("stem,place,message", CASES, ids=[c[0] for c in CASES])
-def test_bad_graph_is_refused_with_file_place_and_reason(stem, place, message, tmp_path, monkeypatch):
+def test_bad_graph_is_refused_with_file_place_and_reason(
+    stem, place, message, tmp_path, monkeypatch
+):
     monkeypatch.chdir(tmp_path)  # PWNED would appear here if anything were executed
     path = BAD / f"{stem}.toml"
     with pytest.raises(ScenarioError) as info:
@@ -80,11 +82,17 @@ def graph(nodes, params, inputs=None, loss=None):
         tuple((n.split("=", 1)[0].strip(), n.split("=", 1)[1].strip()) for n in nodes),
         loss or names[-1],
     )
-    return make_program(Scenario(name="t", source="t.toml", optimizer=OptimizerSpec("sgd", 0.1), graph=spec))
+    return make_program(
+        Scenario(name="t", source="t.toml", optimizer=OptimizerSpec("sgd", 0.1), graph=spec)
+    )
 
 
 def test_sub_expressions_become_labelled_nodes_and_repeats_are_shared():
-    p = graph(["z = W * x + b", "L = square(W * x + b - y) + square(W * x)"], {"W": 0.5, "b": 0.0}, {"x": 1.0, "y": 0.0})
+    p = graph(
+        ["z = W * x + b", "L = square(W * x + b - y) + square(W * x)"],
+        {"W": 0.5, "b": 0.0},
+        {"x": 1.0, "y": 0.0},
+    )
     names = [n.name for n in p.graph.nodes]
     assert "W * x" in names and names.count("W * x") == 1
     wx = p.graph["W * x"]

@@ -73,7 +73,9 @@ def test_diverging_scenario_overflows_at_step_19_and_turns_nan_at_step_39():
     assert np.isfinite(losses[:19]).all() and np.all(np.diff(losses[:19]) > 0)
     assert losses[0] == pytest.approx(14.09)
     first_nan = next(
-        e for s in range(tl.computed_steps) for e in tl.record(s).events
+        e
+        for s in range(tl.computed_steps)
+        for e in tl.record(s).events
         if any(np.isnan(a).any() for a in arrays_of(e))
     )
     assert (first_nan.seq, first_nan.phase, first_nan.subject) == (398, "update", "W1")

@@ -165,11 +165,18 @@ def test_matmul_vjp(n, k, m, vec, seed):
     check_op("matmul", [a, b], {}, seed)
 
 
-@given(n=st.integers(1, 5), k=st.integers(1, 4), m=st.integers(1, 4), seed=st.integers(0, 2**32 - 1))
+@given(
+    n=st.integers(1, 5), k=st.integers(1, 4), m=st.integers(1, 4), seed=st.integers(0, 2**32 - 1)
+)
 @settings(max_examples=40, deadline=None)
 def test_affine_vjp(n, k, m, seed):
     rng = np.random.default_rng(seed)
-    check_op("affine", [rng.normal(size=(n, k)), rng.normal(size=(k, m)), rng.normal(size=(m,))], {}, seed)
+    check_op(
+        "affine",
+        [rng.normal(size=(n, k)), rng.normal(size=(k, m)), rng.normal(size=(m,))],
+        {},
+        seed,
+    )
 
 
 @given(n=st.integers(1, 5), m=st.integers(1, 4), seed=st.integers(0, 2**32 - 1))
@@ -190,7 +197,9 @@ def test_cross_entropy_vjp(n, c, seed):
 
 
 def test_every_op_is_covered():
-    covered = set(UNARY) | set(BINARY) | {"pow", "matmul", "affine", "mse", "sse", "bce", "cross_entropy"}
+    covered = (
+        set(UNARY) | set(BINARY) | {"pow", "matmul", "affine", "mse", "sse", "bce", "cross_entropy"}
+    )
     assert covered == set(OPS)
 
 
@@ -198,7 +207,11 @@ def test_kinks_follow_pytorch():
     z = np.array([-1.0, 0.0, 2.0])
     g = np.ones(3)
     assert OPS["relu"].vjp(g, OPS["relu"].forward(z), [z], [True], {})[0].tolist() == [0, 0, 1]
-    assert OPS["leaky_relu"].vjp(g, OPS["leaky_relu"].forward(z), [z], [True], {})[0].tolist() == [0.01, 0.01, 1]
+    assert OPS["leaky_relu"].vjp(g, OPS["leaky_relu"].forward(z), [z], [True], {})[0].tolist() == [
+        0.01,
+        0.01,
+        1,
+    ]
     assert OPS["abs"].vjp(g, OPS["abs"].forward(z), [z], [True], {})[0].tolist() == [-1, 0, 1]
 
 
@@ -225,8 +238,14 @@ def test_unbroadcast_sums_stretched_and_added_axes():
 
 @pytest.mark.parametrize(
     "name,shapes",
-    [("add", ((2, 3), (4,))), ("matmul", ((2, 3), (2, 3))), ("matmul", ((2, 3, 4), (4, 2))),
-     ("softmax", ((),)), ("mse", ((2, 1), (2, 2))), ("cross_entropy", ((4, 3), (3,)))],
+    [
+        ("add", ((2, 3), (4,))),
+        ("matmul", ((2, 3), (2, 3))),
+        ("matmul", ((2, 3, 4), (4, 2))),
+        ("softmax", ((),)),
+        ("mse", ((2, 1), (2, 2))),
+        ("cross_entropy", ((4, 3), (3,))),
+    ],
 )
 def test_shape_errors_are_found_before_running(name, shapes):
     with pytest.raises(ShapeError):

@@ -539,16 +539,26 @@ def test_the_relu_kink_really_is_hit():
 GENERATED_DATA = {
     # (loss, last layer units and activation, generator table, train table)
     "xor-mse": (
-        "mse", 1, "identity", 'generator = "xor"\nsamples = 13\nnoise = 0.1', "batch_size = 5"
+        "mse",
+        1,
+        "identity",
+        'generator = "xor"\nsamples = 13\nnoise = 0.1',
+        "batch_size = 5",
     ),
     "circle-bce": ("bce", 1, "sigmoid", 'generator = "circle"\nsamples = 20\nseed = 3', ""),
     "gauss-ce": (
-        "cross_entropy", 4, "identity", 'generator = "gauss"\nsamples = 30\nclasses = 4',
+        "cross_entropy",
+        4,
+        "identity",
+        'generator = "gauss"\nsamples = 30\nclasses = 4',
         "batch_size = 7",
     ),
     "spiral-ce": (
-        "cross_entropy", 3, "identity",
-        'generator = "spiral"\nsamples = 31\nclasses = 3\nnoise = 0.2', "batch_size = 31",
+        "cross_entropy",
+        3,
+        "identity",
+        'generator = "spiral"\nsamples = 31\nclasses = 3\nnoise = 0.2',
+        "batch_size = 31",
     ),
     "linear-sse": ("sse", 1, "tanh", 'generator = "linear"\nsamples = 9', "batch_size = 4"),
 }
@@ -986,7 +996,12 @@ def check_against_torch(
                         for p, s in eng[t - 1]["state"].items()
                     }
             loss, grads, after, state_after, extra, node_grads = torch_step(
-                torch, scenario, t, params, state, lambda p, t=t: loss_fn(p, t),
+                torch,
+                scenario,
+                t,
+                params,
+                state,
+                lambda p, t=t: loss_fn(p, t),
                 use_grads=e["grads"] if mode == "teacher-forced" else None,
             )
             w = f"{label}{mode} step {t}"
@@ -1173,9 +1188,7 @@ class GraphGen:
         return self.draw(st.sampled_from(options))
 
     def subshapes(self, shape):
-        return [
-            s for s in self.universe if len(s) <= len(shape) and _broadcast(s, shape) == shape
-        ]
+        return [s for s in self.universe if len(s) <= len(shape) and _broadcast(s, shape) == shape]
 
     def literal(self) -> str:
         v = self.pick((0.5, 2, 3, 1.5, -1, -0.25, 0.1))
@@ -1232,8 +1245,20 @@ class GraphGen:
             return self.leaf(shape)
         if kind == "unary":
             f = self.pick(
-                ("identity", "sigmoid", "tanh", "relu", "leaky_relu", "sin", "cos", "abs",
-                 "square", "exp", "log", "sqrt")
+                (
+                    "identity",
+                    "sigmoid",
+                    "tanh",
+                    "relu",
+                    "leaky_relu",
+                    "sin",
+                    "cos",
+                    "abs",
+                    "square",
+                    "exp",
+                    "log",
+                    "sqrt",
+                )
             )
             if f in ("log", "sqrt"):
                 return f"{f}({self.positive(shape, depth)})"
@@ -1317,9 +1342,7 @@ def graph_tomls(draw) -> str:
             st.sampled_from(("mean({})", "sum(square({}))", "0.5 * sum({})", "mean(abs({}))"))
         )
         terms.append(term.format(name))
-    pairs = [
-        (a, b) for a in named for b in named if _broadcast(gen.env[a], gen.env[b]) is not None
-    ]
+    pairs = [(a, b) for a in named for b in named if _broadcast(gen.env[a], gen.env[b]) is not None]
     if draw(st.booleans()):
         a, b = draw(st.sampled_from(pairs))
         terms.append(f"sum({a} * {b})")

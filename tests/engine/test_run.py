@@ -45,11 +45,17 @@ def test_worked_example_step_zero_matches_the_seed_document():
     assert w.grad.tolist() == [[1.0]]
     (term,) = w.terms
     assert (term.via, term.upstream.tolist(), term.local.tolist(), term.value.tolist()) == (
-        "z1", [[1.0]], [[1.0]], [[1.0]],
+        "z1",
+        [[1.0]],
+        [[1.0]],
+        [[1.0]],
     )
     u = by[("update", "W1")]
     assert (u.before.tolist(), u.grad.tolist(), u.after.tolist(), dict(u.state)) == (
-        [[0.5]], [[1.0]], [[0.4]], {},
+        [[0.5]],
+        [[1.0]],
+        [[0.4]],
+        {},
     )
     assert by[("update", "b1")].after.tolist() == [-0.1]
 
@@ -102,7 +108,9 @@ def test_broadcast_gradients_are_reduced_to_the_operand_shape():
     )
     r = run_step(program, 0, program.init_params, program.initial_state())
     z = np.array([[1.0, 2.0, 3.0], [2.0, 4.0, 6.0]]) + 0.5
-    np.testing.assert_array_equal(r.grads["W"], (2 * z * np.array([[1.0], [2.0]])).sum(0, keepdims=True))
+    np.testing.assert_array_equal(
+        r.grads["W"], (2 * z * np.array([[1.0], [2.0]])).sum(0, keepdims=True)
+    )
     assert r.grads["b"].shape == () and float(r.grads["b"]) == (2 * z).sum()
 
 
@@ -220,9 +228,13 @@ def test_a_long_run_opens_lazily():
     program = load_program("worked-example")
     long = make_program(
         Scenario(
-            name="long", source="long", optimizer=program.scenario.optimizer,
-            train=TrainSpec(steps=10_000_000), model=program.scenario.model,
-            data=program.scenario.data, loss="mse",
+            name="long",
+            source="long",
+            optimizer=program.scenario.optimizer,
+            train=TrainSpec(steps=10_000_000),
+            model=program.scenario.model,
+            data=program.scenario.data,
+            loss="mse",
         )
     )
     tl = Timeline(long)
@@ -249,7 +261,9 @@ def test_frame_state_follows_the_events():
 
 
 def test_non_finite_steps_are_found():
-    program = graph_program(["L = square(w)"], {"w": 1.0}, opt=OptimizerSpec("sgd", 1e160), steps=10)
+    program = graph_program(
+        ["L = square(w)"], {"w": 1.0}, opt=OptimizerSpec("sgd", 1e160), steps=10
+    )
     tl = Timeline(program)
     tl.compute(10)
     assert tl.first_nonfinite_step is not None
@@ -277,9 +291,13 @@ def test_mini_batches_wrap_around_consecutively():
     y = np.arange(5.0).reshape(5, 1)
     program = make_program(
         Scenario(
-            name="b", source="b", optimizer=OptimizerSpec("sgd", 0.1),
+            name="b",
+            source="b",
+            optimizer=OptimizerSpec("sgd", 0.1),
             train=TrainSpec(steps=4, batch_size=2),
-            model=ModelSpec(2, (LayerSpec(1, "identity"),)), data=DataSpec(x, y), loss="mse",
+            model=ModelSpec(2, (LayerSpec(1, "identity"),)),
+            data=DataSpec(x, y),
+            loss="mse",
         )
     )
     rows = [program.inputs(t)["y"].reshape(-1).tolist() for t in range(4)]

@@ -352,8 +352,17 @@ def test_steps_limits_the_trace():
 def test_json_values_carry_every_float64_but_a_nans_sign():
     """The promise in the README: numbers bit for bit, ±inf exactly, NaN as NaN."""
     special = [
-        -0.0, 0.0, 5e-324, -5e-324, 2.2250738585072014e-308, 1.7976931348623157e308,
-        -1.7976931348623157e308, 0.1, 1 / 3, math.inf, -math.inf,
+        -0.0,
+        0.0,
+        5e-324,
+        -5e-324,
+        2.2250738585072014e-308,
+        1.7976931348623157e308,
+        -1.7976931348623157e308,
+        0.1,
+        1 / 3,
+        math.inf,
+        -math.inf,
     ]
     negative_nan = np.frombuffer(b"\x00\x00\x00\x00\x00\x00\xf8\xff", dtype=np.float64)[0]
     values = np.array(special + [np.nan, negative_nan], dtype=np.float64)

@@ -202,7 +202,10 @@ def test_a_search_is_not_cut_short_by_training_ahead_beside_it():
     program = load_program("diverging-lr")
     tl = Racing(program)
     hit = find_next(
-        tl, -1, [Breakpoint.when("isnan(value)", program.graph)], compute=True,
+        tl,
+        -1,
+        [Breakpoint.when("isnan(value)", program.graph)],
+        compute=True,
         stop_on_nonfinite=False,
     )
     assert hit is not None and hit.seq == 40 * tl.events_per_step
@@ -563,13 +566,25 @@ def test_scenarios_without_breakpoints_have_none():
 
 # (file stem, checked by the loader (1) or against the graph (2), place, message parts)
 BAD_FILES: list[tuple[str, int, str, tuple[str, ...]]] = [
-    ("unknown_phase", 1, "breakpoints[0].phase",
-     ("unknown phase 'updates'; expected one of forward, loss, backward, update",)),
+    (
+        "unknown_phase",
+        1,
+        "breakpoints[0].phase",
+        ("unknown phase 'updates'; expected one of forward, loss, backward, update",),
+    ),
     ("phase_not_string", 1, "breakpoints[0].phase", ("expected a phase name", "found 1 (integer)")),
-    ("unknown_key", 1, "breakpoints[0].line",
-     ("unknown key 'line'; allowed keys are node, phase, when, enabled",)),
-    ("two_kinds", 1, "breakpoints[0].phase",
-     ("found both node and phase", "exactly one of node, phase or when")),
+    (
+        "unknown_key",
+        1,
+        "breakpoints[0].line",
+        ("unknown key 'line'; allowed keys are node, phase, when, enabled",),
+    ),
+    (
+        "two_kinds",
+        1,
+        "breakpoints[0].phase",
+        ("found both node and phase", "exactly one of node, phase or when"),
+    ),
     ("no_kind", 1, "breakpoints[0]", ("expected exactly one of node, phase or when", "found none")),
     ("enabled_not_bool", 1, "breakpoints[0].enabled", ("expected true or false, found 'yes'",)),
     ("node_not_string", 1, "breakpoints[0].node", ("found 3 (integer)",)),
@@ -579,14 +594,26 @@ BAD_FILES: list[tuple[str, int, str, tuple[str, ...]]] = [
     ("not_array", 1, "breakpoints", ("expected an array of tables ([[breakpoints]])",)),
     ("entry_not_table", 1, "breakpoints[0]", ("expected a table", "found 'W' (string)")),
     ("too_many", 1, "breakpoints", ("found 65 breakpoints, above the limit of 64",)),
-    ("unknown_node", 2, "breakpoints[1].node",
-     ("no node or parameter named 'W9'; expected one of: W, b, z, L",)),
+    (
+        "unknown_node",
+        2,
+        "breakpoints[1].node",
+        ("no node or parameter named 'W9'; expected one of: W, b, z, L",),
+    ),
     ("input_node", 2, "breakpoints[0].node", ("'x' is an input with no events",)),
     ("condition_code", 2, "breakpoints[0].when", ("only calls of plain function names",)),
-    ("condition_attribute", 2, "breakpoints[0].when",
-     ('"W.real > 0"', "attribute access is not allowed", "(column 1)")),
-    ("condition_unknown_name", 2, "breakpoints[1].when",
-     ("unknown name 'gradW'", "names you can use: value, grad, loss", "(column 6)")),
+    (
+        "condition_attribute",
+        2,
+        "breakpoints[0].when",
+        ('"W.real > 0"', "attribute access is not allowed", "(column 1)"),
+    ),
+    (
+        "condition_unknown_name",
+        2,
+        "breakpoints[1].when",
+        ("unknown name 'gradW'", "names you can use: value, grad, loss", "(column 6)"),
+    ),
     ("condition_syntax", 2, "breakpoints[0].when", ("ends before the expression is complete",)),
 ]
 

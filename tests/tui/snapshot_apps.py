@@ -184,8 +184,15 @@ async def open_dialog(pilot: Pilot, key: str, kind: type[Screen]) -> Screen:
 
 
 CHARACTERS = {
-    "space": " ", "enter": "\r", "tab": "\t", "escape": "\x1b", "backspace": "\x7f",
-    "question_mark": "?", "plus": "+", "minus": "-", "left_square_bracket": "[",
+    "space": " ",
+    "enter": "\r",
+    "tab": "\t",
+    "escape": "\x1b",
+    "backspace": "\x7f",
+    "question_mark": "?",
+    "plus": "+",
+    "minus": "-",
+    "left_square_bracket": "[",
     "right_square_bracket": "]",
 }
 """The character each named key types, where it types one."""
@@ -241,8 +248,13 @@ def chain(app: BpdbgApp) -> str:
 def screen_text(app: BpdbgApp) -> str:
     """The whole screen as styled text, the way the terminal shows it."""
     console = Console(
-        width=app.size.width, height=app.size.height, file=io.StringIO(),
-        force_terminal=True, color_system="truecolor", record=True, legacy_windows=False,
+        width=app.size.width,
+        height=app.size.height,
+        file=io.StringIO(),
+        force_terminal=True,
+        color_system="truecolor",
+        record=True,
+        legacy_windows=False,
     )
     console.print(app.screen._compositor.render_update(full=True))
     return console.export_text(styles=True)

@@ -571,8 +571,13 @@ def test_timeline_view_cost_does_not_grow_with_the_run() -> None:
 
 def test_wrap_never_cuts_a_number() -> None:
     parts = (
-        ("∂L/∂W1", "grad"), (" = ", ""), ("0.123456", "num"), (" · ", "op"),
-        ("-1.5e-07", "num"), (" = ", ""), ("[[0.25, -0.5], [1.0, 2.0]]", "num"),
+        ("∂L/∂W1", "grad"),
+        (" = ", ""),
+        ("0.123456", "num"),
+        (" · ", "op"),
+        ("-1.5e-07", "num"),
+        (" = ", ""),
+        ("[[0.25, -0.5], [1.0, 2.0]]", "num"),
     )
     for width in range(12, 60):
         lines = wrap(parts, width)

@@ -70,9 +70,15 @@ def big_expression() -> Program:
             graph=GraphSpec(
                 inputs={"x1": np.array(0.5), "x2": np.array(-1.0), "t": np.array(1.0)},
                 params={
-                    "w1": np.array(0.3), "w2": np.array(-0.2), "w3": np.array(0.1),
-                    "w4": np.array(0.4), "b1": np.array(0.0), "b2": np.array(0.1),
-                    "v1": np.array(0.5), "v2": np.array(-0.5), "c": np.array(0.0),
+                    "w1": np.array(0.3),
+                    "w2": np.array(-0.2),
+                    "w3": np.array(0.1),
+                    "w4": np.array(0.4),
+                    "b1": np.array(0.0),
+                    "b2": np.array(0.1),
+                    "v1": np.array(0.5),
+                    "v2": np.array(-0.5),
+                    "c": np.array(0.0),
                 },
                 nodes=(
                     ("h1", "tanh(w1 * x1 + w2 * x2 + b1)"),
@@ -148,10 +154,7 @@ def test_every_edge_connects_its_boxes(program: Program) -> None:
     graph = program.graph
     lay = layout(graph)
     wanted = {
-        (i, n.name)
-        for n in graph.nodes
-        for i in n.inputs
-        if lay.box_of[i] != lay.box_of[n.name]
+        (i, n.name) for n in graph.nodes for i in n.inputs if lay.box_of[i] != lay.box_of[n.name]
     }
     assert {(e.src, e.dst) for e in lay.edges} == wanted
     for edge in lay.edges:
@@ -465,9 +468,7 @@ async def test_the_current_node_scrolls_into_view() -> None:
         await placed(pilot, view)
         lay = view.graph_layout
         assert lay.width > 60  # the drawing is wider than the pane
-        loss_event = next(
-            i for i, e in enumerate(timeline.record(0).events) if e.phase == "loss"
-        )
+        loss_event = next(i for i, e in enumerate(timeline.record(0).events) if e.phase == "loss")
         view.show(timeline.frame(loss_event), timeline)
         box = lay.boxes["L"]
 
@@ -475,8 +476,10 @@ async def test_the_current_node_scrolls_into_view() -> None:
             sx, sy = view.scroll_offset
             window = view.scrollable_content_region.size
             return (
-                sx <= box.x and box.x + box.w <= sx + window.width
-                and sy <= box.y and box.y + box.h <= sy + window.height
+                sx <= box.x
+                and box.x + box.w <= sx + window.width
+                and sy <= box.y
+                and box.y + box.h <= sy + window.height
             )
 
         # Once the scrollbars are there (they take room from the window after a refresh).

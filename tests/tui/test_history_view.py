@@ -42,8 +42,13 @@ def wide_model() -> Program:
             source="<test>",
             optimizer=OptimizerSpec(kind="sgd", lr=0.1),
             train=TrainSpec(steps=5),
-            model=ModelSpec(inputs=2, layers=(LayerSpec(units=64, activation="tanh"),
-                                              LayerSpec(units=1, activation="identity"))),
+            model=ModelSpec(
+                inputs=2,
+                layers=(
+                    LayerSpec(units=64, activation="tanh"),
+                    LayerSpec(units=1, activation="identity"),
+                ),
+            ),
             data=DataSpec(x=rng.normal(size=(8, 2)), y=rng.normal(size=(8, 1))),
             loss="mse",
         )

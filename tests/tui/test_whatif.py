@@ -427,16 +427,15 @@ async def test_a_bad_edit_shows_the_error_and_keeps_the_last_good_scenario(
         # Fixing it reloads.
         fixed = RAVINE.replace("lr = 0.035", "lr = 0.03")
         assert await wait_for(
-            pilot, lambda: app.timeline is not good,
+            pilot,
+            lambda: app.timeline is not good,
             lambda: path.write_text(fixed, encoding="utf-8"),
         )
         assert app.timeline.program.optimizer.spec.lr == 0.03 and app.cursor == here
 
 
 def reload_notes(app: BpdbgApp, severity: str | None = None) -> list[str]:
-    return [
-        n.message for n in app._notifications if severity is None or n.severity == severity
-    ]
+    return [n.message for n in app._notifications if severity is None or n.severity == severity]
 
 
 async def test_a_burst_of_bad_saves_shows_one_error_updated(tmp_path: Path) -> None:
@@ -484,8 +483,10 @@ async def test_a_deleted_file_says_so_and_is_picked_up_when_back(tmp_path: Path)
         # Back, edited: reloaded, and the note about it replaces the one about its absence.
         edited = RAVINE.replace("lr = 0.035", "lr = 0.02")
         await wait_for(
-            pilot, lambda: app.timeline is not good,
-            lambda: path.write_text(edited, encoding="utf-8"), "the file back",
+            pilot,
+            lambda: app.timeline is not good,
+            lambda: path.write_text(edited, encoding="utf-8"),
+            "the file back",
         )
         assert app.timeline.program.optimizer.spec.lr == 0.02 and app.cursor == here
         await wait_until(pilot, lambda: said(app, "Reloaded"), "the reload's note")
