@@ -122,8 +122,15 @@ def first_frame(rounds: int) -> None:
 
 
 def mlp_program(steps: int):
-    from engine.run import make_program
-    from engine.scenario import DataSpec, LayerSpec, ModelSpec, OptimizerSpec, Scenario, TrainSpec
+    from engine.scenario.loader import (
+        DataSpec,
+        LayerSpec,
+        ModelSpec,
+        OptimizerSpec,
+        Scenario,
+        TrainSpec,
+    )
+    from engine.step.run import make_program
 
     rng = np.random.default_rng(0)
     x = rng.normal(size=(128, 2))
@@ -147,7 +154,7 @@ def mlp_program(steps: int):
 def xor_program(steps: int):
     import msgspec
 
-    from engine.run import load_program
+    from engine.step.run import load_program
 
     p = load_program("xor")
     train = msgspec.structs.replace(p.scenario.train, steps=steps)

@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 
 import scenarios
-from engine import ops
-from engine.scenario import MAX_STEPS
+from engine.graph import ops
+from engine.scenario.loader import MAX_STEPS
 from tui import cli
 
 ROOT = Path(__file__).parent.parent
@@ -593,6 +593,6 @@ def test_the_entry_point_pauses_the_collector_only_for_start_up():
 
 
 def test_trace_formats_are_the_writers():
-    from engine.trace import WRITERS
+    from engine.report.trace import WRITERS
 
     assert cli.FORMATS == tuple(WRITERS)

@@ -1,7 +1,7 @@
-"""The bpdbg app: a step debugger over a :class:`~engine.timeline.Timeline`.
+"""The bpdbg app: a step debugger over a :class:`~engine.timeline.timeline.Timeline`.
 
 The app owns one reactive ``cursor`` (the current event's ``seq``), clamped to the events
-computed so far. When it changes, the app builds the :class:`~engine.timeline.Frame` once
+computed so far. When it changes, the app builds the :class:`~engine.timeline.timeline.Frame` once
 and hands it to every pane (attributes down); panes report clicks with messages (up).
 Training ahead runs in a thread worker that only advances the timeline and posts progress.
 """
@@ -23,21 +23,21 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.worker import get_current_worker
 
-from engine.fmt import printable
-from engine.run import Program
-from engine.timeline import Frame, Timeline
+from engine.report.fmt import printable
+from engine.step.run import Program
+from engine.timeline.runs import Runs
+from engine.timeline.timeline import Frame, Timeline
 from tui.actions import ACTIONS, ActionsProvider, bindings
-from tui.chain_rule_view import ChainRuleView
 from tui.debugger import Debugger
-from tui.diagnostics_bar import DiagnosticsBar
 from tui.graph_view import GraphView
-from tui.header_bar import HeaderBar
-from tui.history_view import HistoryView
-from tui.key_footer import KeyFooter
 from tui.pacing import cancel_check
-from tui.runs import Runs
+from tui.panes.chain_rule.widget import ChainRuleView
+from tui.panes.diagnostics import DiagnosticsBar
+from tui.panes.footer import KeyFooter
+from tui.panes.header import HeaderBar
+from tui.panes.history import HistoryView
+from tui.panes.timeline import TimelineView, step_layout
 from tui.startup import resume_gc
-from tui.timeline_view import TimelineView, step_layout
 
 if TYPE_CHECKING:
     from textual.command import CommandListItem
@@ -141,7 +141,7 @@ class BpdbgApp(Debugger, App[int]):
         markup: bool = False,
     ) -> None:
         """Show a notification, as :meth:`App.notify` does, but as plain text by default
-        and with control characters escaped (:func:`engine.fmt.printable`).
+        and with control characters escaped (:func:`engine.report.fmt.printable`).
 
         Notifications quote text from files: scenario names, error messages naming a
         file, conditions. Parsed as markup, a name with ``[/]`` in it would end the app,
@@ -486,12 +486,12 @@ class BpdbgApp(Debugger, App[int]):
     # index, a tenth of a second that start-up need not pay.
 
     # The command palette, and the palettes its "Change theme" and "Keys" open, are
-    # Textual's with a fault or two mended (tui.dialog.Palette): these are as App's own.
+    # Textual's with a fault or two mended (tui.screens.dialog.Palette): these are as App's own.
 
     def action_command_palette(self) -> None:
         from textual.command import CommandPalette
 
-        from tui.dialog import Palette
+        from tui.screens.dialog import Palette
 
         if self.use_command_palette and not CommandPalette.is_open(self):
             self.push_screen(Palette(id="--command-palette"))
@@ -501,7 +501,7 @@ class BpdbgApp(Debugger, App[int]):
     ) -> AwaitMount:
         from textual.command import SimpleProvider
 
-        from tui.dialog import Palette
+        from tui.screens.dialog import Palette
 
         provider = SimpleProvider(self.screen, list(commands))
         return self.push_screen(Palette(providers=[provider], placeholder=placeholder))
@@ -509,12 +509,12 @@ class BpdbgApp(Debugger, App[int]):
     def search_themes(self) -> None:
         from textual.theme import ThemeProvider
 
-        from tui.dialog import Palette
+        from tui.screens.dialog import Palette
 
         self.push_screen(Palette(providers=[ThemeProvider], placeholder="Search for themes…"))
 
     def action_open_scenario(self) -> None:
-        from tui.picker_screen import PickerScreen
+        from tui.screens.picker import PickerScreen
 
         current = self.timeline.program.scenario.source
 
@@ -525,22 +525,22 @@ class BpdbgApp(Debugger, App[int]):
         self.push_screen(PickerScreen(current, cursor_blink=self._cursor_blink), opened)
 
     def action_description(self) -> None:
-        from tui.notes_screen import NotesScreen
+        from tui.screens.notes import NotesScreen
 
         self.push_screen(NotesScreen(self.timeline.program.scenario))
 
     def action_help(self) -> None:
-        from tui.help_screen import HelpScreen
+        from tui.screens.help import HelpScreen
 
         self.push_screen(HelpScreen(self.timeline.program.scenario.name))
 
     def action_what_if(self) -> None:
-        from tui.whatif_screen import open_what_if
+        from tui.screens.whatif import open_what_if
 
         open_what_if(self)
 
     def action_original_run(self) -> None:
-        from tui.whatif_screen import toggle_original
+        from tui.screens.whatif import toggle_original
 
         toggle_original(self)
 

@@ -20,11 +20,11 @@ from typing import TextIO
 import msgspec
 import numpy as np
 
-from engine import fmt, gradcheck
 from engine.errors import ScenarioError
-from engine.run import Program, make_program
-from engine.scenario import MAX_STEPS, load
-from engine.timeline import Timeline
+from engine.report import fmt, gradcheck
+from engine.scenario.loader import MAX_STEPS, load
+from engine.step.run import Program, make_program
+from engine.timeline.timeline import Timeline
 from scenarios import builtin_dir, builtin_ids, resolve
 from tui.startup import resume_gc
 
@@ -34,7 +34,7 @@ DEFAULT_SCENARIO = "worked-example"
 COMMANDS = ("list", "trace", "check")
 """Subcommands; these words win over files of the same name (``./list`` is a file)."""
 FORMATS = ("jsonl", "text", "md")
-"""``trace --format`` choices: the writers of :mod:`engine.trace`, which loads only for a
+"""``trace --format`` choices: the writers of :mod:`engine.report.trace`, which loads only for a
 trace (its JSON encoder is no part of opening the app)."""
 
 EXIT_OK = 0
@@ -223,7 +223,7 @@ def cmd_list(out: TextIO) -> int:
 
 def cmd_trace(ref: str, steps: int | None, output_format: str, out: TextIO) -> int:
     """``bpdbg trace``: the whole run's events to ``out`` in ``output_format``."""
-    from engine.trace import WRITERS
+    from engine.report.trace import WRITERS
 
     program = load_program(ref, steps)
     _write_lines(WRITERS[output_format](Timeline(program), None), out)
@@ -243,7 +243,7 @@ def run_check(program: Program, out: TextIO) -> int:
     Prints a table (step, param, shape, max abs error, max rel error, result) and a
     summary line. A result is ``OK``, ``FAIL`` (with the worst element), or
     ``CANNOT CHECK: why`` where the loss or the parameter is not finite, so a finite
-    difference says nothing (:class:`engine.gradcheck.Outcome`); a parameter checked on
+    difference says nothing (:class:`engine.report.gradcheck.Outcome`); a parameter checked on
     only some of its elements says which could not be.
 
     Returns:

@@ -3,7 +3,7 @@ that stops at them, and the stop at the first non-finite number.
 
 :class:`Debugger` is a mixin of :class:`tui.app.BpdbgApp`; it owns the breakpoint list
 and the search, and leaves layout and stepping to the app module. Finding the next hit
-is :func:`engine.watch.find_next`; a search that may compute steps or evaluate
+is :func:`engine.debug.search.find_next`; a search that may compute steps or evaluate
 conditions over many steps runs in a thread worker that only posts :class:`SearchDone`,
 and pressing ``c`` (or ``C``, or ``esc``) again cancels it.
 """
@@ -20,20 +20,20 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.worker import get_current_worker
 
-from engine import fmt
-from engine.fmt import printable
-from engine.diagnose import first_nonfinite_event, nonfinite_in_event
-from engine.events import Backward, Forward, Loss, Update
-from engine.timeline import Frame, Timeline
+from engine.report import fmt
+from engine.report.diagnose import first_nonfinite_event, nonfinite_in_event
+from engine.report.fmt import printable
+from engine.step.events import Backward, Forward, Loss, Update
+from engine.timeline.timeline import Frame, Timeline
 from tui.pacing import cancel_check
 
 if TYPE_CHECKING:
     from textual.app import App
     from textual.timer import Timer
 
-    from engine.watch import Breakpoint, Condition, Hit
-    from tui.header_bar import HeaderBar
-    from tui.timeline_view import TimelineView
+    from engine.debug.search import Breakpoint, Condition, Hit
+    from tui.panes.header import HeaderBar
+    from tui.panes.timeline import TimelineView
 
     _Base = App[int]
 else:
@@ -88,8 +88,8 @@ def search(
     cancelled: Callable[[], bool] | None = None,
 ) -> SearchDone:
     """Find the nearest hit from event ``start`` (training ahead as needed)."""
-    # engine.watch loads with the first breakpoint or search, not with the app.
-    from engine.watch import BreakpointError, find_next
+    # engine.debug.search loads with the first breakpoint or search, not with the app.
+    from engine.debug.search import BreakpointError, find_next
 
     try:
         hit = find_next(
@@ -218,7 +218,7 @@ class Debugger(_Base):
             cond: Condition | None = None
             spots: set[int] = set()
             if bp.kind == "condition":
-                from engine.watch import BreakpointError
+                from engine.debug.search import BreakpointError
 
                 try:
                     cond = bp.compiled(graph)
@@ -413,7 +413,7 @@ class Debugger(_Base):
     def _stop_at(self, seq: int) -> Hit | None:
         """Whether playing stops at event ``seq``: node and phase breakpoints by position,
         conditions evaluated at the event, then the first non-finite number."""
-        from engine.watch import Hit
+        from engine.debug.search import Hit
 
         pos = seq % len(self._layout)
         phase, subject = self._layout[pos]
@@ -484,7 +484,7 @@ class Debugger(_Base):
             )
             self.notify(f"Breakpoint on {name} removed.", timeout=3)
             return
-        from engine.watch import Breakpoint, BreakpointError
+        from engine.debug.search import Breakpoint, BreakpointError
 
         try:
             bp = Breakpoint.on_node(name, self.timeline.program.graph)
@@ -495,7 +495,7 @@ class Debugger(_Base):
         self.notify(f"Breakpoint on {name}: c continues to its next event.", timeout=3)
 
     def action_breakpoints(self) -> None:
-        from tui.breakpoints_screen import BreakpointList, BreakpointsScreen
+        from tui.screens.breakpoints import BreakpointList, BreakpointsScreen
 
         def closed(result: BreakpointList | None) -> None:
             if result is not None:

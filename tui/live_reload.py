@@ -41,12 +41,12 @@ from textual import events
 from textual.notifications import Notification, Notify, SeverityLevel
 
 from engine.errors import ScenarioError
-from engine.fmt import printable
-from engine.run import make_program
-from engine.scenario import MAX_FILE_BYTES, load
-from engine.timeline import Timeline
-from tui.runs import Runs
-from tui.timeline_view import step_layout
+from engine.report.fmt import printable
+from engine.scenario.loader import MAX_FILE_BYTES, load
+from engine.step.run import make_program
+from engine.timeline.runs import Runs
+from engine.timeline.timeline import Timeline
+from tui.panes.timeline import step_layout
 
 if TYPE_CHECKING:
     from tui.app import BpdbgApp

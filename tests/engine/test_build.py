@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from engine.errors import ScenarioError
-from engine.run import load_program, make_program
-from engine.scenario import GraphSpec, OptimizerSpec, Scenario
+from engine.scenario.loader import GraphSpec, OptimizerSpec, Scenario
+from engine.step.run import load_program, make_program
 
 BAD = Path(__file__).parent.parent / "data" / "bad_graph"
 

@@ -11,8 +11,8 @@ import math
 import numpy as np
 import pytest
 
-from engine import diagnose
-from engine.diagnose import (
+from engine.report import diagnose
+from engine.report.diagnose import (
     EXPLODING_ABS,
     EXPLODING_RATIO,
     VANISHING_ABS,
@@ -23,11 +23,11 @@ from engine.diagnose import (
     gradient_health,
     health_of,
 )
-from engine.events import Event
-from engine.gradcheck import check_step
-from engine.run import load_program, make_program
-from engine.scenario import loads
-from engine.timeline import Timeline
+from engine.report.gradcheck import check_step
+from engine.scenario.loader import loads
+from engine.step.events import Event
+from engine.step.run import load_program, make_program
+from engine.timeline.timeline import Timeline
 
 
 def computed(sid: str, steps: int | None = None) -> Timeline:

@@ -8,9 +8,8 @@ import pytest
 
 import scenarios
 from engine.errors import ScenarioError
-from engine.gradcheck import check_step
-from engine.run import load_program, make_program, run_step, step_footprint
-from engine.scenario import (
+from engine.report.gradcheck import check_step
+from engine.scenario.loader import (
     DataSpec,
     GraphSpec,
     LayerSpec,
@@ -19,7 +18,8 @@ from engine.scenario import (
     Scenario,
     TrainSpec,
 )
-from engine.timeline import History, Timeline
+from engine.step.run import load_program, make_program, run_step, step_footprint
+from engine.timeline.timeline import History, Timeline
 
 
 def graph_program(nodes, params, inputs=None, opt=OptimizerSpec("sgd", 0.1), steps=5):
@@ -147,7 +147,7 @@ def test_every_builtin_passes_the_gradient_check_at_step_zero(sid):
 
 def test_gradient_check_flags_a_wrong_gradient():
     program = load_program("worked-example")
-    from engine.gradcheck import check_param
+    from engine.report.gradcheck import check_param
 
     params = program.init_params
     bad = check_param(program, 0, params, np.array([[1.5]]), "W1")
@@ -159,7 +159,7 @@ def test_gradient_check_flags_a_wrong_gradient():
 def test_gradient_check_outcomes_per_element():
     """Where the element or the loss beside it is not finite, the element cannot be
     checked; a non-finite analytic value where the difference is finite disagrees."""
-    from engine.gradcheck import Outcome, check_param
+    from engine.report.gradcheck import Outcome, check_param
 
     program = graph_program(["L = sum(W * W)"], {"W": [1.0, 2.0, 3.0]})
     wrong = check_param(program, 0, program.init_params, np.array([2.0, np.inf, 6.0]), "W")
@@ -356,7 +356,7 @@ def test_a_recorded_step_holds_no_more_than_its_footprint(sid):
 def test_a_step_beyond_the_total_bound_is_refused_where_the_count_passes_it(monkeypatch):
     """Each node alone is within its limit; together they are not. The refusal names the
     line where the running count (in graph order) passes the bound."""
-    import engine.run as run_module
+    import engine.step.run as run_module
 
     monkeypatch.setattr(run_module, "MAX_STEP_ELEMENTS", 2_000)
     nodes = ["u = a * b * W"] + [
@@ -375,7 +375,7 @@ def test_a_step_beyond_the_total_bound_is_refused_where_the_count_passes_it(monk
 
 
 def test_a_layered_step_beyond_the_bound_names_the_layer(monkeypatch):
-    import engine.run as run_module
+    import engine.step.run as run_module
 
     monkeypatch.setattr(run_module, "MAX_STEP_ELEMENTS", 5_000)
     x = np.zeros((100, 2))
@@ -395,7 +395,7 @@ def test_a_layered_step_beyond_the_bound_names_the_layer(monkeypatch):
 
 
 def test_large_steps_keep_fewer_materialised_steps(monkeypatch):
-    import engine.timeline as timeline_module
+    import engine.timeline.timeline as timeline_module
 
     program = load_program("spiral-mlp")
     step_bytes = 8 * sum(n for _, n in step_footprint(program.graph, program.optimizer.kind))
@@ -407,7 +407,7 @@ def test_large_steps_keep_fewer_materialised_steps(monkeypatch):
 
 
 def test_kept_mini_batches_stay_within_their_budget(monkeypatch):
-    import engine.run as run_module
+    import engine.step.run as run_module
 
     monkeypatch.setattr(run_module, "BATCH_CACHE_ELEMENTS", 100)
     x = np.arange(40.0).reshape(20, 2)

@@ -16,13 +16,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import engine.scenario as scenario_module
+import engine.scenario.loader as scenario_module
 import scenarios
-from engine import data
 from engine.errors import ScenarioError
-from engine.fmt import printable
-from engine.run import load_program
-from engine.scenario import (
+from engine.report.fmt import printable
+from engine.scenario import data
+from engine.scenario.loader import (
     MAX_ARRAYS,
     MAX_FILE_BYTES,
     MAX_KEY_PARTS,
@@ -34,6 +33,7 @@ from engine.scenario import (
     loads,
     read_bytes,
 )
+from engine.step.run import load_program
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 BAD = DATA / "bad"
@@ -468,7 +468,7 @@ def test_a_pipe_swapped_in_after_stat_is_refused_without_blocking(tmp_path: Path
     code = textwrap.dedent(f"""
         import os, stat
         from engine.errors import ScenarioError
-        from engine.scenario import load
+        from engine.scenario.loader import load
         real_stat = os.stat
         regular = real_stat({str(tmp_path / "regular")!r})
         os.stat = lambda path, *a, **k: regular if str(path) == {str(fifo)!r} else real_stat(path, *a, **k)

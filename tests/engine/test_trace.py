@@ -15,11 +15,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine import trace
-from engine.events import Backward, Forward, Loss, Update
-from engine.run import Program, make_program
-from engine.scenario import loads
-from engine.timeline import Timeline
+from engine.report import trace
+from engine.scenario.loader import loads
+from engine.step.events import Backward, Forward, Loss, Update
+from engine.step.run import Program, make_program
+from engine.timeline.timeline import Timeline
 
 GOLDEN = Path(__file__).parent.parent / "golden"
 REGEN = os.environ.get("BPDBG_REGEN_GOLDEN") == "1"

@@ -14,13 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import engine.watch as watch
-from engine.errors import ScenarioError
-from engine.events import Event
-from engine.run import load_program, make_program
-from engine.scenario import BreakpointSpec, load, loads
-from engine.timeline import Timeline
-from engine.watch import (
+import engine.debug.search as watch
+from engine.debug.search import (
     WATCH_FUNCTIONS,
     Breakpoint,
     BreakpointError,
@@ -31,6 +26,11 @@ from engine.watch import (
     find_next,
     valid_names,
 )
+from engine.errors import ScenarioError
+from engine.scenario.loader import BreakpointSpec, load, loads
+from engine.step.events import Event
+from engine.step.run import load_program, make_program
+from engine.timeline.timeline import Timeline
 
 BAD = Path(__file__).resolve().parent.parent / "data" / "bad_breakpoints"
 

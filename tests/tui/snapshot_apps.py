@@ -9,13 +9,17 @@ import re
 import time
 from collections.abc import Awaitable, Callable
 
-import pytest
-
 import numpy as np
+import pytest
 from rich.console import Console
+from textual import events
+from textual.app import App
+from textual.drivers.headless_driver import HeadlessDriver
+from textual.pilot import Pilot
+from textual.screen import Screen
+from textual.worker import WorkerCancelled
 
-from engine.run import Program, make_program
-from engine.scenario import (
+from engine.scenario.loader import (
     DataSpec,
     GraphSpec,
     LayerSpec,
@@ -24,16 +28,11 @@ from engine.scenario import (
     Scenario,
     TrainSpec,
 )
-from textual import events
-from textual.app import App
-from textual.drivers.headless_driver import HeadlessDriver
-from textual.pilot import Pilot
-from textual.screen import Screen
-from textual.worker import WorkerCancelled
+from engine.step.run import Program, make_program
 from tui.app import BpdbgApp
-from tui.chain_rule_view import ChainRuleView
-from tui.header_bar import PARTS
-from tui.timeline_view import step_layout
+from tui.panes.chain_rule.widget import ChainRuleView
+from tui.panes.header import PARTS
+from tui.panes.timeline import step_layout
 
 THEME = "textual-dark"
 

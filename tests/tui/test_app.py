@@ -6,20 +6,6 @@ import difflib
 import os
 
 import pytest
-from textual.widgets import Input, Markdown, OptionList, Static
-
-from engine.timeline import Frame, Timeline
-from scenarios import builtin_dir
-from engine.watch import Breakpoint
-from tui.actions import ACTIONS, ActionsProvider
-from tui.app import BpdbgApp
-from tui.chain_rule_view import wrap
-from tui.graph_view import GraphView
-from tui.help_screen import HelpScreen, key_rows
-from tui.notes_screen import NotesScreen
-from tui.picker_screen import PickerScreen
-from tui.timeline_view import TimelineView, step_layout
-
 from snapshot_apps import (
     adam_example,
     chain,
@@ -37,6 +23,19 @@ from snapshot_apps import (
     worked_example,
     xor,
 )
+from textual.widgets import Input, Markdown, OptionList, Static
+
+from engine.debug.search import Breakpoint
+from engine.timeline.timeline import Frame, Timeline
+from scenarios import builtin_dir
+from tui.actions import ACTIONS, ActionsProvider
+from tui.app import BpdbgApp
+from tui.graph_view import GraphView
+from tui.panes.chain_rule.widget import wrap
+from tui.panes.timeline import TimelineView, step_layout
+from tui.screens.help import HelpScreen, key_rows
+from tui.screens.notes import NotesScreen
+from tui.screens.picker import PickerScreen
 
 PROGRAMS = (worked_example, fan_out, xor, adam_example)
 
@@ -344,7 +343,7 @@ async def test_a_slow_load_never_holds_up_the_picker(monkeypatch, tmp_path) -> N
     it, keys still work, esc closes it, and the late answer changes nothing."""
     import threading
 
-    from tui import picker_screen
+    from tui.screens import picker as picker_screen
 
     release = threading.Event()
     real_load = picker_screen.load
@@ -386,7 +385,7 @@ def load_refuses_pipes() -> bool:
     import threading
 
     from engine.errors import ScenarioError
-    from engine.scenario import load
+    from engine.scenario.loader import load
 
     with tempfile.TemporaryDirectory() as folder:
         pipe = os.path.join(folder, "pipe.toml")

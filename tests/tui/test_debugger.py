@@ -9,19 +9,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from textual.pilot import Pilot
-from textual.widgets import Input, OptionList, Static
-
-from engine.diagnose import first_nonfinite_event
-from engine.run import Program, load_program
-from engine.timeline import Timeline
-from engine.watch import Breakpoint
-from tui.app import BpdbgApp
-from tui.breakpoints_screen import BreakpointsScreen
-from tui.debugger import SPEEDS
-from tui.diagnostics_bar import DiagnosticsBar
-from tui.timeline_view import TimelineView
-
 from snapshot_apps import (
     event_seq,
     header,
@@ -32,6 +19,18 @@ from snapshot_apps import (
     wait_until,
     worked_example,
 )
+from textual.pilot import Pilot
+from textual.widgets import Input, OptionList, Static
+
+from engine.debug.search import Breakpoint
+from engine.report.diagnose import first_nonfinite_event
+from engine.step.run import Program, load_program
+from engine.timeline.timeline import Timeline
+from tui.app import BpdbgApp
+from tui.debugger import SPEEDS
+from tui.panes.diagnostics import DiagnosticsBar
+from tui.panes.timeline import TimelineView
+from tui.screens.breakpoints import BreakpointsScreen
 
 SIZE = (120, 40)
 

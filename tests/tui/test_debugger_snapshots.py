@@ -8,13 +8,13 @@ changed SVG before accepting it.
 
 from __future__ import annotations
 
+from snapshot_apps import event_seq, make_app, open_dialog, said, settle, wait_until, xor
 from textual.pilot import Pilot
 from textual.widgets import Input
 
-from engine.run import load_program
-from engine.watch import Breakpoint
-from snapshot_apps import event_seq, make_app, open_dialog, said, settle, wait_until, xor
-from tui.breakpoints_screen import BreakpointsScreen
+from engine.debug.search import Breakpoint
+from engine.step.run import load_program
+from tui.screens.breakpoints import BreakpointsScreen
 
 BIG = (120, 40)
 

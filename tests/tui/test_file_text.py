@@ -1,5 +1,5 @@
 """Text from a file is shown as text: never parsed as markup, its control characters
-escaped (engine.fmt.printable), in every place the app shows it."""
+escaped (engine.report.fmt.printable), in every place the app shows it."""
 
 from __future__ import annotations
 
@@ -7,18 +7,17 @@ import re
 from pathlib import Path
 
 import pytest
+from snapshot_apps import header, make_app, open_dialog, said, settle, wait_until, worked_example
 from textual import events
 from textual.content import Content
 from textual.widgets import Input, Markdown, OptionList, Static
 
-from engine.run import load_program
+from engine.step.run import load_program
 from tui.app import BpdbgApp
-from tui.breakpoints_screen import BreakpointsScreen
-from tui.help_screen import HelpScreen
-from tui.notes_screen import NotesScreen
-from tui.picker_screen import PickerScreen
-
-from snapshot_apps import header, make_app, open_dialog, said, settle, wait_until, worked_example
+from tui.screens.breakpoints import BreakpointsScreen
+from tui.screens.help import HelpScreen
+from tui.screens.notes import NotesScreen
+from tui.screens.picker import PickerScreen
 
 NASTY = "[b]bold[/b] [/] \x1b[2J\x07 end"
 """Markup that would fail to parse ([/] closes nothing), a clear-screen sequence and BEL."""

@@ -7,10 +7,10 @@ from collections import deque
 import numpy as np
 import pytest
 from rich.style import Style
+from snapshot_apps import expression, wait_until, worked_example
 from textual.app import App, ComposeResult
 
-from engine.run import Program, make_program
-from engine.scenario import (
+from engine.scenario.loader import (
     DataSpec,
     GraphSpec,
     LayerSpec,
@@ -19,7 +19,8 @@ from engine.scenario import (
     Scenario,
     TrainSpec,
 )
-from engine.timeline import Frame, Timeline
+from engine.step.run import Program, make_program
+from engine.timeline.timeline import Frame, Timeline
 from tui.graph_view import (
     ARROW,
     GraphView,
@@ -29,8 +30,6 @@ from tui.graph_view import (
     render_lines,
     render_rows,
 )
-
-from snapshot_apps import expression, wait_until, worked_example
 
 # --- programs ----------------------------------------------------------------------------
 

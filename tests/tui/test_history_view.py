@@ -6,11 +6,11 @@ import io
 
 import numpy as np
 from rich.console import Console
+from snapshot_apps import expression, wait_until, worked_example
 from textual.app import App, ComposeResult
 from textual.widgets import Select
 
-from engine.run import Program, make_program
-from engine.scenario import (
+from engine.scenario.loader import (
     DataSpec,
     LayerSpec,
     ModelSpec,
@@ -18,8 +18,9 @@ from engine.scenario import (
     Scenario,
     TrainSpec,
 )
-from engine.timeline import Timeline
-from tui.history_view import (
+from engine.step.run import Program, make_program
+from engine.timeline.timeline import Timeline
+from tui.panes.history import (
     MAX_ELEMENTS,
     NORM,
     HistoryView,
@@ -30,8 +31,6 @@ from tui.history_view import (
     step_ticks,
     x_extent,
 )
-
-from snapshot_apps import expression, wait_until, worked_example
 
 
 def wide_model() -> Program:
@@ -320,7 +319,7 @@ def test_figure_text_is_what_plotext_writes() -> None:
     from rich.text import Text
     from textual_plotext.plot import Plot
 
-    from tui.history_view import figure_text
+    from tui.panes.history import figure_text
 
     def draw() -> Plot:
         plt = Plot()

@@ -16,15 +16,14 @@ import random
 import re
 
 import pytest
+from snapshot_apps import make_app, send_keys, settle
 from textual.pilot import Pilot
 from textual.widgets import Input, Static
 
-from engine.run import load_program
+from engine.step.run import load_program
 from scenarios import builtin_ids
 from tui.actions import ACTIONS
 from tui.app import BpdbgApp
-
-from snapshot_apps import make_app, send_keys, settle
 
 KEYS = int(os.environ.get("BPDBG_MONKEY_KEYS", "150"))
 """Keys sent to each scenario."""

@@ -7,16 +7,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from textual.widgets import Input
-
-from engine.diagnose import first_nonfinite_event
-from engine.run import load_program
-from engine.timeline import Timeline
-from scenarios import builtin_dir
-from tui.app import BpdbgApp
-from tui.debugger import SPEEDS
-from tui.whatif_screen import WhatIfScreen
-
 from snapshot_apps import (
     event_seq,
     header,
@@ -27,6 +17,15 @@ from snapshot_apps import (
     wait_until,
     worked_example,
 )
+from textual.widgets import Input
+
+from engine.report.diagnose import first_nonfinite_event
+from engine.step.run import load_program
+from engine.timeline.timeline import Timeline
+from scenarios import builtin_dir
+from tui.app import BpdbgApp
+from tui.debugger import SPEEDS
+from tui.screens.whatif import WhatIfScreen
 
 WORKED = (builtin_dir() / "worked-example.toml").read_text(encoding="utf-8")
 VARIANTS = {

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from tui.value_axis import MAX_TICKS, value_axis
+from tui.drawing.value_axis import MAX_TICKS, value_axis
 
 BIG = np.finfo(np.float64).max
 TINY = 5e-324  # the smallest denormal

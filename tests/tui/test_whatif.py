@@ -8,28 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from textual.widgets import Input, OptionList, Static
-
-from engine.gradcheck import check_param
-from engine.scenario import OptimizerSpec
-from engine.timeline import Timeline
-from scenarios import builtin_dir
-from tui.app import BpdbgApp
-from tui.cli import load_program
-from tui.export import scenario_id
-from tui.live_reload import _WATCHERS, same_place
-from tui.timeline_view import TimelineView
-from tui.runs import Branch
-from tui.whatif import (
-    WhatIfError,
-    make_branch,
-    parse_optimizer,
-    parse_params,
-    parse_tensor,
-    parse_whatif,
-)
-from tui.whatif_screen import WhatIfScreen
-
 from snapshot_apps import (
     chain,
     event_seq,
@@ -42,6 +20,27 @@ from snapshot_apps import (
     worked_example,
     xor,
 )
+from textual.widgets import Input, OptionList, Static
+
+from engine.report.gradcheck import check_param
+from engine.scenario.loader import OptimizerSpec
+from engine.timeline.runs import Branch
+from engine.timeline.timeline import Timeline
+from engine.timeline.whatif import (
+    WhatIfError,
+    make_branch,
+    parse_optimizer,
+    parse_params,
+    parse_tensor,
+    parse_whatif,
+)
+from scenarios import builtin_dir
+from tui.app import BpdbgApp
+from tui.cli import load_program
+from tui.export import scenario_id
+from tui.live_reload import _WATCHERS, same_place
+from tui.panes.timeline import TimelineView
+from tui.screens.whatif import WhatIfScreen
 
 # --- helpers ------------------------------------------------------------------------------
 

@@ -7,14 +7,13 @@ changed SVG (``rsvg-convert -o x.png x.svg``) before accepting it.
 
 from __future__ import annotations
 
+from snapshot_apps import event_seq, goto, make_app, open_dialog, settle, wait_until, worked_example
 from textual.pilot import Pilot
 from textual.widgets import Input
 
+from engine.timeline.runs import Branch
 from tui.cli import load_program
-
-from snapshot_apps import event_seq, goto, make_app, open_dialog, settle, wait_until, worked_example
-from tui.runs import Branch
-from tui.whatif_screen import WhatIfScreen
+from tui.screens.whatif import WhatIfScreen
 
 BIG = (120, 40)
 

@@ -1,0 +1,1 @@
+"""What panes share to draw: theme colours, restyling on a CSS change, value axes."""
