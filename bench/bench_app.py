@@ -122,7 +122,7 @@ def first_frame(rounds: int) -> None:
 
 
 def mlp_program(steps: int):
-    from engine.scenario.loader import (
+    from engine.scenario.records import (
         DataSpec,
         LayerSpec,
         ModelSpec,

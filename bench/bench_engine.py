@@ -31,7 +31,7 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import numpy as np  # noqa: E402
 
-from engine.scenario.loader import (  # noqa: E402
+from engine.scenario.records import (
     DataSpec,
     LayerSpec,
     ModelSpec,

@@ -17,7 +17,7 @@ import pytest
 
 import scenarios
 from engine.graph import ops
-from engine.scenario.loader import MAX_STEPS
+from engine.scenario.records import MAX_STEPS
 from tui import cli
 
 ROOT = Path(__file__).parent.parent

@@ -22,7 +22,8 @@ import numpy as np
 
 from engine.errors import ScenarioError
 from engine.report import fmt, gradcheck
-from engine.scenario.loader import MAX_STEPS, load
+from engine.scenario.loader import load
+from engine.scenario.records import MAX_STEPS
 from engine.step.run import Program, make_program
 from engine.timeline.timeline import Timeline
 from scenarios import builtin_dir, builtin_ids, resolve

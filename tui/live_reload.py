@@ -42,7 +42,8 @@ from textual.notifications import Notification, Notify, SeverityLevel
 
 from engine.errors import ScenarioError
 from engine.report.fmt import printable
-from engine.scenario.loader import MAX_FILE_BYTES, load
+from engine.scenario.loader import load
+from engine.scenario.records import MAX_FILE_BYTES
 from engine.step.run import make_program
 from engine.timeline.runs import Runs
 from engine.timeline.timeline import Timeline

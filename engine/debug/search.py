@@ -93,7 +93,7 @@ from engine.graph import expr as ex
 from engine.graph.graph import Graph
 from engine.graph.ops import FUNCTIONS, OPS
 from engine.report.diagnose import first_nonfinite_event
-from engine.scenario.loader import MAX_EXPRESSION_CHARS
+from engine.scenario.records import MAX_EXPRESSION_CHARS
 from engine.step.events import PHASES
 from engine.step.run import OptState, Params, Program, StepResult, forward_values, run_step
 from engine.timeline.timeline import Frame, Timeline

@@ -1,4 +1,4 @@
-"""Builders: a validated :class:`~engine.scenario.loader.Scenario` into a :class:`~engine.graph.graph.Graph`.
+"""Builders: a validated :class:`~engine.scenario.records.Scenario` into a :class:`~engine.graph.graph.Graph`.
 
 Two builders, one graph form. A layered network becomes ``z{k} = a{k-1} @ W{k} + b{k}``,
 ``a{k} = act(z{k})`` and a loss node (here); an expression graph becomes one node per
@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from engine.graph.graph import Graph, Node, leaves_before_use
-from engine.scenario.loader import ModelSpec, Scenario
+from engine.scenario.records import ModelSpec, Scenario
 
 
 def build(scenario: Scenario) -> Graph:

@@ -13,7 +13,7 @@ from engine.errors import PlaceError
 from engine.graph import expr as ex
 from engine.graph.graph import Graph, Node, leaves_before_use
 from engine.graph.ops import OPS, ShapeError
-from engine.scenario.loader import GraphSpec
+from engine.scenario.records import GraphSpec
 
 MAX_GRAPH_NODES = 1024
 """Most nodes an expression graph may have, sub-expressions and constants included."""

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 import msgspec
 import numpy as np
 
-from engine.scenario.loader import OptimizerSpec
+from engine.scenario.records import OptimizerSpec
 
 State = Mapping[str, np.ndarray]
 

@@ -17,7 +17,7 @@ import numpy as np
 from engine.errors import PlaceError, ScenarioError
 from engine.graph.build import build, const_value
 from engine.graph.graph import Graph, Node
-from engine.scenario.loader import MAX_STEP_ELEMENTS, ModelSpec, Scenario
+from engine.scenario.records import MAX_STEP_ELEMENTS, ModelSpec, Scenario
 from engine.step.events import Backward, Event, Forward, Loss, Term, Update, frozen
 from engine.step.optim import STATE_KEYS, Optimizer
 
@@ -206,7 +206,7 @@ def step_footprint(graph: Graph, optimizer: str) -> list[tuple[Node, int]]:
 
 def check_footprint(scenario: Scenario, graph: Graph) -> None:
     """Refuse a scenario whose recorded step would hold more than
-    :data:`~engine.scenario.loader.MAX_STEP_ELEMENTS` numbers (see :func:`step_footprint`).
+    :data:`~engine.scenario.records.MAX_STEP_ELEMENTS` numbers (see :func:`step_footprint`).
 
     The limits of the loader bound each array and node on its own; this bounds them all
     together, so that no valid file can exhaust memory with many large nodes.

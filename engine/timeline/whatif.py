@@ -20,7 +20,7 @@ import msgspec
 import numpy as np
 
 from engine.report import fmt
-from engine.scenario.loader import MAX_DIMS, OPTIMIZERS, OptimizerSpec
+from engine.scenario.records import MAX_DIMS, OPTIMIZERS, OptimizerSpec
 from engine.step.events import frozen
 from engine.step.optim import Optimizer
 from engine.timeline.runs import Branch
@@ -91,7 +91,7 @@ def parse_tensor(text: str, what: str) -> np.ndarray:
     """A number or a nested list of numbers (``[[0.1, 0.2], [0.3, 0.4]]``) as an array.
 
     Only brackets, commas and numbers are read; lists must be rectangular and nested at
-    most :data:`engine.scenario.loader.MAX_DIMS` deep, as in a scenario file (the reading is
+    most :data:`engine.scenario.records.MAX_DIMS` deep, as in a scenario file (the reading is
     recursive, so 5,000 brackets would otherwise exhaust the stack).
     """
     tokens: list[tuple[str, str]] = []

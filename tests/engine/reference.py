@@ -40,7 +40,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.scenario.loader import Scenario
+from engine.scenario.records import Scenario
 
 LEAKY = 0.01
 LOG_FLOOR = -100.0

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from engine.errors import ScenarioError
-from engine.scenario.loader import GraphSpec, OptimizerSpec, Scenario
+from engine.scenario.records import GraphSpec, OptimizerSpec, Scenario
 from engine.step.run import load_program, make_program
 
 BAD = Path(__file__).parent.parent / "data" / "bad_graph"

@@ -41,7 +41,8 @@ from engine.errors import ScenarioError
 from engine.graph import expr as ex
 from engine.graph.ops import FUNCTIONS
 from engine.report import gradcheck, trace
-from engine.scenario.loader import GraphSpec, OptimizerSpec, Scenario, TrainSpec, load
+from engine.scenario.loader import load
+from engine.scenario.records import GraphSpec, OptimizerSpec, Scenario, TrainSpec
 from engine.step.run import make_program
 from engine.timeline.timeline import Timeline
 

@@ -54,7 +54,8 @@ import pytest
 from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
-from engine.scenario.loader import Scenario, loads
+from engine.scenario.loader import loads
+from engine.scenario.records import Scenario
 from engine.step.run import make_program
 from engine.timeline.timeline import Timeline
 

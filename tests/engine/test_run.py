@@ -9,7 +9,7 @@ import pytest
 import scenarios
 from engine.errors import ScenarioError
 from engine.report.gradcheck import check_step
-from engine.scenario.loader import (
+from engine.scenario.records import (
     DataSpec,
     GraphSpec,
     LayerSpec,

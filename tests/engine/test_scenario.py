@@ -16,12 +16,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import engine.scenario.checks as checks_module
 import engine.scenario.loader as scenario_module
+import engine.scenario.records as records_module
 import scenarios
 from engine.errors import ScenarioError
 from engine.report.fmt import printable
 from engine.scenario import data
-from engine.scenario.loader import (
+from engine.scenario.loader import load, loads
+from engine.scenario.reading import read_bytes
+from engine.scenario.records import (
     MAX_ARRAYS,
     MAX_FILE_BYTES,
     MAX_KEY_PARTS,
@@ -29,9 +33,6 @@ from engine.scenario.loader import (
     MAX_TABLES,
     MAX_WEIGHT_ELEMENTS,
     Scenario,
-    load,
-    loads,
-    read_bytes,
 )
 from engine.step.run import load_program
 
@@ -686,7 +687,7 @@ def test_array_beyond_the_element_limit_is_refused_before_conversion(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # A lowered limit keeps the test fast (a real 1,000,001-element file takes seconds to parse).
-    monkeypatch.setattr(scenario_module, "MAX_ELEMENTS", 1000)
+    monkeypatch.setattr(checks_module, "MAX_ELEMENTS", 1000)
     row = "[" + ", ".join(["0"] * 40) + "]"
     text = (
         'name = "n"\n[graph]\nparams = { W = [' + ", ".join([row] * 26) + "] }\n"
@@ -705,24 +706,24 @@ def test_array_beyond_the_element_limit_is_refused_before_conversion(
 
 def test_limit_values() -> None:
     assert (
-        scenario_module.MAX_FILE_BYTES,
-        scenario_module.MAX_ELEMENTS,
-        scenario_module.MAX_SAMPLES,
-        scenario_module.MAX_LAYERS,
-        scenario_module.MAX_UNITS,
-        scenario_module.MAX_WEIGHT_ELEMENTS,
-        scenario_module.MAX_PARAMETERS,
-        scenario_module.MAX_NODES,
-        scenario_module.MAX_EXPRESSION_CHARS,
-        scenario_module.MAX_STEPS,
-        scenario_module.MAX_GENERATED_SAMPLES,
-        scenario_module.MAX_CLASSES,
+        records_module.MAX_FILE_BYTES,
+        records_module.MAX_ELEMENTS,
+        records_module.MAX_SAMPLES,
+        records_module.MAX_LAYERS,
+        records_module.MAX_UNITS,
+        records_module.MAX_WEIGHT_ELEMENTS,
+        records_module.MAX_PARAMETERS,
+        records_module.MAX_NODES,
+        records_module.MAX_EXPRESSION_CHARS,
+        records_module.MAX_STEPS,
+        records_module.MAX_GENERATED_SAMPLES,
+        records_module.MAX_CLASSES,
     ) == (4 * 2**20, 10**6, 10**5, 64, 4096, 10**6, 2 * 10**6, 256, 2000, 10**7, 10**5, 8)
 
 
 def test_limits_are_documented_in_the_module_docstring() -> None:
-    doc = scenario_module.__doc__ or ""
-    names = [name for name in dir(scenario_module) if name.startswith("MAX_")]
+    doc = records_module.__doc__ or ""
+    names = [name for name in dir(records_module) if name.startswith("MAX_")]
     assert len(names) >= 12
     for name in names:
         assert f"``{name}``" in doc, name
@@ -751,7 +752,10 @@ def test_loading_never_executes_an_expression(
 
 
 def test_loader_source_has_no_eval_exec_or_pickle() -> None:
-    source = Path(scenario_module.__file__).read_text(encoding="utf-8")
+    folder = Path(records_module.__file__).parent
+    sources = [path.read_text(encoding="utf-8") for path in sorted(folder.glob("*.py"))]
+    assert len(sources) >= 5  # the records, the checks, the reading, the loader, the data
+    source = "\n".join(sources)
     forbidden = (
         r"\beval\s*\(",
         r"\bexec\s*\(",

@@ -27,7 +27,8 @@ from engine.debug.search import (
     valid_names,
 )
 from engine.errors import ScenarioError
-from engine.scenario.loader import BreakpointSpec, load, loads
+from engine.scenario.loader import load, loads
+from engine.scenario.records import BreakpointSpec
 from engine.step.events import Event
 from engine.step.run import load_program, make_program
 from engine.timeline.timeline import Timeline

@@ -19,7 +19,7 @@ from textual.pilot import Pilot
 from textual.screen import Screen
 from textual.worker import WorkerCancelled
 
-from engine.scenario.loader import (
+from engine.scenario.records import (
     DataSpec,
     GraphSpec,
     LayerSpec,

@@ -10,7 +10,7 @@ from rich.style import Style
 from snapshot_apps import expression, wait_until, worked_example
 from textual.app import App, ComposeResult
 
-from engine.scenario.loader import (
+from engine.scenario.records import (
     DataSpec,
     GraphSpec,
     LayerSpec,

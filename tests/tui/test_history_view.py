@@ -10,7 +10,7 @@ from snapshot_apps import expression, wait_until, worked_example
 from textual.app import App, ComposeResult
 from textual.widgets import Select
 
-from engine.scenario.loader import (
+from engine.scenario.records import (
     DataSpec,
     LayerSpec,
     ModelSpec,

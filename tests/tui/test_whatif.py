@@ -23,7 +23,7 @@ from snapshot_apps import (
 from textual.widgets import Input, OptionList, Static
 
 from engine.report.gradcheck import check_param
-from engine.scenario.loader import OptimizerSpec
+from engine.scenario.records import OptimizerSpec
 from engine.timeline.runs import Branch
 from engine.timeline.timeline import Timeline
 from engine.timeline.whatif import (

@@ -12,7 +12,7 @@ from textual.content import Content
 from textual.widgets import Markdown
 
 from engine.report.fmt import printable
-from engine.scenario.loader import Scenario
+from engine.scenario.records import Scenario
 from tui.screens.dialog import Dialog
 
 
