@@ -130,7 +130,7 @@ def mlp_program(steps: int):
         Scenario,
         TrainSpec,
     )
-    from engine.step.run import make_program
+    from engine.step.program import make_program
 
     rng = np.random.default_rng(0)
     x = rng.normal(size=(128, 2))
@@ -154,9 +154,9 @@ def mlp_program(steps: int):
 def xor_program(steps: int):
     import msgspec
 
-    from engine.step.run import load_program
+    from engine.open import open_program
 
-    p = load_program("xor")
+    p = open_program("xor")
     train = msgspec.structs.replace(p.scenario.train, steps=steps)
     sc = msgspec.structs.replace(p.scenario, train=train)
     return msgspec.structs.replace(p, scenario=sc)

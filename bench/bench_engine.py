@@ -39,7 +39,7 @@ from engine.scenario.records import (
     Scenario,
     TrainSpec,
 )
-from engine.step.run import make_program  # noqa: E402
+from engine.step.program import make_program
 from engine.timeline.timeline import Timeline  # noqa: E402
 
 

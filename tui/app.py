@@ -24,7 +24,7 @@ from textual.timer import Timer
 from textual.worker import get_current_worker
 
 from engine.report.fmt import printable
-from engine.step.run import Program
+from engine.step.program import Program
 from engine.timeline.runs import Runs
 from engine.timeline.timeline import Frame, Timeline
 from tui.actions import ACTIONS, ActionsProvider, bindings
@@ -36,12 +36,14 @@ from tui.panes.diagnostics import DiagnosticsBar
 from tui.panes.footer import KeyFooter
 from tui.panes.header import HeaderBar
 from tui.panes.history import HistoryView
-from tui.panes.timeline import TimelineView, step_layout
+from tui.panes.timeline import TimelineView
 from tui.startup import resume_gc
 
 if TYPE_CHECKING:
     from textual.command import CommandListItem
     from textual.widget import AwaitMount
+
+    from engine.debug.breakpoints import Breakpoint
 
 PHASE_COLORS = {
     "forward": "text-primary",
@@ -114,7 +116,6 @@ class BpdbgApp(Debugger, App[int]):
         """The frame every pane shows now."""
         self.selected: str | None = None
         """The node picked in the graph, which ``b`` toggles; None: the event's subject."""
-        self._layout = step_layout(program.graph)
         self._compute_ahead = compute_ahead
         self._cursor_blink = cursor_blink
         self._player: Timer | None = None
@@ -127,7 +128,7 @@ class BpdbgApp(Debugger, App[int]):
         self.chain_view = ChainRuleView(id="chain")
         self.history_view = HistoryView(id="history")
         self.diagnostics_bar = DiagnosticsBar(id="diagnostics")
-        self.set_reactive(BpdbgApp.breakpoints, tuple(program.breakpoints))
+        self.set_reactive(BpdbgApp.breakpoints, _scenario_breakpoints(program))
 
     # --- layout ---------------------------------------------------------------------------
 
@@ -251,10 +252,9 @@ class BpdbgApp(Debugger, App[int]):
         self.playing = False
         self.timeline = Timeline(program)
         self.runs = Runs(self.timeline)
-        self._layout = step_layout(program.graph)
         self.selected = None
         self.graph_view.border_subtitle = ""
-        self.breakpoints = tuple(program.breakpoints)
+        self.breakpoints = _scenario_breakpoints(program)
         self._start()
         self.notify(f"Opened {program.scenario.name}", timeout=3)
         self._watch_scenario_file()
@@ -267,7 +267,6 @@ class BpdbgApp(Debugger, App[int]):
         self.playing = False
         self.timeline = timeline
         graph = timeline.program.graph
-        self._layout = step_layout(graph)
         if self.selected is not None and self.selected not in {n.name for n in graph.nodes}:
             self.selected = None
             self.graph_view.border_subtitle = ""
@@ -548,6 +547,15 @@ class BpdbgApp(Debugger, App[int]):
         from tui.export import save_screenshot
 
         save_screenshot(self)
+
+
+def _scenario_breakpoints(program: Program) -> tuple[Breakpoint, ...]:
+    """The breakpoints the scenario's file sets (loading the debugger's engine only then)."""
+    if not program.scenario.breakpoints:
+        return ()
+    from engine.debug.breakpoints import scenario_breakpoints
+
+    return scenario_breakpoints(program)
 
 
 def run_app(program: Program) -> int:

@@ -17,16 +17,16 @@ import sys
 from collections.abc import Iterable, Sequence
 from typing import TextIO
 
-import msgspec
 import numpy as np
 
 from engine.errors import ScenarioError
+from engine.open import open_program
 from engine.report import fmt, gradcheck
 from engine.scenario.loader import load
 from engine.scenario.records import MAX_STEPS
-from engine.step.run import Program, make_program
+from engine.step.program import Program
 from engine.timeline.timeline import Timeline
-from scenarios import builtin_dir, builtin_ids, resolve
+from scenarios import builtin_dir, builtin_ids
 from tui.startup import resume_gc
 
 PROG = "bpdbg"
@@ -161,24 +161,6 @@ def _version() -> str:
 # --- loading ------------------------------------------------------------------------------
 
 
-def load_program(ref: str, steps: int | None = None) -> Program:
-    """Load, validate and build the scenario ``ref`` names.
-
-    Args:
-        ref: A built-in id or a ``.toml`` path, as the user typed it (messages use it).
-        steps: Overrides ``train.steps`` when given.
-
-    Raises:
-        ScenarioError: The scenario is missing or invalid.
-    """
-    scenario = load(resolve(ref), source=ref)
-    if steps is not None:
-        scenario = msgspec.structs.replace(
-            scenario, train=msgspec.structs.replace(scenario.train, steps=steps)
-        )
-    return make_program(scenario)
-
-
 # --- commands -------------------------------------------------------------------------------
 
 
@@ -226,7 +208,7 @@ def cmd_trace(ref: str, steps: int | None, output_format: str, out: TextIO) -> i
     """``bpdbg trace``: the whole run's events to ``out`` in ``output_format``."""
     from engine.report.trace import WRITERS
 
-    program = load_program(ref, steps)
+    program = open_program(ref, steps)
     _write_lines(WRITERS[output_format](Timeline(program), None), out)
     return EXIT_OK
 
@@ -358,12 +340,12 @@ def _worst(c: gradcheck.ParamCheck) -> str:
 
 def cmd_check(ref: str, steps: int | None, out: TextIO) -> int:
     """``bpdbg check``: validate, then :func:`run_check`."""
-    return run_check(load_program(ref, steps), out)
+    return run_check(open_program(ref, steps), out)
 
 
 def cmd_open(ref: str) -> int:
     """``bpdbg [SCENARIO]``: validate first, then open the app (importing Textual now)."""
-    program = load_program(ref)
+    program = open_program(ref)
     from tui.app import run_app
 
     status = run_app(program)

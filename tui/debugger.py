@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from textual.app import App
     from textual.timer import Timer
 
-    from engine.debug.search import Breakpoint, Condition, Hit
+    from engine.debug.breakpoints import Breakpoint, BreakpointPlan, Hit
     from tui.panes.header import HeaderBar
     from tui.panes.timeline import TimelineView
 
@@ -89,7 +89,8 @@ def search(
 ) -> SearchDone:
     """Find the nearest hit from event ``start`` (training ahead as needed)."""
     # engine.debug.search loads with the first breakpoint or search, not with the app.
-    from engine.debug.search import BreakpointError, find_next
+    from engine.debug.errors import BreakpointError
+    from engine.debug.search import find_next
 
     try:
         hit = find_next(
@@ -171,7 +172,6 @@ class Debugger(_Base):
         selected: str | None
         timeline_view: TimelineView
         _player: Timer | None
-        _layout: tuple[tuple[str, str], ...]
         _cursor_blink: bool
         header: HeaderBar
 
@@ -193,8 +193,8 @@ class Debugger(_Base):
     """Counts searches, so that a late answer to a cancelled one is ignored."""
     _hit: tuple[Timeline, Hit] | None = None
     """The last place a search or playing stopped, and why."""
-    _checks: tuple[tuple[Breakpoint, frozenset[int], Condition | None], ...] = ()
-    """Enabled breakpoints, with the positions in a step where a node or phase one stops."""
+    _plan: BreakpointPlan | None = None
+    """The breakpoints placed in the open run's steps: where playing stops."""
     _marks: tuple[frozenset[int], frozenset[int]] = (frozenset(), frozenset())
     """Positions in a step marked ● (enabled) and ○ (disabled) in the timeline."""
     _marks_shown: tuple[frozenset[int], frozenset[int], int | None] | None = None
@@ -209,35 +209,24 @@ class Debugger(_Base):
         self.watch_breakpoints(self.breakpoints)
 
     def watch_breakpoints(self, breakpoints: tuple[Breakpoint, ...]) -> None:
-        graph = self.timeline.program.graph
-        layout = self._layout
-        checks = []
-        enabled: set[int] = set()
-        disabled: set[int] = set()
-        for bp in breakpoints:
-            cond: Condition | None = None
-            spots: set[int] = set()
-            if bp.kind == "condition":
-                from engine.debug.search import BreakpointError
+        if not breakpoints:  # the debugger's engine loads with the first breakpoint
+            self._plan = None
+            self._marks = (frozenset(), frozenset())
+            self._show_marks(self._nonfinite())
+            self.timeline_view.border_subtitle = ""
+            return
+        from engine.debug.breakpoints import BreakpointPlan
 
-                try:
-                    cond = bp.compiled(graph)
-                except BreakpointError as err:
-                    self.notify(f"{bp.describe()}: {err}", severity="error", timeout=6)
-                    continue
-                except Exception as err:  # a condition from a file must not end the app
-                    self.notify(f"{bp.describe()}: {_why(err)}", severity="error", timeout=6)
-                    continue
-            elif bp.kind == "node":
-                spots = {i for i, (_, subject) in enumerate(layout) if subject == bp.target}
-            else:
-                spots = {next((i for i, (ph, _) in enumerate(layout) if ph == bp.target), -1)}
-                spots.discard(-1)
-            (enabled if bp.enabled else disabled).update(spots)
-            if bp.enabled:
-                checks.append((bp, frozenset(spots), cond))
-        self._checks = tuple(checks)
-        self._marks = (frozenset(enabled), frozenset(disabled - enabled))
+        def refused(bp: Breakpoint, err: Exception) -> None:
+            # A condition from a file (or for another graph) must not end the app.
+            from engine.debug.errors import BreakpointError
+
+            why = str(err) if isinstance(err, BreakpointError) else _why(err)
+            self.notify(f"{bp.describe()}: {why}", severity="error", timeout=6)
+
+        plan = BreakpointPlan.of(breakpoints, self.timeline.program.graph, on_error=refused)
+        self._plan = plan
+        self._marks = (plan.marks, plan.disabled_marks)
         self._show_marks(self._nonfinite())
         shown = [bp.describe() for bp in breakpoints if bp.enabled]
         # Conditions come from files and may hold brackets (C[ix] > 0): never markup.
@@ -411,25 +400,15 @@ class Debugger(_Base):
     # --- playing -----------------------------------------------------------------------------
 
     def _stop_at(self, seq: int) -> Hit | None:
-        """Whether playing stops at event ``seq``: node and phase breakpoints by position,
-        conditions evaluated at the event, then the first non-finite number."""
-        from engine.debug.search import Hit
+        """Whether playing stops at event ``seq``: where a breakpoint hits
+        (:meth:`~engine.debug.breakpoints.BreakpointPlan.hit_at`), then the first
+        non-finite number."""
+        from engine.debug.breakpoints import Hit
 
-        pos = seq % len(self._layout)
-        phase, subject = self._layout[pos]
-        frame: Frame | None = None
-        for bp, spots, cond in self._checks:
-            if cond is None:
-                if pos in spots:
-                    return Hit(seq, bp, bp.reason(phase, subject))
-            elif cond.checked_at(pos):
-                frame = frame or self.timeline.frame(seq)
-                try:
-                    holds = cond.holds(frame, self.timeline)
-                except Exception as err:  # stop here, and say why, rather than end the app
-                    return Hit(seq, bp, f"{bp.describe()} cannot be evaluated here: {_why(err)}")
-                if holds:
-                    return Hit(seq, bp, bp.reason(phase, subject))
+        if self._plan is not None:
+            hit = self._plan.hit_at(self.timeline, seq)
+            if hit is not None:
+                return hit
         if self.stop_on_nonfinite:
             found = self._nonfinite()
             if found is not None and found[0] == seq:
@@ -484,7 +463,8 @@ class Debugger(_Base):
             )
             self.notify(f"Breakpoint on {name} removed.", timeout=3)
             return
-        from engine.debug.search import Breakpoint, BreakpointError
+        from engine.debug.breakpoints import Breakpoint
+        from engine.debug.errors import BreakpointError
 
         try:
             bp = Breakpoint.on_node(name, self.timeline.program.graph)

@@ -41,13 +41,12 @@ from textual import events
 from textual.notifications import Notification, Notify, SeverityLevel
 
 from engine.errors import ScenarioError
+from engine.open import open_program
 from engine.report.fmt import printable
-from engine.scenario.loader import load
 from engine.scenario.records import MAX_FILE_BYTES
-from engine.step.run import make_program
+from engine.step.layout import step_layout
 from engine.timeline.runs import Runs
 from engine.timeline.timeline import Timeline
-from tui.panes.timeline import step_layout
 
 if TYPE_CHECKING:
     from tui.app import BpdbgApp
@@ -174,7 +173,7 @@ def _watch(app: BpdbgApp, path: Path, source: str, stop: threading.Event) -> Non
                 on_ui(partial(say, back, timeout=3))
                 continue
             try:
-                program = make_program(load(path, source=source))
+                program = open_program(source)
             except ScenarioError as err:
                 on_ui(partial(_failed, app, str(err)))
                 continue
@@ -245,8 +244,8 @@ def same_place(old: Timeline, cursor: int, new: Timeline) -> int:
     and node if ``new`` has that event, else the same position (clamped).
     """
     step, pos = old.locate(cursor)
-    before = step_layout(old.program.graph)
-    after = step_layout(new.program.graph)
+    before = step_layout(old.program.graph).events
+    after = step_layout(new.program.graph).events
     here = before[pos] if pos < len(before) else None
     pos = after.index(here) if here in after else min(pos, len(after) - 1)
     step = max(0, min(step, new.total_steps - 1))

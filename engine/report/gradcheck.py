@@ -23,7 +23,8 @@ import msgspec
 import numpy as np
 
 from engine.report import fmt
-from engine.step.run import OptState, Params, Program, forward_values, run_step
+from engine.step.program import OptState, Params, Program
+from engine.step.run import forward_values, run_step
 
 STEP = 1e-6
 """Relative finite-difference step."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import msgspec
 
-from engine.step.run import OptState, Params, Program
+from engine.step.program import OptState, Params, Program
 from engine.timeline.timeline import Timeline
 
 

@@ -27,8 +27,11 @@ from collections.abc import Callable, Mapping
 import msgspec
 import numpy as np
 
+from engine.graph.graph import Graph
 from engine.step.events import Event
-from engine.step.run import OptState, Params, Program, StepResult, run_step, step_footprint
+from engine.step.layout import StepLayout, step_layout
+from engine.step.program import OptState, Params, Program, step_footprint
+from engine.step.run import StepResult, run_step
 
 KEYFRAME_BUDGET = 16 * 2**20
 """Bytes of keyframes a timeline keeps at most (parameters + optimizer buffers)."""
@@ -50,10 +53,7 @@ class StepRecord(msgspec.Struct, frozen=True, eq=False):
         params_before: Parameters at the start of the step.
         state_before: Optimizer buffers at the start of the step.
         result: What the step computed, events included.
-        value_at: For each node, the position (in the step) of the event that computes
-            it; -1 for leaves, known from the start.
-        grad_at: For each node with a gradient, the position of its backward event.
-        update_at: For each parameter, the position of its update event.
+        layout: Where each event sits in the step.
     """
 
     step: int
@@ -61,18 +61,32 @@ class StepRecord(msgspec.Struct, frozen=True, eq=False):
     params_before: Params
     state_before: OptState
     result: StepResult
-    value_at: Mapping[str, int]
-    grad_at: Mapping[str, int]
-    update_at: Mapping[str, int]
+    layout: StepLayout
 
     @property
     def events(self) -> tuple[Event, ...]:
         return self.result.events
 
     @property
+    def value_at(self) -> Mapping[str, int]:
+        """For each node, the position (in the step) of the event that computes it; -1 for
+        leaves, known from the start."""
+        return self.layout.value_pos
+
+    @property
+    def grad_at(self) -> Mapping[str, int]:
+        """For each node with a gradient, the position of its backward event."""
+        return self.layout.backward_pos
+
+    @property
+    def update_at(self) -> Mapping[str, int]:
+        """For each parameter, the position of its update event."""
+        return self.layout.update_pos
+
+    @property
     def loss_at(self) -> int:
         """Position of the loss event."""
-        return next(i for i, e in enumerate(self.events) if e.phase == "loss")
+        return self.layout.loss_pos
 
 
 class Frame(msgspec.Struct, frozen=True, eq=False):
@@ -106,13 +120,13 @@ class Frame(msgspec.Struct, frozen=True, eq=False):
 
         Parameters hold their values at the start of the step: the forward pass used those.
         """
-        at, vals, pos = self.record.value_at, self.record.result.values, self.pos
-        return {k: vals[k] for k, p in at.items() if p <= pos}
+        at, vals, pos = self.record.layout.value_pos, self.record.result.values, self.pos
+        return {k: v for k, v in vals.items() if at.get(k, -1) <= pos}
 
     @property
     def grads(self) -> dict[str, np.ndarray]:
         """∂L/∂node for the nodes whose backward events have happened."""
-        at, grads, pos = self.record.grad_at, self.record.result.grads, self.pos
+        at, grads, pos = self.record.layout.backward_pos, self.record.result.grads, self.pos
         return {k: grads[k] for k, p in at.items() if p <= pos}
 
     @property
@@ -403,7 +417,9 @@ class Timeline:
         result = run_step(
             self.program, step, params, state, record=True, seq0=step * self.events_per_step
         )
-        rec = _make_record(step, step * self.events_per_step, params, state, result)
+        rec = _make_record(
+            step, step * self.events_per_step, params, state, result, self.program.graph
+        )
         self._records[step] = rec
         while len(self._records) > self._record_cap:
             self._records.popitem(last=False)
@@ -423,16 +439,6 @@ class Timeline:
 
 
 def _make_record(
-    step: int, seq0: int, params: Params, state: OptState, result: StepResult
+    step: int, seq0: int, params: Params, state: OptState, result: StepResult, graph: Graph
 ) -> StepRecord:
-    value_at: dict[str, int] = {k: -1 for k in result.values}
-    grad_at: dict[str, int] = {}
-    update_at: dict[str, int] = {}
-    for i, e in enumerate(result.events):
-        if e.phase in ("forward", "loss"):
-            value_at[e.node] = i
-        elif e.phase == "backward":
-            grad_at[e.node] = i
-        else:
-            update_at[e.param] = i
-    return StepRecord(step, seq0, params, state, result, value_at, grad_at, update_at)
+    return StepRecord(step, seq0, params, state, result, step_layout(graph))

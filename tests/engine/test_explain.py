@@ -11,7 +11,7 @@ import scenarios
 from engine.report import fmt
 from engine.report.explain import KINDS, ROLES, Line, explain
 from engine.scenario.loader import loads
-from engine.step.run import Program, make_program
+from engine.step.program import Program, make_program
 from engine.timeline.timeline import Frame, Timeline
 
 WORKED_EXAMPLE = """

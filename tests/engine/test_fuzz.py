@@ -36,14 +36,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import scenarios
-from engine.debug.search import WATCH_FUNCTIONS, Condition, ConditionError
+from engine.debug.conditions import WATCH_FUNCTIONS, Condition
+from engine.debug.errors import ConditionError
 from engine.errors import ScenarioError
 from engine.graph import expr as ex
 from engine.graph.ops import FUNCTIONS
 from engine.report import gradcheck, trace
 from engine.scenario.loader import load
 from engine.scenario.records import GraphSpec, OptimizerSpec, Scenario, TrainSpec
-from engine.step.run import make_program
+from engine.step.program import make_program
 from engine.timeline.timeline import Timeline
 
 # A warning is output too (Python prints it on stderr, beside a one-line refusal).

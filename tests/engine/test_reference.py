@@ -56,7 +56,7 @@ from hypothesis import strategies as st
 
 from engine.scenario.loader import loads
 from engine.scenario.records import Scenario
-from engine.step.run import make_program
+from engine.step.program import make_program
 from engine.timeline.timeline import Timeline
 
 

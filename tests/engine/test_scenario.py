@@ -21,6 +21,7 @@ import engine.scenario.loader as scenario_module
 import engine.scenario.records as records_module
 import scenarios
 from engine.errors import ScenarioError
+from engine.open import open_program
 from engine.report.fmt import printable
 from engine.scenario import data
 from engine.scenario.loader import load, loads
@@ -34,7 +35,6 @@ from engine.scenario.records import (
     MAX_WEIGHT_ELEMENTS,
     Scenario,
 )
-from engine.step.run import load_program
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 BAD = DATA / "bad"
@@ -244,7 +244,7 @@ def test_bad_file_is_refused(stem: str, place: str, message: str | tuple[str, ..
     either way one line, with every control character from the file escaped."""
     path = BAD / f"{stem}.toml"
     with pytest.raises(ScenarioError) as caught:
-        load_program(str(path))
+        open_program(str(path))
     err = caught.value
     text = str(err)
     assert printable(text) == text

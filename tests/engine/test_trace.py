@@ -18,7 +18,7 @@ import pytest
 from engine.report import trace
 from engine.scenario.loader import loads
 from engine.step.events import Backward, Forward, Loss, Update
-from engine.step.run import Program, make_program
+from engine.step.program import Program, make_program
 from engine.timeline.timeline import Timeline
 
 GOLDEN = Path(__file__).parent.parent / "golden"

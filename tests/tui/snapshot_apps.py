@@ -28,11 +28,11 @@ from engine.scenario.records import (
     Scenario,
     TrainSpec,
 )
-from engine.step.run import Program, make_program
+from engine.step.layout import step_layout
+from engine.step.program import Program, make_program
 from tui.app import BpdbgApp
 from tui.panes.chain_rule.widget import ChainRuleView
 from tui.panes.header import PARTS
-from tui.panes.timeline import step_layout
 
 THEME = "textual-dark"
 
@@ -130,7 +130,7 @@ def make_app(program: Program) -> BpdbgApp:
 
 def event_seq(program: Program, phase: str, subject: str, step: int = 0) -> int:
     """The ``seq`` of the event of ``phase`` about ``subject`` in ``step``."""
-    layout = step_layout(program.graph)
+    layout = step_layout(program.graph).events
     return step * len(layout) + layout.index((phase, subject))
 
 

@@ -25,14 +25,15 @@ from snapshot_apps import (
 )
 from textual.widgets import Input, Markdown, OptionList, Static
 
-from engine.debug.search import Breakpoint
+from engine.debug.breakpoints import Breakpoint
+from engine.step.layout import step_layout
 from engine.timeline.timeline import Frame, Timeline
 from scenarios import builtin_dir
 from tui.actions import ACTIONS, ActionsProvider
 from tui.app import BpdbgApp
 from tui.graph_view import GraphView
 from tui.panes.chain_rule.widget import wrap
-from tui.panes.timeline import TimelineView, step_layout
+from tui.panes.timeline import TimelineView
 from tui.screens.help import HelpScreen, key_rows
 from tui.screens.notes import NotesScreen
 from tui.screens.picker import PickerScreen
@@ -61,7 +62,7 @@ def test_step_layout_is_the_engines_order(make) -> None:
     program = make()
     timeline = Timeline(program)
     events = timeline.record(0).events
-    assert step_layout(program.graph) == tuple((e.phase, e.subject) for e in events)
+    assert step_layout(program.graph).events == tuple((e.phase, e.subject) for e in events)
 
 
 async def test_the_first_frame_shows_the_event_whole() -> None:
@@ -346,16 +347,16 @@ async def test_a_slow_load_never_holds_up_the_picker(monkeypatch, tmp_path) -> N
     from tui.screens import picker as picker_screen
 
     release = threading.Event()
-    real_load = picker_screen.load
+    real_open = picker_screen.open_program
 
-    def slow_load(path, **kwargs):
-        if str(path) == str(good):  # not the built-ins the picker lists
+    def slow_open(ref, steps=None):
+        if ref == str(good):
             release.wait(60)
-        return real_load(path, **kwargs)
+        return real_open(ref, steps)
 
     good = tmp_path / "other.toml"
     good.write_text((builtin_dir() / "xor.toml").read_text(encoding="utf-8"), encoding="utf-8")
-    monkeypatch.setattr(picker_screen, "load", slow_load)
+    monkeypatch.setattr(picker_screen, "open_program", slow_open)
     app = make_app(worked_example())
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)

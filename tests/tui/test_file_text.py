@@ -12,7 +12,7 @@ from textual import events
 from textual.content import Content
 from textual.widgets import Input, Markdown, OptionList, Static
 
-from engine.step.run import load_program
+from engine.open import open_program
 from tui.app import BpdbgApp
 from tui.screens.breakpoints import BreakpointsScreen
 from tui.screens.help import HelpScreen
@@ -59,7 +59,7 @@ def assert_clean(app: BpdbgApp) -> None:
 
 
 async def test_the_name_and_description_are_shown_escaped_everywhere(tmp_path: Path) -> None:
-    program = load_program(str(nasty_scenario(tmp_path)))
+    program = open_program(str(nasty_scenario(tmp_path)))
     app = make_app(program)
     async with app.run_test(size=(160, 50), notifications=True) as pilot:
         await settle(pilot)
@@ -94,7 +94,7 @@ async def test_opened_says_the_name_as_text(tmp_path: Path) -> None:
     app = make_app(worked_example())
     async with app.run_test(size=(120, 40), notifications=True) as pilot:
         await settle(pilot)
-        app.set_program(load_program(str(nasty_scenario(tmp_path))))
+        app.set_program(open_program(str(nasty_scenario(tmp_path))))
         await wait_until(pilot, lambda: said(app, "Opened Nasty"), "the Opened note")
         note = list(app._notifications)[-1]
         assert "[/]" in note.message and "\\x1b[2J\\x07" in note.message

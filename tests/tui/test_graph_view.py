@@ -19,7 +19,7 @@ from engine.scenario.records import (
     Scenario,
     TrainSpec,
 )
-from engine.step.run import Program, make_program
+from engine.step.program import Program, make_program
 from engine.timeline.timeline import Frame, Timeline
 from tui.graph_view import (
     ARROW,

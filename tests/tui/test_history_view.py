@@ -18,7 +18,7 @@ from engine.scenario.records import (
     Scenario,
     TrainSpec,
 )
-from engine.step.run import Program, make_program
+from engine.step.program import Program, make_program
 from engine.timeline.timeline import Timeline
 from tui.panes.history import (
     MAX_ELEMENTS,

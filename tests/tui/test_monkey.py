@@ -20,7 +20,7 @@ from snapshot_apps import make_app, send_keys, settle
 from textual.pilot import Pilot
 from textual.widgets import Input, Static
 
-from engine.step.run import load_program
+from engine.open import open_program
 from scenarios import builtin_ids
 from tui.actions import ACTIONS
 from tui.app import BpdbgApp
@@ -109,7 +109,7 @@ class Monkey:
 
     async def run(self, budget: int) -> None:
         while self.keys < budget and not self.problems:
-            app = make_app(load_program(self.scenario))
+            app = make_app(open_program(self.scenario))
             self.record(app)
             size = (self.rng.randint(20, 220), self.rng.randint(8, 70))
             async with app.run_test(size=size, notifications=True) as pilot:
@@ -206,7 +206,7 @@ async def test_monkey(scenario: str) -> None:
 )
 async def test_what_the_monkey_found(size: tuple[int, int], keys: tuple[str, ...]) -> None:
     """Each burst of keys that once ended the app."""
-    app = make_app(load_program("xor"))
+    app = make_app(open_program("xor"))
     async with app.run_test(size=size) as pilot:
         await pilot.pause()
         await send_keys(pilot, *keys, pause=False)
@@ -220,7 +220,7 @@ async def test_what_the_monkey_found(size: tuple[int, int], keys: tuple[str, ...
 async def test_page_keys_in_the_history_chooser_with_no_room(size: tuple[int, int]) -> None:
     """On a short terminal the history's parameter chooser opens a list with no room to
     show; a page key there failed inside Textual (the monkey found it)."""
-    app = make_app(load_program("xor"))
+    app = make_app(open_program("xor"))
     async with app.run_test(size=size) as pilot:
         await settle(pilot)
         chooser = app.history_view._chooser
@@ -236,7 +236,7 @@ async def test_page_keys_in_the_history_chooser_with_no_room(size: tuple[int, in
 async def test_page_keys_in_a_palette_right_away(opens: str) -> None:
     """The palettes the app opens (ctrl+p, and "Change theme" from it) page only once
     their list is laid out (the monkey found Textual's failing before)."""
-    app = make_app(load_program("xor"))
+    app = make_app(open_program("xor"))
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
         getattr(app, opens)()

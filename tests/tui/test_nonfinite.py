@@ -19,8 +19,8 @@ from snapshot_apps import (
 )
 from textual.widgets import Input
 
+from engine.open import open_program
 from engine.report.diagnose import first_nonfinite_event
-from engine.step.run import load_program
 from engine.timeline.timeline import Timeline
 from scenarios import builtin_dir
 from tui.app import BpdbgApp
@@ -46,7 +46,7 @@ def variant(folder: Path, which: str) -> str:
 async def test_a_scenario_with_huge_numbers_runs_and_stops_at_its_first_inf(
     tmp_path: Path, which: str
 ) -> None:
-    program = load_program(variant(tmp_path, which))
+    program = open_program(variant(tmp_path, which))
     full = Timeline(program)
     full.ensure(program.steps - 1)
     first = first_nonfinite_event(full)

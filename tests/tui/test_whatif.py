@@ -22,6 +22,7 @@ from snapshot_apps import (
 )
 from textual.widgets import Input, OptionList, Static
 
+from engine.open import open_program
 from engine.report.gradcheck import check_param
 from engine.scenario.records import OptimizerSpec
 from engine.timeline.runs import Branch
@@ -36,7 +37,6 @@ from engine.timeline.whatif import (
 )
 from scenarios import builtin_dir
 from tui.app import BpdbgApp
-from tui.cli import load_program
 from tui.export import scenario_id
 from tui.live_reload import _WATCHERS, same_place
 from tui.panes.timeline import TimelineView
@@ -70,7 +70,7 @@ async def what_if(pilot, params: str = "", lr: str | None = None, optimizer: str
 
 
 def ravine():
-    return load_program("ravine-sgd")
+    return open_program("ravine-sgd")
 
 
 # --- what-if: parsing -----------------------------------------------------------------------
@@ -373,7 +373,7 @@ async def wait_for(pilot, condition, rewrite=None, what: str = "the reload") -> 
 async def test_live_reload_keeps_the_cursor(tmp_path: Path) -> None:
     path = tmp_path / "valley.toml"
     path.write_text(RAVINE, encoding="utf-8")
-    program = load_program(str(path))
+    program = open_program(str(path))
     app = make_app(program)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
@@ -401,7 +401,7 @@ async def test_a_bad_edit_shows_the_error_and_keeps_the_last_good_scenario(
 ) -> None:
     path = tmp_path / "valley.toml"
     path.write_text(RAVINE, encoding="utf-8")
-    program = load_program(str(path))
+    program = open_program(str(path))
     app = make_app(program)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
@@ -442,7 +442,7 @@ async def test_a_burst_of_bad_saves_shows_one_error_updated(tmp_path: Path) -> N
     the latest, not a stack of them."""
     path = tmp_path / "valley.toml"
     path.write_text(RAVINE, encoding="utf-8")
-    app = make_app(load_program(str(path)))
+    app = make_app(open_program(str(path)))
     async with app.run_test(size=(120, 40), notifications=True) as pilot:
         await settle(pilot)
         await watching(pilot)
@@ -465,7 +465,7 @@ async def test_a_burst_of_bad_saves_shows_one_error_updated(tmp_path: Path) -> N
 async def test_a_deleted_file_says_so_and_is_picked_up_when_back(tmp_path: Path) -> None:
     path = tmp_path / "valley.toml"
     path.write_text(RAVINE, encoding="utf-8")
-    program = load_program(str(path))
+    program = open_program(str(path))
     app = make_app(program)
     async with app.run_test(size=(120, 40), notifications=True) as pilot:
         await settle(pilot)
@@ -498,7 +498,7 @@ async def test_a_pipe_in_place_of_the_file_is_refused_and_reload_goes_on(tmp_pat
     silently. It says the file is not a regular file, and reloads once it is one again."""
     path = tmp_path / "valley.toml"
     path.write_text(RAVINE, encoding="utf-8")
-    app = make_app(load_program(str(path)))
+    app = make_app(open_program(str(path)))
     async with app.run_test(size=(120, 40), notifications=True) as pilot:
         await settle(pilot)
         await watching(pilot)
@@ -611,7 +611,7 @@ async def test_gradient_check_agrees_at_the_worked_examples_backward_of_w1() -> 
 
 
 async def test_a_large_parameter_is_checked_in_the_background_with_progress() -> None:
-    program = load_program("spiral-mlp", steps=4)  # W1 is 2×64: more than checked at once
+    program = open_program("spiral-mlp", steps=4)  # W1 is 2×64: more than checked at once
     app = make_app(program)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
@@ -633,7 +633,7 @@ async def test_a_large_parameter_is_checked_in_the_background_with_progress() ->
 async def test_stepping_past_a_backward_event_sets_no_check_going() -> None:
     """Only an event the cursor rests on is checked in the background: flying past it
     (holding n, playing) leaves the interpreter to the stepping."""
-    program = load_program("spiral-mlp", steps=4)
+    program = open_program("spiral-mlp", steps=4)
     app = make_app(program)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)

@@ -28,7 +28,7 @@ from textual.reactive import reactive
 from textual.widget import Widget
 
 from engine.report.fmt import printable
-from engine.step.run import Program
+from engine.step.program import Program
 from engine.timeline.timeline import Frame, Timeline
 from tui.drawing.theme_colors import theme_color
 from tui.drawing.value_axis import value_axis

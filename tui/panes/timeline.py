@@ -2,7 +2,7 @@
 
 A run can hold millions of events, so this is a Line API widget: it renders only the
 visible lines, and builds each from the graph alone. Every step emits the same events in
-the same order (:func:`step_layout`), so a line's label is a lookup, and scrolling never
+the same order (:class:`engine.step.layout.StepLayout`), so a line's label is a lookup, and scrolling never
 computes or materialises a step.
 """
 
@@ -18,7 +18,7 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from engine.graph.graph import Graph
+from engine.step.layout import step_layout
 from engine.timeline.timeline import Frame, Timeline
 from tui.drawing.restyle import RestyledOnCss
 
@@ -31,21 +31,6 @@ DISABLED = "○"
 NONFINITE = "✖"
 """Marks the first event where a NaN or an infinity appears."""
 MARKS = {"breakpoint": BREAKPOINT, "disabled": DISABLED, "nonfinite": NONFINITE}
-
-
-def step_layout(graph: Graph) -> tuple[tuple[str, str], ...]:
-    """The ``(phase, subject)`` of each event of a step, in order.
-
-    The engine emits, every step: a forward event per node of ``graph.forward_order``,
-    the loss, a backward event per node of ``graph.backward_order``, and an update per
-    parameter. Knowing this, any event's subject is known without running anything.
-    """
-    return (
-        *(("forward", n) for n in graph.forward_order),
-        ("loss", graph.loss),
-        *(("backward", n) for n in graph.backward_order),
-        *(("update", p) for p in graph.params),
-    )
 
 
 def event_label(phase: str, subject: str, loss: str) -> str:
@@ -120,7 +105,7 @@ class TimelineView(RestyledOnCss, ScrollView, can_focus=False):
         if timeline is not self._timeline:
             self._timeline = timeline
             graph = timeline.program.graph
-            self._layout = step_layout(graph)
+            self._layout = step_layout(graph).events
             self._labels = tuple(event_label(p, s, graph.loss) for p, s in self._layout)
             # Room the long form keeps for labels: every line takes the same form, so that
             # the columns line up whatever the event.

@@ -20,13 +20,9 @@ from textual.content import Content
 from textual.widgets import Button, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
-from engine.debug.search import (
-    WATCH_FUNCTIONS,
-    Breakpoint,
-    BreakpointError,
-    ConditionError,
-    valid_names,
-)
+from engine.debug.breakpoints import Breakpoint
+from engine.debug.conditions import WATCH_FUNCTIONS, valid_names
+from engine.debug.errors import BreakpointError, ConditionError
 from engine.graph.graph import Graph
 from engine.report.fmt import printable
 from engine.step.events import PHASES

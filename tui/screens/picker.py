@@ -22,10 +22,11 @@ from textual.widgets import Input, Label, OptionList, Static
 from textual.widgets.option_list import Option, OptionDoesNotExist
 
 from engine.errors import ScenarioError
+from engine.open import open_program
 from engine.report.fmt import printable
 from engine.scenario.loader import load
-from engine.step.run import Program, make_program
-from scenarios import builtin_dir, builtin_ids, resolve
+from engine.step.program import Program
+from scenarios import builtin_dir, builtin_ids
 from tui.screens.choice_list import ChoiceList
 from tui.screens.dialog import Dialog
 from tui.screens.text_input import TextInput
@@ -163,7 +164,7 @@ class PickerScreen(Dialog[Program | None]):
             result: Program | str
             try:
                 # As the command line does: messages and the title name what was chosen.
-                result = make_program(load(resolve(ref), source=ref))
+                result = open_program(ref)
             except ScenarioError as err:
                 result = str(err)
             except OSError as err:  # from finding the file: a name too long, a loop
