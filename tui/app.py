@@ -17,7 +17,7 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.message import Message
-from textual.notifications import SeverityLevel
+from textual.notifications import Notification, Notify, SeverityLevel
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.timer import Timer
@@ -25,9 +25,10 @@ from textual.worker import get_current_worker
 
 from engine.report.fmt import printable
 from engine.step.program import Program
-from engine.timeline.runs import Runs
+from engine.timeline.runs import Runs, run_label, run_of_step
 from engine.timeline.timeline import Frame, Timeline
 from tui.actions import ACTIONS, ActionsProvider, bindings
+from tui.collector import resume_gc
 from tui.debugger import Debugger
 from tui.graph_view import GraphView
 from tui.pacing import cancel_check
@@ -37,13 +38,13 @@ from tui.panes.footer import KeyFooter
 from tui.panes.header import HeaderBar
 from tui.panes.history import HistoryView
 from tui.panes.timeline import TimelineView
-from tui.startup import resume_gc
 
 if TYPE_CHECKING:
     from textual.command import CommandListItem
     from textual.widget import AwaitMount
 
     from engine.debug.breakpoints import Breakpoint
+    from tui.live_reload import FileNews, FileReloaded, ScenarioWatcher
 
 PHASE_COLORS = {
     "forward": "text-primary",
@@ -122,6 +123,10 @@ class BpdbgApp(Debugger, App[int]):
         self._history_shown_at = 0.0
         self._bindings_shown: tuple[bool | None, ...] = ()
         self._quitting = False
+        self._watcher: ScenarioWatcher | None = None
+        """The open scenario's file watcher (live reload), if it comes from a file."""
+        self._file_note: Notification | None = None
+        """Live reload's news shown now: the next replaces it."""
         self.header = HeaderBar(id="header")
         self.timeline_view = TimelineView(id="timeline")
         self.graph_view = GraphView(id="graph")
@@ -282,9 +287,75 @@ class BpdbgApp(Debugger, App[int]):
         self._start(seq)
 
     def _watch_scenario_file(self) -> None:
-        from tui.live_reload import watch_scenario_file
+        """Watch the file of the open scenario (:mod:`tui.live_reload`), instead of any
+        file watched before."""
+        from tui.live_reload import ScenarioWatcher, watched_file
 
-        watch_scenario_file(self)
+        if self._watcher is not None:
+            self._watcher.stop()
+            self._watcher = None
+        source = self.runs.original.program.scenario.source
+        path = watched_file(source)
+        if path is None:
+            return
+        self._watcher = ScenarioWatcher(
+            path,
+            source,
+            post=self.post_message,
+            cursor_step=lambda: self.cursor // self.timeline.events_per_step,
+            running=lambda: self.is_running,
+        )
+        self._watcher.start()
+
+    def on_file_news(self, message: FileNews) -> None:
+        if message.watcher is self._watcher:  # else from a file no longer open
+            self._file_news(
+                message.text,
+                title=message.title,
+                severity=message.severity,
+                timeout=message.timeout,
+            )
+
+    def on_file_reloaded(self, message: FileReloaded) -> None:
+        """Show the reloaded scenario where the cursor was; its what-ifs were of the old."""
+        from tui.live_reload import same_place
+
+        if message.watcher is not self._watcher:
+            return
+        timeline = message.timeline
+        seq = same_place(self.timeline, self.cursor, timeline)
+        dropped = len(self.runs.branches)
+        self.runs = Runs(timeline)
+        self.set_timeline(timeline, seq)
+        note = f" (its {dropped} what-if branch(es) were of the old version)" if dropped else ""
+        self._file_news(f"Reloaded {timeline.program.scenario.source}{note}", timeout=4)
+
+    def _file_news(
+        self,
+        text: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float = 4,
+    ) -> None:
+        """Show live reload's news, in place of the news it showed before.
+
+        Textual has no public call to withdraw one notification; ``_unnotify`` is what its
+        toasts call when they expire. The one withdrawn is also made to expire now, in
+        case the app has not handled its :class:`Notify` yet (news can come in quick
+        succession): Textual drops an expired notification instead of showing it. A burst
+        of bad saves then shows one error, updated.
+        """
+        previous, self._file_note = self._file_note, None
+        if previous is not None:
+            previous.timeout = 0
+            if previous in self._notifications:
+                self._unnotify(previous)
+        note = Notification(
+            printable(text, newlines=True), printable(title), severity, timeout, markup=False
+        )
+        self._file_note = note
+        self.post_message(Notify(note))
 
     # --- the header --------------------------------------------------------------------------
 
@@ -534,19 +605,59 @@ class BpdbgApp(Debugger, App[int]):
         self.push_screen(HelpScreen(self.timeline.program.scenario.name))
 
     def action_what_if(self) -> None:
-        from tui.screens.whatif import open_what_if
+        """``w``: the what-if dialog at the cursor's step; switch to the run it hands back."""
+        from tui.screens.whatif import WhatIfScreen
 
-        open_what_if(self)
+        if self.frame is None:
+            return
+        step = self.frame.step
+        # Before a branch's first step, the run shown is its parent's: branch from that.
+        current = run_of_step(self.timeline, step)
+        runs = self.runs
+
+        def chosen(run: Timeline | None) -> None:
+            if run is None or run is self.timeline:
+                return
+            if self.runs is not runs:  # the file was reloaded while the dialog was open
+                self.notify("The scenario was reloaded meanwhile: make the what-if again.")
+                return
+            if run is not runs.original and run not in runs.branches:
+                runs.branches.append(run)  # type: ignore[arg-type]  # a new Branch
+                note = f"New branch from step {run.first_step}: {run_label(run)}. W: the original."
+            else:
+                note = f"Now showing {run_label(run)}."
+            if run is not runs.original:
+                runs.last_branch = run
+            self.set_timeline(run)
+            self.notify(note, timeout=4)
+
+        screen = WhatIfScreen(
+            runs, current, step, shown=self.timeline, cursor_blink=self._cursor_blink
+        )
+        self.push_screen(screen, chosen)
 
     def action_original_run(self) -> None:
-        from tui.screens.whatif import toggle_original
-
-        toggle_original(self)
+        """``W``: back to the original run, or from it forth to the last what-if shown."""
+        runs = self.runs
+        if self.timeline is not runs.original:
+            runs.last_branch = self.timeline
+            self.set_timeline(runs.original)
+            self.notify("Back to the original run (W: forth to the what-if).", timeout=3)
+        elif runs.last_branch is not None:
+            self.set_timeline(runs.last_branch)
+            self.notify(f"Forth to {run_label(runs.last_branch)}.", timeout=3)
+        else:
+            self.notify("No what-if yet: press w to make one.", timeout=3)
 
     def action_save_screenshot(self) -> None:
-        from tui.export import save_screenshot
+        from tui.export import save_screenshot, screenshot_name
 
-        save_screenshot(self)
+        frame = self.frame
+        step, seq = (frame.step, frame.seq) if frame is not None else (0, 0)
+        runs = self.runs
+        branch = runs.branches.index(self.timeline) + 1 if self.timeline in runs.branches else 0  # type: ignore[arg-type]
+        name = screenshot_name(runs.original.program.scenario.source, step, seq, branch)
+        save_screenshot(self, name)
 
 
 def _scenario_breakpoints(program: Program) -> tuple[Breakpoint, ...]:

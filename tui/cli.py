@@ -27,7 +27,7 @@ from engine.scenario.records import MAX_STEPS
 from engine.step.program import Program
 from engine.timeline.timeline import Timeline
 from scenarios import builtin_dir, builtin_ids
-from tui.startup import resume_gc
+from tui.collector import resume_gc
 
 PROG = "bpdbg"
 DEFAULT_SCENARIO = "worked-example"

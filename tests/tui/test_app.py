@@ -169,11 +169,11 @@ async def test_the_collector_resumes_once_the_first_frame_is_up(monkeypatch) -> 
     after freezing what start-up made, as soon as its first frame is painted."""
     import gc
 
-    from tui import startup
+    from tui import collector
 
     frozen: list[bool] = []
     monkeypatch.setattr(gc, "freeze", lambda: frozen.append(True))  # not this test process
-    monkeypatch.setattr(startup, "_paused", True)
+    monkeypatch.setattr(collector, "_paused", True)
     gc.disable()
     try:
         app = make_app(worked_example())

@@ -38,7 +38,7 @@ from engine.timeline.whatif import (
 from scenarios import builtin_dir
 from tui.app import BpdbgApp
 from tui.export import scenario_id
-from tui.live_reload import _WATCHERS, same_place
+from tui.live_reload import same_place
 from tui.panes.timeline import TimelineView
 from tui.screens.whatif import WhatIfScreen
 
@@ -344,7 +344,9 @@ RAVINE = (builtin_dir() / "ravine-sgd.toml").read_text(encoding="utf-8")
 
 async def watching(pilot) -> None:
     """Wait until the app watches its scenario's file (it starts shortly after start-up)."""
-    await wait_until(pilot, lambda: pilot.app in _WATCHERS, "the scenario's file to be watched")
+    await wait_until(
+        pilot, lambda: pilot.app._watcher is not None, "the scenario's file to be watched"
+    )
 
 
 REWRITE_SECONDS = 2.0

@@ -9,8 +9,6 @@ choosing one switches to it. The dialog hands back the run to show, or None.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 from textual import on
 from textual.app import ComposeResult
@@ -22,15 +20,12 @@ from textual.widgets.option_list import Option
 
 from engine.report import fmt
 from engine.report.fmt import printable
-from engine.timeline.runs import Runs, run_label, run_of_step
+from engine.timeline.runs import Runs, run_label
 from engine.timeline.timeline import Timeline
 from engine.timeline.whatif import WhatIfError, make_branch, optimizer_text, parse_whatif
 from tui.screens.choice_list import ChoiceList
 from tui.screens.dialog import Dialog
 from tui.screens.text_input import TextInput
-
-if TYPE_CHECKING:
-    from tui.app import BpdbgApp
 
 OPTIMIZER_HINT = "sgd · momentum momentum=0.9 · adam betas=0.9,0.999 eps=1e-8"
 MAX_SHOWN = 12
@@ -184,51 +179,3 @@ class WhatIfScreen(Dialog[Timeline | None]):
         index = int(event.option.id or 0)
         if 0 <= index < len(runs):
             self.dismiss(runs[index])
-
-
-# --- what the app's keys do (w, W) -----------------------------------------------------------
-
-
-def open_what_if(app: BpdbgApp) -> None:
-    """``w``: the dialog at the cursor's step; switch to the run it hands back."""
-    if app.frame is None:
-        return
-    step = app.frame.step
-    # Before a branch's first step, the run shown is its parent's: branch from that.
-    current = run_of_step(app.timeline, step)
-    runs = app.runs
-
-    def chosen(run: Timeline | None) -> None:
-        if run is None or run is app.timeline:
-            return
-        if app.runs is not runs:  # the file was reloaded while the dialog was open
-            app.notify("The scenario was reloaded meanwhile: make the what-if again.")
-            return
-        if run is not runs.original and run not in runs.branches:
-            runs.branches.append(run)  # type: ignore[arg-type]  # a new Branch
-            note = f"New branch from step {run.first_step}: {run_label(run)}. W: the original."
-        else:
-            note = f"Now showing {run_label(run)}."
-        if run is not runs.original:
-            runs.last_branch = run
-        app.set_timeline(run)
-        app.notify(note, timeout=4)
-
-    app.push_screen(
-        WhatIfScreen(runs, current, step, shown=app.timeline, cursor_blink=app._cursor_blink),
-        chosen,
-    )
-
-
-def toggle_original(app: BpdbgApp) -> None:
-    """``W``: back to the original run, or from it forth to the last what-if shown."""
-    runs = app.runs
-    if app.timeline is not runs.original:
-        runs.last_branch = app.timeline
-        app.set_timeline(runs.original)
-        app.notify("Back to the original run (W: forth to the what-if).", timeout=3)
-    elif runs.last_branch is not None:
-        app.set_timeline(runs.last_branch)
-        app.notify(f"Forth to {run_label(runs.last_branch)}.", timeout=3)
-    else:
-        app.notify("No what-if yet: press w to make one.", timeout=3)

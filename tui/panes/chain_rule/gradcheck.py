@@ -18,6 +18,7 @@ from __future__ import annotations
 import time
 import weakref
 from collections import OrderedDict
+from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING
 
@@ -34,7 +35,7 @@ from engine.timeline.timeline import Frame, Timeline
 from tui.pacing import cancel_check
 
 if TYPE_CHECKING:
-    from tui.panes.chain_rule.widget import ChainRuleView
+    from textual.widget import Widget
 
 IMMEDIATE_ELEMENTS = 64
 """Parameters with at most this many elements are checked while the event is shown…"""
@@ -176,12 +177,14 @@ class GradcheckSection:
     """Checks the gradient of the parameter whose backward event a pane shows.
 
     Args:
-        view: The pane the section belongs to; its :meth:`ChainRuleView.set_section`
-            receives updates while a check runs, and it hosts the worker and timer.
+        view: The pane the section belongs to: it hosts the worker and the timer.
+        show: Receives the section's lines anew while a check runs (the pane's
+            ``set_section``).
     """
 
-    def __init__(self, view: ChainRuleView) -> None:
+    def __init__(self, view: Widget, show: Callable[[list[Line]], None]) -> None:
         self._view = view
+        self._show = show
         # Per run, and only while the run exists: a new run never sees an old one's checks.
         self._cache: weakref.WeakKeyDictionary[Timeline, OrderedDict[tuple[int, str], ParamCheck]]
         self._cache = weakref.WeakKeyDictionary()
@@ -314,9 +317,9 @@ class GradcheckSection:
         if self._shown != job.key:
             return
         if job.result is not None:
-            self._view.set_section(check_lines(job.result))
+            self._show(check_lines(job.result))
         elif job.error is not None:
-            self._view.set_section(_error_lines(job.param, job.total, job.error))
+            self._show(_error_lines(job.param, job.total, job.error))
         elif job.done != self._shown_done:
             self._shown_done = job.done
-            self._view.set_section(progress_lines(job.param, job.done, job.total))
+            self._show(progress_lines(job.param, job.done, job.total))

@@ -130,7 +130,7 @@ class ChainRuleView(RestyledOnCss, ScrollView, can_focus=True, inherit_bindings=
         self._lines: list[Line] = []
         self._section: list[Line] = []
         """Lines below the derivation: the gradient check at a parameter's backward event."""
-        self.gradcheck = GradcheckSection(self)
+        self.gradcheck = GradcheckSection(self, self.set_section)
         self._wrapped: list[tuple[str, list[Fragment]]] = []
         self._wrap_width = -1
         self._base = Style()
