@@ -13,17 +13,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-import numpy as np
 from textual import work
 from textual.content import Content
 from textual.message import Message
 from textual.reactive import reactive
 from textual.worker import get_current_worker
 
-from engine.report import fmt
-from engine.report.diagnose import first_nonfinite_event, nonfinite_in_event
+from engine.report.diagnose import first_nonfinite_event, nonfinite_cause
 from engine.report.fmt import printable
-from engine.step.events import Backward, Forward, Loss, Update
 from engine.timeline.timeline import Frame, Timeline
 from tui.pacing import cancel_check
 
@@ -113,45 +110,6 @@ def search(
 def _why(err: Exception) -> str:
     """An unexpected error in one line: its kind and message."""
     return f"{type(err).__name__}: {err}"
-
-
-def nonfinite_cause(frame: Frame) -> str:
-    """Why the first non-finite number appeared at ``frame``'s event, read from the
-    numbers the event was computed from (one sentence, for the notification)."""
-    ev = frame.event
-    values = frame.values
-    inputs: list[tuple[str, np.ndarray]] = []
-    if isinstance(ev, (Forward, Loss)):
-        node = frame.program.graph[ev.node]
-        inputs = [(n, values[n]) for n in node.inputs if n in values]
-    elif isinstance(ev, Backward):
-        for t in ev.terms:
-            inputs.append((f"∂L/∂{t.via}", t.upstream))
-            if t.local is not None:
-                inputs.append((f"∂{t.via}/∂{ev.node}", t.local))
-    elif isinstance(ev, Update):
-        inputs = [(ev.param, ev.before), (f"∂L/∂{ev.param}", ev.grad)]
-        state = frame.record.state_before[ev.param]
-        inputs += [(f"the optimizer's {k}", v) for k, v in state.items()]
-    if not inputs:
-        return ""
-    arrays = [(name, np.asarray(a, dtype=np.float64)) for name, a in inputs]
-    for name, a in arrays:
-        if a.size and not np.isfinite(a).all():
-            return f"It is computed from {name}, which already holds a NaN or inf."
-    name, largest = max(
-        ((name, float(np.max(np.abs(a)))) for name, a in arrays if a.size), key=lambda t: t[1]
-    )
-    size = f"the largest {fmt.num(largest, 2)} (in {name})"
-    if "nan" in (nonfinite_in_event(ev) or ""):
-        return (
-            f"Everything it is computed from is finite, {size}: NaN comes from an undefined"
-            " operation such as ∞ − ∞, 0·∞ or 0/0 along the way."
-        )
-    return (
-        f"Everything it is computed from is finite, {size}: the result is too large for"
-        " a float64, whose largest number is about 1.8e+308."
-    )
 
 
 def nonfinite_badge(found: tuple[int, str]) -> str:

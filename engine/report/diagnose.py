@@ -4,6 +4,8 @@ gradients, dead ReLU units.
 - :func:`first_nonfinite_event` finds the first event of a run where a NaN or an
   infinity appears, and says which quantity holds it. ``c`` stops there by default
   (:func:`engine.debug.search.find_next`).
+- :func:`nonfinite_cause` says why it appeared there: inherited from an input, or made
+  by the event itself (an overflow, or an undefined operation).
 - :func:`gradient_health` measures each layer's gradient at one step and flags it:
 
   ==========================  =========  ==============================================
@@ -42,6 +44,7 @@ import msgspec
 import numpy as np
 
 from engine.graph.graph import Graph
+from engine.report import fmt
 from engine.step.events import Backward, Event, Forward, Loss, Update
 from engine.step.run import run_step
 from engine.timeline.timeline import Frame, StepRecord, Timeline
@@ -182,6 +185,50 @@ def first_nonfinite_event(timeline: Timeline) -> tuple[int, str] | None:
     with _CACHE_LOCK:
         _CACHE[timeline] = (start, step, found)
     return found
+
+
+def nonfinite_cause(frame: Frame) -> str:
+    """Why the first non-finite number appeared at ``frame``'s event, read from the
+    numbers the event was computed from: one sentence (empty for an event computed from
+    nothing), which the app's notification and ``bpdbg trace --format text`` show.
+
+    Either an input already holds a NaN or inf (the event inherits it), or every input
+    is finite and the event made it: an overflow past float64's largest number, or an
+    undefined operation (∞ − ∞, 0·∞, 0/0) for a NaN."""
+    ev = frame.event
+    values = frame.values
+    inputs: list[tuple[str, np.ndarray]] = []
+    if isinstance(ev, (Forward, Loss)):
+        node = frame.program.graph[ev.node]
+        inputs = [(n, values[n]) for n in node.inputs if n in values]
+    elif isinstance(ev, Backward):
+        for t in ev.terms:
+            inputs.append((f"∂L/∂{t.via}", t.upstream))
+            if t.local is not None:
+                inputs.append((f"∂{t.via}/∂{ev.node}", t.local))
+    elif isinstance(ev, Update):
+        inputs = [(ev.param, ev.before), (f"∂L/∂{ev.param}", ev.grad)]
+        state = frame.record.state_before[ev.param]
+        inputs += [(f"the optimizer's {k}", v) for k, v in state.items()]
+    if not inputs:
+        return ""
+    arrays = [(name, np.asarray(a, dtype=np.float64)) for name, a in inputs]
+    for name, a in arrays:
+        if a.size and not np.isfinite(a).all():
+            return f"It is computed from {name}, which already holds a NaN or inf."
+    name, largest = max(
+        ((name, float(np.max(np.abs(a)))) for name, a in arrays if a.size), key=lambda t: t[1]
+    )
+    size = f"the largest {fmt.num(largest, 2)} (in {name})"
+    if "nan" in (nonfinite_in_event(ev) or ""):
+        return (
+            f"Everything it is computed from is finite, {size}: NaN comes from an undefined"
+            " operation such as ∞ − ∞, 0·∞ or 0/0 along the way."
+        )
+    return (
+        f"Everything it is computed from is finite, {size}: the result is too large for"
+        " a float64, whose largest number is about 1.8e+308."
+    )
 
 
 # --- gradient health -------------------------------------------------------------------------

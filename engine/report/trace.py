@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from engine.report import fmt
+from engine.report.diagnose import nonfinite_cause, nonfinite_in_event
 from engine.report.explain import Line, explain
 from engine.step.events import Backward, Event, Forward, Loss, Update
 from engine.timeline.timeline import Frame, StepRecord, Timeline
@@ -124,12 +125,15 @@ def text(timeline: Timeline, steps: int | None = None) -> Iterator[str]:
 
     Each event is one line, its derivation indented under it. Explanatory notes are
     written the first time they occur only, so the numbers of later steps stand out.
+    At the first event holding a NaN or an infinity, one more line says what holds it
+    and why it appeared there (:func:`~engine.report.diagnose.nonfinite_cause`).
 
     Args:
         timeline: The run.
         steps: How many steps to write (default: the run's length).
     """
     seen_notes: set[str] = set()
+    nonfinite_seen = False
     for rec in _records(timeline, steps):
         for frame in _frames(timeline, rec):
             kept: list[str] = []
@@ -143,6 +147,14 @@ def text(timeline: Timeline, steps: int | None = None) -> Iterator[str]:
             yield f"step {frame.step} · {frame.phase} · {kept[0]}"
             for line in kept[1:]:
                 yield INDENT + line
+            if not nonfinite_seen:
+                found = nonfinite_in_event(frame.event)
+                if found is not None:
+                    nonfinite_seen = True
+                    yield (
+                        INDENT
+                        + f"✖ first non-finite number: {found}. {nonfinite_cause(frame)}".rstrip()
+                    )
 
 
 _PHASE_HEADINGS = {

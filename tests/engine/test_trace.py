@@ -374,3 +374,56 @@ def test_json_values_carry_every_float64_but_a_nans_sign():
     # and the comparison the round-trip test uses really looks at the bits
     assert not _same_bits([0.0], np.array([-0.0]))
     assert _same_bits(["nan"], np.array([negative_nan]))
+
+
+# --- the first non-finite number ------------------------------------------------------------
+
+OVERFLOW = """
+name = "Overflow"
+[graph]
+params = { w = 1e200 }
+nodes = ["z = w * w", "L = sum(z)"]
+[optimizer]
+kind = "sgd"
+lr = 0.1
+[train]
+steps = 2
+"""
+
+
+def test_text_says_where_and_why_the_first_non_finite_number_appears():
+    """One line, under the first event holding a NaN or inf, says what holds it and why
+    it appeared there (here w·w overflows float64); later non-finite events add none."""
+    lines = list(trace.text(Timeline(make_program(loads(OVERFLOW, "overflow.toml")))))
+    marked = [i for i, ln in enumerate(lines) if "first non-finite number" in ln]
+    assert len(marked) == 1
+    line = lines[marked[0]]
+    assert line.startswith(trace.INDENT + "✖ first non-finite number: z is inf.")
+    assert "Everything it is computed from is finite, the largest 1e+200 (in w)" in line
+    assert "too large for a float64" in line
+    # It belongs to the forward event of z, the first one with an inf, in step 0.
+    event = max(i for i in range(marked[0]) if not lines[i].startswith(trace.INDENT))
+    assert lines[event].startswith("step 0 · forward · z = w·w = ")
+
+
+def test_text_names_an_undefined_operation_as_the_cause_of_a_nan():
+    lines = list(trace.text(Timeline(program("non-finite"))))
+    marked = [ln for ln in lines if "first non-finite number" in ln]
+    assert len(marked) == 1
+    assert "NaN comes from an undefined operation" in marked[0]
+
+
+def test_text_of_a_finite_run_has_no_non_finite_line():
+    assert not any("non-finite" in ln for ln in trace.text(Timeline(program("xor-adam"))))
+
+
+def test_nonfinite_cause_of_an_event_that_inherits_an_inf():
+    """An event computed from a value that is already infinite says so, by name."""
+    from engine.report.diagnose import nonfinite_cause
+
+    timeline = Timeline(make_program(loads(OVERFLOW, "overflow.toml")))
+    rec = timeline.record(0)
+    loss_seq = rec.seq0 + rec.loss_at
+    assert nonfinite_cause(timeline.frame(loss_seq)) == (
+        "It is computed from z, which already holds a NaN or inf."
+    )
