@@ -23,7 +23,7 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.worker import get_current_worker
 
-from engine.report.fmt import printable
+from engine.fmt import printable
 from engine.step.program import Program
 from engine.timeline.runs import Runs, run_label, run_of_step
 from engine.timeline.timeline import Frame, Timeline
@@ -147,7 +147,7 @@ class BpdbgApp(Debugger, App[int]):
         markup: bool = False,
     ) -> None:
         """Show a notification, as :meth:`App.notify` does, but as plain text by default
-        and with control characters escaped (:func:`engine.report.fmt.printable`).
+        and with control characters escaped (:func:`engine.fmt.printable`).
 
         Notifications quote text from files: scenario names, error messages naming a
         file, conditions. Parsed as markup, a name with ``[/]`` in it would end the app,
@@ -563,7 +563,8 @@ class BpdbgApp(Debugger, App[int]):
 
         from tui.screens.dialog import Palette
 
-        if self.use_command_palette and not CommandPalette.is_open(self):
+        # Textual types is_open's app as App[object]; this one returns an int.
+        if self.use_command_palette and not CommandPalette.is_open(self):  # type: ignore[arg-type]
             self.push_screen(Palette(id="--command-palette"))
 
     def search_commands(
@@ -574,7 +575,9 @@ class BpdbgApp(Debugger, App[int]):
         from tui.screens.dialog import Palette
 
         provider = SimpleProvider(self.screen, list(commands))
-        return self.push_screen(Palette(providers=[provider], placeholder=placeholder))
+        # An instance, as Textual's own search_commands passes: its type says classes only.
+        palette = Palette(providers=[provider], placeholder=placeholder)  # type: ignore[list-item]
+        return self.push_screen(palette)
 
     def search_themes(self) -> None:
         from textual.theme import ThemeProvider
@@ -654,9 +657,9 @@ class BpdbgApp(Debugger, App[int]):
 
         frame = self.frame
         step, seq = (frame.step, frame.seq) if frame is not None else (0, 0)
-        runs = self.runs
-        branch = runs.branches.index(self.timeline) + 1 if self.timeline in runs.branches else 0  # type: ignore[arg-type]
-        name = screenshot_name(runs.original.program.scenario.source, step, seq, branch)
+        branches: list[Timeline] = list(self.runs.branches)
+        branch = branches.index(self.timeline) + 1 if self.timeline in branches else 0
+        name = screenshot_name(self.runs.original.program.scenario.source, step, seq, branch)
         save_screenshot(self, name)
 
 

@@ -19,9 +19,10 @@ from typing import TextIO
 
 import numpy as np
 
+from engine import fmt
 from engine.errors import ScenarioError
 from engine.open import open_program
-from engine.report import fmt, gradcheck
+from engine.report import gradcheck
 from engine.scenario.loader import load
 from engine.scenario.records import MAX_STEPS
 from engine.step.program import Program

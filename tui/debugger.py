@@ -19,8 +19,8 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.worker import get_current_worker
 
+from engine.fmt import printable
 from engine.report.diagnose import first_nonfinite_event, nonfinite_cause
-from engine.report.fmt import printable
 from engine.timeline.timeline import Frame, Timeline
 from tui.pacing import cancel_check
 

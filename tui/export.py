@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from typing import Any
 
 from textual.app import App
 
@@ -33,7 +34,7 @@ def screenshot_name(source: str, step: int, seq: int, branch: int = 0) -> str:
     return f"bpdbg-{name}-step{step}-event{seq}.svg"
 
 
-def save_screenshot(app: App[object], base: str) -> Path | None:
+def save_screenshot(app: App[Any], base: str) -> Path | None:
     """Save ``app``'s screen as SVG, named ``base`` (or ``base`` with ``-2``, ``-3``, … if
     taken), and say where; returns the file written, or None."""
     folder = Path(os.environ.get(DIR_VARIABLE) or ".")

@@ -33,13 +33,13 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from engine import fmt
 from engine.graph.graph import Graph
-from engine.report import fmt
 from engine.timeline.timeline import Frame, Timeline
 from tui.drawing.theme_colors import theme_color
 
 # --- numbers ---------------------------------------------------------------------------
-# Numbers and shapes are written by engine.report.fmt, as in every other pane. Boxes have a
+# Numbers and shapes are written by engine.fmt, as in every other pane. Boxes have a
 # width fixed per graph, before any value is known, so here numbers give up digits to fit
 # a width, and large tensors get a compact one-line summary (fmt.summary's is too wide).
 
@@ -54,7 +54,7 @@ SMALL = 4
 
 
 def _num(x: float, width: int = SCALAR_WIDTH, digits: int = 4) -> str:
-    """``x`` by :func:`engine.report.fmt.num`, with as many significant digits (up to ``digits``)
+    """``x`` by :func:`engine.fmt.num`, with as many significant digits (up to ``digits``)
     as fit in ``width`` characters."""
     text = ""
     for d in range(digits, 0, -1):

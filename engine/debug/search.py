@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Callable, Sequence
+from functools import partial
 
 import numpy as np
 
@@ -192,7 +193,7 @@ class _Scan:
         the step's numbers at a position, for conditions."""
         nonfinite_pos = self.nonfinite_pos(nonfinite, step)
         for pos in spots:
-            bp, nonfinite_hit = self.check(pos, lambda pos=pos: values(pos), pos == nonfinite_pos)
+            bp, nonfinite_hit = self.check(pos, partial(values, pos), pos == nonfinite_pos)
             if bp is not None:
                 return Hit(step * self.per_step + pos, bp, self.plan.reason(bp, pos))
             if nonfinite_hit:

@@ -22,14 +22,14 @@ import warnings
 
 import msgspec
 
+from engine.fmt import printable
 from engine.graph.ops import FUNCTIONS
-from engine.report.fmt import printable
 
 
 class ExprError(ValueError):
     """A refused expression. ``column`` is 1-based, or 0 when it is the whole text.
 
-    Columns count characters of the text as :func:`engine.report.fmt.printable` shows it (the
+    Columns count characters of the text as :func:`engine.fmt.printable` shows it (the
     plain character column, unless the text holds control characters such as a newline).
     """
 
@@ -151,7 +151,7 @@ def quote(text: str, column: int = 0, width: int = QUOTE_WIDTH) -> str:
 def excerpt(text: str, column: int = 0, width: int = QUOTE_WIDTH) -> str:
     """``text`` safe and short enough for a one-line message.
 
-    Control characters are escaped (:func:`engine.report.fmt.printable`), and a text longer than
+    Control characters are escaped (:func:`engine.fmt.printable`), and a text longer than
     ``width`` is cut to a window of that many characters around ``column`` (1-based in
     the printable text; 0 keeps the start), marked with ``…`` where it was cut.
     """

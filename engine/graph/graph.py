@@ -9,7 +9,7 @@ from typing import Any
 
 import msgspec
 
-from engine.graph.ops import OPS
+from engine.graph.ops import OPS, Op
 
 Shape = tuple[int, ...]
 
@@ -122,12 +122,12 @@ class Graph:
         object.__setattr__(
             self,
             "forward_plan",
-            tuple((n.name, OPS[n.op].forward, n.inputs, dict(n.attrs)) for n in op_nodes),
+            tuple((n.name, _op(n).forward, n.inputs, dict(n.attrs)) for n in op_nodes),
         )
         plan = []
         for name in self.backward_order:
             n = by_name[name]
-            op = OPS[n.op] if n.kind == "op" else None
+            op = _op(n) if n.kind == "op" else None
             wanted = tuple(k for k, i in enumerate(n.inputs) if i in needs)
             distinct = len(set(n.inputs)) == len(n.inputs)
             plan.append(
@@ -188,3 +188,9 @@ def leaves_before_use(nodes: list[Node]) -> tuple[Node, ...]:
 
 def _is_read(name: str, nodes: list[Node]) -> bool:
     return any(name in n.inputs for n in nodes)
+
+
+def _op(node: Node) -> Op:
+    """The op an op node applies (leaves apply none)."""
+    assert node.op is not None, node.name
+    return OPS[node.op]

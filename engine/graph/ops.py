@@ -29,6 +29,8 @@ import numpy as np
 
 Array = np.ndarray
 Shape = tuple[int, ...]
+Number = Array | np.floating[Any]
+"""What numpy gives back for one op: an array, or a numpy scalar from a 0-d result."""
 
 LEAKY_SLOPE = 0.01
 """Slope of ``leaky_relu`` below zero (PyTorch's default)."""
@@ -87,7 +89,7 @@ class Op(msgspec.Struct, frozen=True):
 
     name: str
     arity: int
-    forward: Callable[..., Array]
+    forward: Callable[..., Number]
     vjp: Callable[[Array, Array, Sequence[Array], Sequence[bool], dict[str, Any]], list]
     local: Callable[[Array, Sequence[Array], dict[str, Any]], list]
     shape: Callable[..., Shape]
@@ -242,7 +244,7 @@ _register(
 def _binary(
     name: str,
     fwd: Callable[[Array, Array], Array],
-    locals_: Callable[[Array, Array, Array], tuple[Array, Array]],
+    locals_: Callable[[Array, Array, Array], tuple[Number, Number]],
     formula: str,
     dtext: tuple[str, str],
     vjp: Callable | None = None,

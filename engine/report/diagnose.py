@@ -43,8 +43,8 @@ import weakref
 import msgspec
 import numpy as np
 
+from engine import fmt
 from engine.graph.graph import Graph
-from engine.report import fmt
 from engine.step.events import Backward, Event, Forward, Loss, Update
 from engine.step.run import run_step
 from engine.timeline.timeline import Frame, StepRecord, Timeline

@@ -22,9 +22,9 @@ from typing import Any
 import msgspec
 import numpy as np
 
+from engine import fmt
 from engine.graph.graph import Graph, Node
 from engine.graph.ops import OPS
-from engine.report import fmt
 from engine.step.events import Backward, Forward, Loss, Term, Update
 from engine.timeline.timeline import Frame
 

@@ -22,7 +22,7 @@ from collections.abc import Callable
 import msgspec
 import numpy as np
 
-from engine.report import fmt
+from engine import fmt
 from engine.step.program import OptState, Params, Program
 from engine.step.run import forward_values, run_step
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.report import fmt
+from engine import fmt
 from engine.report.diagnose import nonfinite_cause, nonfinite_in_event
 from engine.report.explain import Line, explain
 from engine.step.events import Backward, Event, Forward, Loss, Update

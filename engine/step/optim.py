@@ -76,7 +76,10 @@ class Optimizer(msgspec.Struct, frozen=True):
         """
         s = self.spec
         if s.kind != "adam":
-            return {"lr": s.lr} | ({"momentum": s.momentum} if s.kind == "momentum" else {})
+            terms: dict[str, object] = {"lr": s.lr}
+            if s.kind == "momentum":
+                terms["momentum"] = s.momentum
+            return terms
         b1, b2 = s.betas
         t = step + 1
         m, v = state_after["m"], state_after["v"]

@@ -69,22 +69,19 @@ class Program(msgspec.Struct, frozen=True, eq=False):
 
     def inputs(self, step: int) -> dict[str, np.ndarray]:
         """The leaves' values for ``step`` apart from parameters: data batch and fixed."""
-        if self.x is None:
+        x, y = self.x, self.y
+        if x is None or y is None:
             return dict(self.fixed)
-        n = self.x.shape[0]
+        n = x.shape[0]
         b = self.batch_size
         if b == n:
-            return (
-                {"x": self.x, "y": self.y} | self.fixed
-                if self.fixed
-                else {"x": self.x, "y": self.y}
-            )
+            return {"x": x, "y": y, **self.fixed} if self.fixed else {"x": x, "y": y}
         start = (step * b) % n
         key = start
         cached = self._batch_cache.get(key)
         if cached is None:
             rows = (start + np.arange(b)) % n  # consecutive rows, wrapping around
-            cached = (frozen(self.x[rows]), frozen(self.y[rows]))
+            cached = (frozen(x[rows]), frozen(y[rows]))
             per_batch = cached[0].size + cached[1].size
             kept = len(self._batch_cache)
             if kept < BATCH_CACHE_ENTRIES and (kept + 1) * per_batch <= BATCH_CACHE_ELEMENTS:
@@ -131,6 +128,7 @@ def make_program(scenario: Scenario) -> Program:
             batch_size=scenario.train.batch_size or n,
         )
     else:
+        assert scenario.graph is not None  # a scenario has a model or a graph
         fixed |= {k: frozen(v) for k, v in scenario.graph.inputs.items()}
         params = {k: frozen(v) for k, v in scenario.graph.params.items()}
         program = Program(scenario, graph, params, opt, fixed)

@@ -87,6 +87,7 @@ def run_step(
         if record:
             for name in graph.forward_order:
                 node = graph[name]
+                assert node.op is not None  # the forward pass computes op nodes only
                 events.append(
                     Forward(
                         len(events) + seq0, step, name, node.op, node.inputs, frozen(values[name])
@@ -146,7 +147,7 @@ def _backward(
             for k in range(len(parts) - 2, -1, -1):  # in consumer order
                 g = g + parts[k]
         grads[name] = g
-        if record:
+        if events is not None:
             node_terms = terms.pop(name, [])
             events.append(
                 Backward(
@@ -169,14 +170,14 @@ def _backward(
         if distinct:
             for k in wanted:
                 pending.setdefault(inputs[k], []).append(contrib[k])
-                if record:
+                if locs is not None:
                     terms.setdefault(inputs[k], []).append((name, g, locs[k], contrib[k]))
             continue
         # The same node read twice (x * x) is one consumer: its contributions, and its
         # local derivatives where both exist, are summed into one term.
         merged: dict[str, tuple] = {}
         for k in wanted:
-            i, loc = inputs[k], (locs[k] if record else None)
+            i, loc = inputs[k], (locs[k] if locs is not None else None)
             if i in merged:
                 val, prev = merged[i]
                 both = prev is not None and loc is not None

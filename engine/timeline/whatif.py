@@ -19,7 +19,7 @@ from collections.abc import Mapping
 import msgspec
 import numpy as np
 
-from engine.report import fmt
+from engine import fmt
 from engine.scenario.records import MAX_DIMS, OPTIMIZERS, OptimizerSpec
 from engine.step.events import frozen
 from engine.step.optim import Optimizer

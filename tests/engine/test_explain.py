@@ -8,7 +8,7 @@ import re
 import pytest
 
 import scenarios
-from engine.report import fmt
+from engine import fmt
 from engine.report.explain import KINDS, ROLES, Line, explain
 from engine.scenario.loader import loads
 from engine.step.program import Program, make_program

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engine.report import fmt
+from engine import fmt
 
 
 @pytest.mark.parametrize(

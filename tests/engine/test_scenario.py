@@ -21,8 +21,8 @@ import engine.scenario.loader as scenario_module
 import engine.scenario.records as records_module
 import scenarios
 from engine.errors import ScenarioError
+from engine.fmt import printable
 from engine.open import open_program
-from engine.report.fmt import printable
 from engine.scenario import data
 from engine.scenario.loader import load, loads
 from engine.scenario.reading import read_bytes

@@ -1,5 +1,5 @@
 """Text from a file is shown as text: never parsed as markup, its control characters
-escaped (engine.report.fmt.printable), in every place the app shows it."""
+escaped (engine.fmt.printable), in every place the app shows it."""
 
 from __future__ import annotations
 

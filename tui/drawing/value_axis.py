@@ -20,7 +20,7 @@ import math
 import msgspec
 import numpy as np
 
-from engine.report import fmt
+from engine import fmt
 
 MAX_TICKS = 5
 """The most ticks on an axis (fewer on a short one: about one per two rows)."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 from textual.content import Content
 from textual.widget import Widget
 
-from engine.report import fmt
+from engine import fmt
 from engine.report.diagnose import RELU_OPS, LayerHealth, dead_units, health_of
 from engine.timeline.timeline import Frame, Timeline
 

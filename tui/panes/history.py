@@ -27,7 +27,7 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from engine.report.fmt import printable
+from engine.fmt import printable
 from engine.step.program import Program
 from engine.timeline.timeline import Frame, Timeline
 from tui.drawing.theme_colors import theme_color

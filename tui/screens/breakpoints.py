@@ -23,8 +23,8 @@ from textual.widgets.option_list import Option
 from engine.debug.breakpoints import Breakpoint
 from engine.debug.conditions import WATCH_FUNCTIONS, valid_names
 from engine.debug.errors import BreakpointError, ConditionError
+from engine.fmt import printable
 from engine.graph.graph import Graph
-from engine.report.fmt import printable
 from engine.step.events import PHASES
 from tui.screens.choice_list import ChoiceList
 from tui.screens.dialog import Dialog
@@ -195,7 +195,7 @@ class BreakpointsScreen(Dialog[BreakpointList]):
         if not self.dismissed:
             self.action_toggle()
 
-    def action_toggle(self) -> None:
+    def action_toggle(self) -> None:  # type: ignore[override]  # not DOMNode's attribute toggle
         """Enable or disable the highlighted entry."""
         i = self.query_one(OptionList).highlighted
         if i is None:
@@ -219,7 +219,7 @@ class BreakpointsScreen(Dialog[BreakpointList]):
         del self.breakpoints[i - 1]
         self._fill()
 
-    def action_focus(self, widget_id: str) -> None:
+    async def action_focus(self, widget_id: str) -> None:
         self.query_one(f"#{widget_id}").focus()
 
     def action_close(self) -> None:

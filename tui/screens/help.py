@@ -8,7 +8,7 @@ from textual.containers import Grid, Vertical, VerticalScroll
 from textual.content import Content
 from textual.widgets import Markdown, Static
 
-from engine.report.fmt import printable
+from engine.fmt import printable
 from tui.actions import ACTIONS
 from tui.screens.dialog import Dialog
 

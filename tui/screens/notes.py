@@ -11,7 +11,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.content import Content
 from textual.widgets import Markdown
 
-from engine.report.fmt import printable
+from engine.fmt import printable
 from engine.scenario.records import Scenario
 from tui.screens.dialog import Dialog
 

@@ -22,8 +22,8 @@ from textual.widgets import Input, Label, OptionList, Static
 from textual.widgets.option_list import Option, OptionDoesNotExist
 
 from engine.errors import ScenarioError
+from engine.fmt import printable
 from engine.open import open_program
-from engine.report.fmt import printable
 from engine.scenario.loader import load
 from engine.step.program import Program
 from scenarios import builtin_dir, builtin_ids

@@ -7,7 +7,7 @@ from typing import Any
 from textual.widgets import Input
 
 PRINTABLE = r"[^\x00-\x1f\x7f-\x9f\u2028\u2029]*"
-"""What a field may hold: no control characters (those :func:`engine.report.fmt.printable`
+"""What a field may hold: no control characters (those :func:`engine.fmt.printable`
 escapes). Keys cannot type them, but a paste can, and an input draws its text as it is:
 an ESC pasted into a field would reach the terminal."""
 

@@ -18,8 +18,8 @@ from textual.content import Content
 from textual.widgets import Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
-from engine.report import fmt
-from engine.report.fmt import printable
+from engine import fmt
+from engine.fmt import printable
 from engine.timeline.runs import Runs, run_label
 from engine.timeline.timeline import Timeline
 from engine.timeline.whatif import WhatIfError, make_branch, optimizer_text, parse_whatif

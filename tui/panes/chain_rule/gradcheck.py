@@ -27,7 +27,7 @@ import numpy as np
 from textual.timer import Timer
 from textual.worker import get_current_worker
 
-from engine.report import fmt
+from engine import fmt
 from engine.report.explain import Line
 from engine.report.gradcheck import ATOL, RTOL, STEP, ParamCheck, check_param
 from engine.timeline.runs import run_of_step
@@ -195,7 +195,8 @@ class GradcheckSection:
 
     def cached(self, timeline: Timeline, step: int, param: str) -> ParamCheck | None:
         """The check of ``param`` at ``step`` of ``timeline``, if it has been made."""
-        return self._cache.get(run_of_step(timeline, step), {}).get((step, param))
+        checks = self._cache.get(run_of_step(timeline, step))
+        return None if checks is None else checks.get((step, param))
 
     def lines(self, frame: Frame, timeline: Timeline) -> list[Line]:
         """The section for ``frame``: empty unless it is a parameter's backward event."""
