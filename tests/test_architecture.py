@@ -147,3 +147,20 @@ def test_the_wheel_carries_each_stylesheet(tcss: Path) -> None:
     )
     globs = setuptools["package-data"].get(package, []) + setuptools["package-data"].get("*", [])
     assert any(tcss.match(glob) for glob in globs)
+
+
+def test_importing_the_records_loads_no_loader() -> None:
+    """What a scenario is can be read without what reads one: importing ``Scenario``
+    loads its records (and the data generators they name), not the loader or TOML."""
+    code = (
+        "import sys; from engine.scenario.records import Scenario;"
+        " print(sorted(m for m in sys.modules if m.startswith('engine') or m == 'tomllib'))"
+    )
+    result = run("-c", code)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [
+        "['engine',",
+        "'engine.scenario',",
+        "'engine.scenario.data',",
+        "'engine.scenario.records']",
+    ]
