@@ -179,7 +179,7 @@ def _name_column(text: str, name: str) -> int:
 class Condition:
     """A compiled watchpoint condition, bound to one graph.
 
-    Build one with :meth:`compile`. See the module docstring for the names it may read,
+    Build one with :meth:`compile`. See this module's docstring for the names it may read,
     when it is checked and how its value becomes true or false.
 
     Attributes:

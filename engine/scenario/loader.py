@@ -334,7 +334,8 @@ class _Loader(Checker):
             if shape != (units,):
                 self.fail(
                     f"{place}.bias{note}",
-                    f"expected shape {shape_text((units,))} = (units,); found shape {shape_text(shape)}",
+                    f"expected shape {shape_text((units,))} = (units,);"
+                    f" found shape {shape_text(shape)}",
                 )
 
         weight = bias = None

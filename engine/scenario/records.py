@@ -56,10 +56,10 @@ constant                       value           what it bounds
 ``[[breakpoints]]`` (an extension of SPEC §1) lists breakpoints the app sets when it
 opens the scenario: each entry has exactly one of ``node = "W1"`` (every event of a node
 or parameter), ``phase = "update"`` (where each step enters a phase) or
-``when = "norm(grad) > 10"`` (a watchpoint condition, see :mod:`engine.debug.search`), and may
+``when = "norm(grad) > 10"`` (a watchpoint condition, see :mod:`engine.debug.conditions`), and may
 add ``enabled = false``. Whether the node exists and
 whether the condition compiles need the graph, so
-:func:`engine.debug.search.compile_scenario_breakpoints` checks those.
+:func:`engine.debug.breakpoints.scenario_breakpoints` checks those.
 """
 
 from __future__ import annotations

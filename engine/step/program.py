@@ -53,8 +53,6 @@ class Program(msgspec.Struct, frozen=True, eq=False):
     x: np.ndarray | None = None
     y: np.ndarray | None = None
     batch_size: int = 0
-    breakpoints: tuple = ()
-    """The scenario's ``[[breakpoints]]``, compiled (:class:`engine.debug.search.Breakpoint`)."""
     _batch_cache: dict = msgspec.field(default_factory=dict)
 
     @property

@@ -1,7 +1,8 @@
 """The runs of the open scenario: the original and the what-if branches made from it.
 
-A branch (:mod:`engine.timeline.whatif` makes them) is a :class:`~engine.timeline.timeline.Timeline` that
-starts at some step of its parent, whose earlier steps are its parent's.
+A branch (:mod:`engine.timeline.whatif` makes them) is a
+:class:`~engine.timeline.timeline.Timeline` that starts at some step of its parent, whose
+earlier steps are its parent's.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ Two fuzzers, both seeded (``derandomize=True``) and bounded so that CI spends a 
   valid and near-valid, parsed, built into a graph and evaluated.
 
 Anything but a :class:`~engine.errors.ScenarioError` (or, for a condition typed in the
-app, a :class:`~engine.debug.search.ConditionError`) or a successful run fails: any other
+app, a :class:`~engine.debug.errors.ConditionError`) or a successful run fails: any other
 exception, a ``RecursionError``, or a hang (an alarm ends an example after
 :data:`HANG_SECONDS`, far beyond what any example needs).
 
