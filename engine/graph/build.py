@@ -1,4 +1,5 @@
-"""Builders: a validated :class:`~engine.scenario.records.Scenario` into a :class:`~engine.graph.graph.Graph`.
+"""Builders: a validated :class:`~engine.scenario.records.Scenario` into a
+:class:`~engine.graph.graph.Graph`.
 
 Two builders, one graph form. A layered network becomes ``z{k} = a{k-1} @ W{k} + b{k}``,
 ``a{k} = act(z{k})`` and a loss node (here); an expression graph becomes one node per

@@ -2,8 +2,8 @@
 
 A run can hold millions of events, so this is a Line API widget: it renders only the
 visible lines, and builds each from the graph alone. Every step emits the same events in
-the same order (:class:`engine.step.layout.StepLayout`), so a line's label is a lookup, and scrolling never
-computes or materialises a step.
+the same order (:class:`engine.step.layout.StepLayout`), so a line's label is a lookup,
+and scrolling never computes or materialises a step.
 """
 
 from __future__ import annotations
