@@ -47,6 +47,8 @@ from engine.timeline.timeline import Timeline
 
 STEP_MS = 50
 """How long the file must stay unchanged before a change is read (ms)."""
+TIMEOUT_MS = 500
+"""How long the watch waits quietly before the loop looks round (to see it is in place)."""
 ERROR_SECONDS = 20
 """How long a reload's error stays on screen."""
 GONE_SECONDS = 0.5
@@ -131,6 +133,8 @@ class ScenarioWatcher:
         self._cursor_step = cursor_step
         self._running = running
         self._stop = threading.Event()
+        self.ready = threading.Event()
+        """Set once the watcher has read the file as it is now (what it compares with)."""
 
     def start(self) -> None:
         """Start watching, in a daemon thread."""
@@ -156,19 +160,29 @@ class ScenarioWatcher:
 
         path, source = self.path, self.source
         good = seen = _read(path)  # what is running now: unchanged bytes are no change
+        self.ready.set()
         target = os.path.normcase(str(path))
+        watching = False
 
         def is_the_file(_change: object, changed: str) -> bool:
             return os.path.normcase(os.path.abspath(changed)) == target
 
         try:
-            for _ in watch(
+            for changes in watch(
                 path.parent,
                 watch_filter=is_the_file,
                 stop_event=self,
                 recursive=False,
                 step=STEP_MS,
+                rust_timeout=TIMEOUT_MS,
+                yield_on_timeout=True,
             ):
+                if not changes:
+                    if watching:
+                        continue  # a quiet moment
+                    # The first: the watch is in place now. A save between the first read
+                    # and then raised no event: read the file once more to see it.
+                    watching = True
                 text = _read(path)
                 deadline = time.monotonic() + GONE_SECONDS
                 while text == GONE and time.monotonic() < deadline and not self.is_set():

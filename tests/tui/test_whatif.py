@@ -345,7 +345,9 @@ RAVINE = (builtin_dir() / "ravine-sgd.toml").read_text(encoding="utf-8")
 async def watching(pilot) -> None:
     """Wait until the app watches its scenario's file (it starts shortly after start-up)."""
     await wait_until(
-        pilot, lambda: pilot.app._watcher is not None, "the scenario's file to be watched"
+        pilot,
+        lambda: pilot.app._watcher is not None and pilot.app._watcher.ready.is_set(),
+        "the scenario's file to be watched",
     )
 
 
