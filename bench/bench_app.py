@@ -128,8 +128,15 @@ def first_frame(rounds: int) -> None:
 
 
 def mlp_program(steps: int):
-    from engine.run import make_program
-    from engine.scenario import DataSpec, LayerSpec, ModelSpec, OptimizerSpec, Scenario, TrainSpec
+    from engine.scenario.records import (
+        DataSpec,
+        LayerSpec,
+        ModelSpec,
+        OptimizerSpec,
+        Scenario,
+        TrainSpec,
+    )
+    from engine.step.program import make_program
 
     rng = np.random.default_rng(0)
     x = rng.normal(size=(128, 2))
@@ -161,9 +168,9 @@ def xor_program(steps: int):
 def builtin_program(name: str, steps: int):
     import msgspec
 
-    from engine.run import load_program
+    from engine.open import open_program
 
-    p = load_program(name)
+    p = open_program("xor")
     train = msgspec.structs.replace(p.scenario.train, steps=steps)
     sc = msgspec.structs.replace(p.scenario, train=train)
     return msgspec.structs.replace(p, scenario=sc)
@@ -251,11 +258,12 @@ async def latencies(
 def heatmap_cost(name: str, repeats: int = 30) -> None:
     """One step's heatmap for the data view at 120×40 against one training step."""
     from engine.report.landscape import Landscape, data_bounds, output_plane
-    from engine.run import load_program, run_step
-    from engine.timeline import Timeline
-    from tui.panes.data_render import plane_frame
+    from engine.open import open_program
+    from engine.step.run import run_step
+    from engine.timeline.timeline import Timeline
+    from tui.panes.data.render import plane_frame
 
-    program = load_program(name)
+    program = open_program(name)
     timeline = Timeline(program)
     timeline.compute(20)
     params, state = timeline.start_of(10)

@@ -31,8 +31,7 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import numpy as np  # noqa: E402
 
-from engine.run import make_program  # noqa: E402
-from engine.scenario import (  # noqa: E402
+from engine.scenario.records import (
     DataSpec,
     LayerSpec,
     ModelSpec,
@@ -40,7 +39,8 @@ from engine.scenario import (  # noqa: E402
     Scenario,
     TrainSpec,
 )
-from engine.timeline import Timeline  # noqa: E402
+from engine.step.program import make_program
+from engine.timeline.timeline import Timeline  # noqa: E402
 
 
 def scenario(steps: int, samples: int = 256) -> Scenario:

@@ -36,10 +36,11 @@ import msgspec  # noqa: E402
 import numpy as np  # noqa: E402
 
 from engine import trace  # noqa: E402
-from engine.events import Backward, Event, Forward, Update  # noqa: E402
+from engine.step.events import Backward, Event, Forward, Update
 from engine.report.json_numbers import array_json  # noqa: E402
-from engine.run import Program, load_program  # noqa: E402
-from engine.timeline import Timeline  # noqa: E402
+from engine.step.program import Program
+from engine.open import open_program
+from engine.timeline.timeline import Timeline
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -78,7 +79,7 @@ def best_of(rounds: int, *runs: Callable[[], int]) -> list[tuple[float, float, i
 
 
 def throughput(steps: int, rounds: int) -> None:
-    program = with_steps(load_program("spiral-mlp"), steps)
+    program = with_steps(open_program("spiral-mlp"), steps)
     timeline = Timeline(program)
     events: list[Event] = [e for s in range(steps) for e in timeline.record(s).events]
 
@@ -132,7 +133,7 @@ def throughput(steps: int, rounds: int) -> None:
 
 
 def loss_only(steps: int, rounds: int) -> None:
-    program = with_steps(load_program("spiral-mlp"), steps)
+    program = with_steps(open_program("spiral-mlp"), steps)
     keep = trace.Keep(phases=frozenset({"loss"}))
 
     def filtered() -> int:

@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 
 from engine.errors import ScenarioError
-from engine.scenario import file_problem, not_regular
+from engine.scenario.reading import file_problem, not_regular
 
 
 def builtin_dir() -> Path:

@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 
 import scenarios
-from engine import ops
-from engine.scenario import MAX_STEPS
+from engine.graph import ops
+from engine.scenario.records import MAX_STEPS
 from tui import cli
 
 ROOT = Path(__file__).parent.parent
@@ -300,7 +300,7 @@ def test_check_exits_1_when_a_gradient_is_wrong(monkeypatch):
 
     # Patched before the program is built, as the graph's plans hold the ops they run.
     monkeypatch.setitem(ops.OPS, "identity", msgspec.structs.replace(identity, vjp=twice))
-    program = cli.load_program(str(ROOT / "scenarios" / "worked-example.toml"), steps=3)
+    program = cli.open_program(str(ROOT / "scenarios" / "worked-example.toml"), steps=3)
     out = io.StringIO()
     assert cli.run_check(program, out) == 1
     text = out.getvalue()
@@ -333,7 +333,7 @@ def test_check_cannot_check_where_the_loss_is_not_finite(tmp_path, nodes, params
     """Nothing could be checked: no disagreement (1), but status 3 — never 0, as nothing
     was shown to agree."""
     out = io.StringIO()
-    assert cli.run_check(cli.load_program(str(_graph_file(tmp_path, nodes, params))), out) == 3
+    assert cli.run_check(cli.open_program(str(_graph_file(tmp_path, nodes, params))), out) == 3
     text = out.getvalue()
     assert why in text
     assert "FAIL" not in text
@@ -344,7 +344,7 @@ def test_check_a_parameter_that_holds_inf_cannot_be_checked(tmp_path):
     """After step 0, w is inf: the loss 1/(w − 0.5) is 0 there, finite, but w is not."""
     path = _graph_file(tmp_path, ["z = w - 0.5", "L = z ** -1"], "w = 0.5", steps=2)
     out = io.StringIO()
-    assert cli.run_check(cli.load_program(str(path)), out) == 3
+    assert cli.run_check(cli.open_program(str(path)), out) == 3
     rows = out.getvalue().splitlines()
     assert any(r.split()[:1] == ["1"] and r.endswith("CANNOT CHECK: w holds inf") for r in rows)
 
@@ -354,7 +354,7 @@ def test_check_counts_what_could_be_checked(tmp_path):
     b[0] can, and agrees, so the whole check passes (status 0) and says what it skipped."""
     path = _graph_file(tmp_path, ["L = sum(exp(b) * 1e-300)"], "b = [1.0, 709.7827]", lr="1e-9")
     out = io.StringIO()
-    assert cli.run_check(cli.load_program(str(path)), out) == 0
+    assert cli.run_check(cli.open_program(str(path)), out) == 0
     text = out.getvalue()
     assert "OK on 1 of 2 elements; cannot check: the loss is not finite at b[1] ± h" in text
     assert "OK: all 1 gradients that could be checked agree" in text
@@ -373,7 +373,7 @@ def test_check_a_disagreement_wins_over_what_cannot_be_checked(monkeypatch, tmp_
         tmp_path, ["u = identity(w)", "L = exp(400 * u) * 0 - u"], "w = 0.0", steps=5, lr="1"
     )
     out = io.StringIO()
-    assert cli.run_check(cli.load_program(str(path)), out) == 1
+    assert cli.run_check(cli.open_program(str(path)), out) == 1
     text = out.getvalue()
     assert "CANNOT CHECK: the loss is nan" in text
     assert "FAIL: 1 of 1 gradients disagree" in text
@@ -633,6 +633,6 @@ def test_the_entry_point_pauses_the_collector_only_for_start_up():
 
 
 def test_trace_formats_are_the_writers():
-    from engine.trace import WRITERS
+    from engine.report.trace import WRITERS
 
     assert cli.FORMATS == tuple(WRITERS)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from functools import partial
 
 import msgspec
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 
@@ -254,7 +254,7 @@ ACTIONS: tuple[Action, ...] = (
 """Every action of the main screen, in the order the help screen lists them."""
 
 
-def bindings() -> list[Binding]:
+def bindings() -> list[BindingType]:
     """The key bindings for :data:`ACTIONS`."""
     return [
         Binding(a.keys, a.action, a.label, show=a.footer, key_display=a.display.split()[0])

@@ -1,7 +1,7 @@
-"""The bpdbg app: a step debugger over a :class:`~engine.timeline.Timeline`.
+"""The bpdbg app: a step debugger over a :class:`~engine.timeline.timeline.Timeline`.
 
 The app owns one reactive ``cursor`` (the current event's ``seq``), clamped to the events
-computed so far. When it changes, the app builds the :class:`~engine.timeline.Frame` once
+computed so far. When it changes, the app builds the :class:`~engine.timeline.timeline.Frame` once
 and hands it to every pane (attributes down); panes report clicks with messages (up).
 Training ahead runs in a thread worker that only advances the timeline and posts progress.
 """
@@ -18,32 +18,35 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.message import Message
-from textual.notifications import SeverityLevel
+from textual.notifications import Notification, Notify, SeverityLevel
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.worker import get_current_worker
 
 from engine.fmt import printable
-from engine.run import Program
-from engine.timeline import Frame, Timeline
+from engine.step.program import Program
+from engine.timeline.runs import Runs, run_label, run_of_step
+from engine.timeline.timeline import Frame, Timeline
 from tui.actions import ACTIONS, ActionsProvider, bindings
-from tui.chain_rule_view import ChainRuleView
+from tui.collector import resume_gc
 from tui.debugger import Debugger
-from tui.header_bar import HeaderBar
-from tui.key_footer import KeyFooter
 from tui.pacing import cancel_check
+from tui.panes.chain_rule.widget import ChainRuleView
+from tui.panes.footer import KeyFooter
 from tui.panes.gradients import GradientsView
 from tui.panes.graph.widget import GraphView
+from tui.panes.header import HeaderBar
 from tui.panes.history import HistoryView
-from tui.runs import Runs
-from tui.startup import resume_gc
-from tui.timeline_view import TimelineView, step_layout
+from tui.panes.timeline import TimelineView
 
 if TYPE_CHECKING:
     from textual.command import CommandListItem
     from textual.widget import AwaitMount
-    from tui.panes.data import DataPane
+    from tui.panes.data.widget import DataPane
+
+    from engine.debug.breakpoints import Breakpoint
+    from tui.live_reload import FileNews, FileReloaded, ScenarioWatcher
 
 PHASE_COLORS = {
     "forward": "text-primary",
@@ -132,7 +135,6 @@ class BpdbgApp(Debugger, App[int]):
         """The frame every pane shows now."""
         self.selected: str | None = None
         """The node picked in the graph, which ``b`` toggles; None: the event's subject."""
-        self._layout = step_layout(program.graph)
         self._compute_ahead = compute_ahead
         self._cursor_blink = cursor_blink
         self._live_reload = live_reload
@@ -142,6 +144,10 @@ class BpdbgApp(Debugger, App[int]):
         self._history_shown_at = 0.0
         self._bindings_shown: tuple[bool | None, ...] = ()
         self._quitting = False
+        self._watcher: ScenarioWatcher | None = None
+        """The open scenario's file watcher (live reload), if it comes from a file."""
+        self._file_note: Notification | None = None
+        """Live reload's news shown now: the next replaces it."""
         self.header = HeaderBar(id="header")
         self.timeline_view = TimelineView(id="timeline")
         self.graph_view = GraphView(id="graph")
@@ -149,8 +155,8 @@ class BpdbgApp(Debugger, App[int]):
         self.history_view = HistoryView(id="history")
         self.gradients_view = GradientsView(id="gradients")
         self.data_view: DataPane | None = None
-        """The data view, mounted the first time it is shown (tui.panes.data)."""
-        self.set_reactive(BpdbgApp.breakpoints, tuple(program.breakpoints))
+        """The data view, mounted the first time it is shown (tui.panes.data.widget)."""
+        self.set_reactive(BpdbgApp.breakpoints, _scenario_breakpoints(program))
 
     # --- layout ---------------------------------------------------------------------------
 
@@ -278,9 +284,8 @@ class BpdbgApp(Debugger, App[int]):
         self.playing = False
         self.timeline = Timeline(program)
         self.runs = Runs(self.timeline)
-        self._layout = step_layout(program.graph)
         self.selected = None
-        self.breakpoints = tuple(program.breakpoints)
+        self.breakpoints = _scenario_breakpoints(program)
         self._start()
         self.notify(f"Opened {program.scenario.name}", timeout=3)
         self._watch_scenario_file()
@@ -293,7 +298,6 @@ class BpdbgApp(Debugger, App[int]):
         self.playing = False
         self.timeline = timeline
         graph = timeline.program.graph
-        self._layout = step_layout(graph)
         if self.selected is not None and self.selected not in {n.name for n in graph.nodes}:
             self.selected = None
         # The cursor's step, if it is not computed yet: a branch's first step, or steps a
@@ -308,11 +312,77 @@ class BpdbgApp(Debugger, App[int]):
         self._start(seq)
 
     def _watch_scenario_file(self) -> None:
+        """Watch the file of the open scenario (:mod:`tui.live_reload`), instead of any
+        file watched before; not when live reload is off (``bpdbg snapshot``)."""
         if not self._live_reload:
             return
-        from tui.live_reload import watch_scenario_file
+        from tui.live_reload import ScenarioWatcher, watched_file
 
-        watch_scenario_file(self)
+        if self._watcher is not None:
+            self._watcher.stop()
+            self._watcher = None
+        source = self.runs.original.program.scenario.source
+        path = watched_file(source)
+        if path is None:
+            return
+        self._watcher = ScenarioWatcher(
+            path,
+            source,
+            post=self.post_message,
+            cursor_step=lambda: self.cursor // self.timeline.events_per_step,
+            running=lambda: self.is_running,
+        )
+        self._watcher.start()
+
+    def on_file_news(self, message: FileNews) -> None:
+        if message.watcher is self._watcher:  # else from a file no longer open
+            self._file_news(
+                message.text,
+                title=message.title,
+                severity=message.severity,
+                timeout=message.timeout,
+            )
+
+    def on_file_reloaded(self, message: FileReloaded) -> None:
+        """Show the reloaded scenario where the cursor was; its what-ifs were of the old."""
+        from tui.live_reload import same_place
+
+        if message.watcher is not self._watcher:
+            return
+        timeline = message.timeline
+        seq = same_place(self.timeline, self.cursor, timeline)
+        dropped = len(self.runs.branches)
+        self.runs = Runs(timeline)
+        self.set_timeline(timeline, seq)
+        note = f" (its {dropped} what-if branch(es) were of the old version)" if dropped else ""
+        self._file_news(f"Reloaded {timeline.program.scenario.source}{note}", timeout=4)
+
+    def _file_news(
+        self,
+        text: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float = 4,
+    ) -> None:
+        """Show live reload's news, in place of the news it showed before.
+
+        Textual has no public call to withdraw one notification; ``_unnotify`` is what its
+        toasts call when they expire. The one withdrawn is also made to expire now, in
+        case the app has not handled its :class:`Notify` yet (news can come in quick
+        succession): Textual drops an expired notification instead of showing it. A burst
+        of bad saves then shows one error, updated.
+        """
+        previous, self._file_note = self._file_note, None
+        if previous is not None:
+            previous.timeout = 0
+            if previous in self._notifications:
+                self._unnotify(previous)
+        note = Notification(
+            printable(text, newlines=True), printable(title), severity, timeout, markup=False
+        )
+        self._file_note = note
+        self.post_message(Notify(note))
 
     # --- the header --------------------------------------------------------------------------
 
@@ -545,7 +615,7 @@ class BpdbgApp(Debugger, App[int]):
     def watch_data_shown(self, shown: bool) -> None:
         if shown and self.data_view is None:
             # Loaded and mounted when first asked for: start-up need not pay for it.
-            from tui.panes.data import DataPane
+            from tui.panes.data.widget import DataPane
 
             self.data_view = DataPane(id="data")
             self.data_view.border_title = "Data"
@@ -591,13 +661,14 @@ class BpdbgApp(Debugger, App[int]):
     # index, a tenth of a second that start-up need not pay.
 
     # The command palette, and the palettes its "Change theme" and "Keys" open, are
-    # Textual's with a fault or two mended (tui.dialog.Palette): these are as App's own.
+    # Textual's with a fault or two mended (tui.screens.dialog.Palette): these are as App's own.
 
     def action_command_palette(self) -> None:
         from textual.command import CommandPalette
 
-        from tui.dialog import Palette
+        from tui.screens.dialog import Palette
 
+        # Textual types is_open's app as App[object]; this one returns an int.
         if self.use_command_palette and not CommandPalette.is_open(self):  # type: ignore[arg-type]
             # No id (App's gives "--command-palette"): a palette just closed may not have
             # left yet when ctrl+p opens the next, and two screens may not share an id.
@@ -608,20 +679,22 @@ class BpdbgApp(Debugger, App[int]):
     ) -> AwaitMount:
         from textual.command import SimpleProvider
 
-        from tui.dialog import Palette
+        from tui.screens.dialog import Palette
 
         provider = SimpleProvider(self.screen, list(commands))
-        return self.push_screen(Palette(providers=[provider], placeholder=placeholder))  # type: ignore[list-item]
+        # An instance, as Textual's own search_commands passes: its type says classes only.
+        palette = Palette(providers=[provider], placeholder=placeholder)  # type: ignore[list-item]
+        return self.push_screen(palette)
 
     def search_themes(self) -> None:
         from textual.theme import ThemeProvider
 
-        from tui.dialog import Palette
+        from tui.screens.dialog import Palette
 
         self.push_screen(Palette(providers=[ThemeProvider], placeholder="Search for themes…"))
 
     def action_open_scenario(self) -> None:
-        from tui.picker_screen import PickerScreen
+        from tui.screens.picker import PickerScreen
 
         current = self.timeline.program.scenario.source
 
@@ -633,32 +706,81 @@ class BpdbgApp(Debugger, App[int]):
         self.push_screen(picker, opened)
 
     def action_description(self) -> None:
-        from tui.notes_screen import NotesScreen
+        from tui.screens.notes import NotesScreen
 
         self.push_screen(NotesScreen(self.timeline.program.scenario))
 
     def action_help(self) -> None:
-        from tui.help_screen import HelpScreen
+        from tui.screens.help import HelpScreen
 
         self.push_screen(HelpScreen(self.timeline.program.scenario.name))
 
     def action_what_if(self) -> None:
-        from tui.whatif_screen import open_what_if
+        """``w``: the what-if dialog at the cursor's step; switch to the run it hands back."""
+        from tui.screens.whatif import WhatIfScreen
 
-        open_what_if(self)
+        if self.frame is None:
+            return
+        step = self.frame.step
+        # Before a branch's first step, the run shown is its parent's: branch from that.
+        current = run_of_step(self.timeline, step)
+        runs = self.runs
+
+        def chosen(run: Timeline | None) -> None:
+            if run is None or run is self.timeline:
+                return
+            if self.runs is not runs:  # the file was reloaded while the dialog was open
+                self.notify("The scenario was reloaded meanwhile: make the what-if again.")
+                return
+            if run is not runs.original and run not in runs.branches:
+                runs.branches.append(run)  # type: ignore[arg-type]  # a new Branch
+                note = f"New branch from step {run.first_step}: {run_label(run)}. W: the original."
+            else:
+                note = f"Now showing {run_label(run)}."
+            if run is not runs.original:
+                runs.last_branch = run
+            self.set_timeline(run)
+            self.notify(note, timeout=4)
+
+        screen = WhatIfScreen(
+            runs, current, step, shown=self.timeline, cursor_blink=self._cursor_blink
+        )
+        self.push_screen(screen, chosen)
 
     def action_original_run(self) -> None:
-        from tui.whatif_screen import toggle_original
-
-        toggle_original(self)
+        """``W``: back to the original run, or from it forth to the last what-if shown."""
+        runs = self.runs
+        if self.timeline is not runs.original:
+            runs.last_branch = self.timeline
+            self.set_timeline(runs.original)
+            self.notify("Back to the original run (W: forth to the what-if).", timeout=3)
+        elif runs.last_branch is not None:
+            self.set_timeline(runs.last_branch)
+            self.notify(f"Forth to {run_label(runs.last_branch)}.", timeout=3)
+        else:
+            self.notify("No what-if yet: press w to make one.", timeout=3)
 
     def action_save_screenshot(self) -> None:
-        from tui.export import deliver_screenshot, save_screenshot
+        from tui.export import deliver_screenshot, save_screenshot, screenshot_name
 
+        frame = self.frame
+        step, seq = (frame.step, frame.seq) if frame is not None else (0, 0)
+        branches: list[Timeline] = list(self.runs.branches)
+        branch = branches.index(self.timeline) + 1 if self.timeline in branches else 0
+        name = screenshot_name(self.runs.original.program.scenario.source, step, seq, branch)
         if self.served_from is not None:
-            deliver_screenshot(self)  # to the browser's downloads, not the server's disk
+            deliver_screenshot(self, name)  # to the browser's downloads, not the server's disk
         else:
-            save_screenshot(self)
+            save_screenshot(self, name)
+
+
+def _scenario_breakpoints(program: Program) -> tuple[Breakpoint, ...]:
+    """The breakpoints the scenario's file sets (loading the debugger's engine only then)."""
+    if not program.scenario.breakpoints:
+        return ()
+    from engine.debug.breakpoints import scenario_breakpoints
+
+    return scenario_breakpoints(program)
 
 
 def run_app(program: Program) -> int:

@@ -18,17 +18,19 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TextIO
 
-import msgspec
 import numpy as np
 
-from engine import fmt, gradcheck
+from engine import fmt
 from engine.errors import ScenarioError
-from engine.events import PHASES
-from engine.run import Program, make_program
-from engine.scenario import MAX_STEPS, load
-from engine.timeline import Timeline
-from scenarios import builtin_dir, builtin_ids, resolve
-from tui.startup import resume_gc
+from engine.open import open_program
+from engine.report import gradcheck
+from engine.scenario.loader import load
+from engine.scenario.records import MAX_STEPS
+from engine.step.events import PHASES
+from engine.step.program import Program
+from engine.timeline.timeline import Timeline
+from scenarios import builtin_dir, builtin_ids
+from tui.collector import resume_gc
 
 PROG = "bpdbg"
 DEFAULT_SCENARIO = "worked-example"
@@ -36,7 +38,7 @@ DEFAULT_SCENARIO = "worked-example"
 COMMANDS = ("list", "trace", "check", "snapshot", "serve")
 """Subcommands; these words win over files of the same name (``./list`` is a file)."""
 FORMATS = ("jsonl", "text", "md")
-"""``trace --format`` choices: the writers of :mod:`engine.trace`, which loads only for a
+"""``trace --format`` choices: the writers of :mod:`engine.report.trace`, which loads only for a
 trace (its JSON encoder is no part of opening the app)."""
 
 EXIT_OK = 0
@@ -288,24 +290,6 @@ def _version() -> str:
 # --- loading ------------------------------------------------------------------------------
 
 
-def load_program(ref: str, steps: int | None = None) -> Program:
-    """Load, validate and build the scenario ``ref`` names.
-
-    Args:
-        ref: A built-in id or a ``.toml`` path, as the user typed it (messages use it).
-        steps: Overrides ``train.steps`` when given.
-
-    Raises:
-        ScenarioError: The scenario is missing or invalid.
-    """
-    scenario = load(resolve(ref), source=ref)
-    if steps is not None:
-        scenario = msgspec.structs.replace(
-            scenario, train=msgspec.structs.replace(scenario.train, steps=steps)
-        )
-    return make_program(scenario)
-
-
 # --- commands -------------------------------------------------------------------------------
 
 
@@ -359,9 +343,9 @@ def cmd_trace(
     every: int = 1,
 ) -> int:
     """``bpdbg trace``: the run's events to ``out`` in ``output_format``, those kept."""
-    from engine import trace
+    from engine.report import trace
 
-    program = load_program(ref, steps)
+    program = open_program(ref, steps)
     keep = trace.Keep(
         frozenset(phases) if phases else frozenset(PHASES),
         None if nodes is None else frozenset(nodes),
@@ -397,7 +381,7 @@ def run_check(program: Program, out: TextIO) -> int:
     Prints a table (step, param, shape, max abs error, max rel error, result) and a
     summary line. A result is ``OK``, ``FAIL`` (with the worst element), or
     ``CANNOT CHECK: why`` where the loss or the parameter is not finite, so a finite
-    difference says nothing (:class:`engine.gradcheck.Outcome`); a parameter checked on
+    difference says nothing (:class:`engine.report.gradcheck.Outcome`); a parameter checked on
     only some of its elements says which could not be.
 
     Returns:
@@ -511,7 +495,7 @@ def _worst(c: gradcheck.ParamCheck) -> str:
 
 def cmd_check(ref: str, steps: int | None, out: TextIO) -> int:
     """``bpdbg check``: validate, then :func:`run_check`."""
-    return run_check(load_program(ref, steps), out)
+    return run_check(open_program(ref, steps), out)
 
 
 def cmd_snapshot(ref: str, at: str, press: str, size: str, output: str | None, out: TextIO) -> int:
@@ -524,7 +508,7 @@ def cmd_snapshot(ref: str, at: str, press: str, size: str, output: str | None, o
     try:
         keys = snapshot.parse_keys(press) if press.strip() else []
         columns_rows = snapshot.parse_size(size)
-        program = load_program(ref)
+        program = open_program(ref)
         seq = snapshot.parse_at(at, program)
         picture = snapshot.snapshot(
             program,
@@ -560,7 +544,7 @@ def cmd_serve(ref: str, host: str, port: int, out: TextIO) -> int:
 
 def cmd_open(ref: str) -> int:
     """``bpdbg [SCENARIO]``: validate first, then open the app (importing Textual now)."""
-    program = load_program(ref)
+    program = open_program(ref)
     from tui.app import run_app
 
     status = run_app(program)

@@ -3,7 +3,7 @@ that stops at them, and the stop at the first non-finite number.
 
 :class:`Debugger` is a mixin of :class:`tui.app.BpdbgApp`; it owns the breakpoint list
 and the search, and leaves layout and stepping to the app module. Finding the next hit
-is :func:`engine.watch.find_next`; a search that may compute steps or evaluate
+is :func:`engine.debug.search.find_next`; a search that may compute steps or evaluate
 conditions over many steps runs in a thread worker that only posts :class:`SearchDone`,
 and pressing ``c`` (or ``C``, or ``esc``) again cancels it.
 """
@@ -13,27 +13,24 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-import numpy as np
 from textual import work
 from textual.content import Content
 from textual.message import Message
 from textual.reactive import reactive
 from textual.worker import get_current_worker
 
-from engine import fmt
 from engine.fmt import printable
-from engine.diagnose import first_nonfinite_event, nonfinite_in_event
-from engine.events import Backward, Forward, Loss, Update
-from engine.timeline import Frame, Timeline
+from engine.report.diagnose import first_nonfinite_event, nonfinite_cause
+from engine.timeline.timeline import Frame, Timeline
 from tui.pacing import cancel_check
 
 if TYPE_CHECKING:
     from textual.app import App
     from textual.timer import Timer
 
-    from engine.watch import Breakpoint, Condition, Hit
-    from tui.header_bar import HeaderBar
-    from tui.timeline_view import TimelineView
+    from engine.debug.breakpoints import Breakpoint, BreakpointPlan, Hit
+    from tui.panes.header import HeaderBar
+    from tui.panes.timeline import TimelineView
 
     _Base = App[int]
 else:
@@ -88,8 +85,9 @@ def search(
     cancelled: Callable[[], bool] | None = None,
 ) -> SearchDone:
     """Find the nearest hit from event ``start`` (training ahead as needed)."""
-    # engine.watch loads with the first breakpoint or search, not with the app.
-    from engine.watch import BreakpointError, find_next
+    # engine.debug.search loads with the first breakpoint or search, not with the app.
+    from engine.debug.errors import BreakpointError
+    from engine.debug.search import find_next
 
     try:
         hit = find_next(
@@ -114,45 +112,6 @@ def _why(err: Exception) -> str:
     return f"{type(err).__name__}: {err}"
 
 
-def nonfinite_cause(frame: Frame) -> str:
-    """Why the first non-finite number appeared at ``frame``'s event, read from the
-    numbers the event was computed from (one sentence, for the notification)."""
-    ev = frame.event
-    values = frame.values
-    inputs: list[tuple[str, np.ndarray]] = []
-    if isinstance(ev, (Forward, Loss)):
-        node = frame.program.graph[ev.node]
-        inputs = [(n, values[n]) for n in node.inputs if n in values]
-    elif isinstance(ev, Backward):
-        for t in ev.terms:
-            inputs.append((f"∂L/∂{t.via}", t.upstream))
-            if t.local is not None:
-                inputs.append((f"∂{t.via}/∂{ev.node}", t.local))
-    elif isinstance(ev, Update):
-        inputs = [(ev.param, ev.before), (f"∂L/∂{ev.param}", ev.grad)]
-        state = frame.record.state_before[ev.param]
-        inputs += [(f"the optimizer's {k}", v) for k, v in state.items()]
-    if not inputs:
-        return ""
-    arrays = [(name, np.asarray(a, dtype=np.float64)) for name, a in inputs]
-    for name, a in arrays:
-        if a.size and not np.isfinite(a).all():
-            return f"It is computed from {name}, which already holds a NaN or inf."
-    name, largest = max(
-        ((name, float(np.max(np.abs(a)))) for name, a in arrays if a.size), key=lambda t: t[1]
-    )
-    size = f"the largest {fmt.num(largest, 2)} (in {name})"
-    if "nan" in (nonfinite_in_event(ev) or ""):
-        return (
-            f"Everything it is computed from is finite, {size}: NaN comes from an undefined"
-            " operation such as ∞ − ∞, 0·∞ or 0/0 along the way."
-        )
-    return (
-        f"Everything it is computed from is finite, {size}: the result is too large for"
-        " a float64, whose largest number is about 1.8e+308."
-    )
-
-
 def nonfinite_badge(found: tuple[int, str]) -> str:
     """The header's word for a non-finite event: ``✖ NaN at event 398``."""
     what = found[1]
@@ -171,7 +130,6 @@ class Debugger(_Base):
         selected: str | None
         timeline_view: TimelineView
         _player: Timer | None
-        _layout: tuple[tuple[str, str], ...]
         _cursor_blink: bool
         header: HeaderBar
 
@@ -193,8 +151,8 @@ class Debugger(_Base):
     """Counts searches, so that a late answer to a cancelled one is ignored."""
     _hit: tuple[Timeline, Hit] | None = None
     """The last place a search or playing stopped, and why."""
-    _checks: tuple[tuple[Breakpoint, frozenset[int], Condition | None], ...] = ()
-    """Enabled breakpoints, with the positions in a step where a node or phase one stops."""
+    _plan: BreakpointPlan | None = None
+    """The breakpoints placed in the open run's steps: where playing stops."""
     _marks: tuple[frozenset[int], frozenset[int]] = (frozenset(), frozenset())
     """Positions in a step marked ● (enabled) and ○ (disabled) in the timeline."""
     _marks_shown: tuple[frozenset[int], frozenset[int], int | None] | None = None
@@ -209,35 +167,24 @@ class Debugger(_Base):
         self.watch_breakpoints(self.breakpoints)
 
     def watch_breakpoints(self, breakpoints: tuple[Breakpoint, ...]) -> None:
-        graph = self.timeline.program.graph
-        layout = self._layout
-        checks = []
-        enabled: set[int] = set()
-        disabled: set[int] = set()
-        for bp in breakpoints:
-            cond: Condition | None = None
-            spots: set[int] = set()
-            if bp.kind == "condition":
-                from engine.watch import BreakpointError
+        if not breakpoints:  # the debugger's engine loads with the first breakpoint
+            self._plan = None
+            self._marks = (frozenset(), frozenset())
+            self._show_marks(self._nonfinite())
+            self.timeline_view.border_subtitle = ""
+            return
+        from engine.debug.breakpoints import BreakpointPlan
 
-                try:
-                    cond = bp.compiled(graph)
-                except BreakpointError as err:
-                    self.notify(f"{bp.describe()}: {err}", severity="error", timeout=6)
-                    continue
-                except Exception as err:  # a condition from a file must not end the app
-                    self.notify(f"{bp.describe()}: {_why(err)}", severity="error", timeout=6)
-                    continue
-            elif bp.kind == "node":
-                spots = {i for i, (_, subject) in enumerate(layout) if subject == bp.target}
-            else:
-                spots = {next((i for i, (ph, _) in enumerate(layout) if ph == bp.target), -1)}
-                spots.discard(-1)
-            (enabled if bp.enabled else disabled).update(spots)
-            if bp.enabled:
-                checks.append((bp, frozenset(spots), cond))
-        self._checks = tuple(checks)
-        self._marks = (frozenset(enabled), frozenset(disabled - enabled))
+        def refused(bp: Breakpoint, err: Exception) -> None:
+            # A condition from a file (or for another graph) must not end the app.
+            from engine.debug.errors import BreakpointError
+
+            why = str(err) if isinstance(err, BreakpointError) else _why(err)
+            self.notify(f"{bp.describe()}: {why}", severity="error", timeout=6)
+
+        plan = BreakpointPlan.of(breakpoints, self.timeline.program.graph, on_error=refused)
+        self._plan = plan
+        self._marks = (plan.marks, plan.disabled_marks)
         self._show_marks(self._nonfinite())
         shown = [bp.describe() for bp in breakpoints if bp.enabled]
         # Conditions come from files and may hold brackets (C[ix] > 0): never markup.
@@ -411,25 +358,15 @@ class Debugger(_Base):
     # --- playing -----------------------------------------------------------------------------
 
     def _stop_at(self, seq: int) -> Hit | None:
-        """Whether playing stops at event ``seq``: node and phase breakpoints by position,
-        conditions evaluated at the event, then the first non-finite number."""
-        from engine.watch import Hit
+        """Whether playing stops at event ``seq``: where a breakpoint hits
+        (:meth:`~engine.debug.breakpoints.BreakpointPlan.hit_at`), then the first
+        non-finite number."""
+        from engine.debug.breakpoints import Hit
 
-        pos = seq % len(self._layout)
-        phase, subject = self._layout[pos]
-        frame: Frame | None = None
-        for bp, spots, cond in self._checks:
-            if cond is None:
-                if pos in spots:
-                    return Hit(seq, bp, bp.reason(phase, subject))
-            elif cond.checked_at(pos):
-                frame = frame or self.timeline.frame(seq)
-                try:
-                    holds = cond.holds(frame, self.timeline)
-                except Exception as err:  # stop here, and say why, rather than end the app
-                    return Hit(seq, bp, f"{bp.describe()} cannot be evaluated here: {_why(err)}")
-                if holds:
-                    return Hit(seq, bp, bp.reason(phase, subject))
+        if self._plan is not None:
+            hit = self._plan.hit_at(self.timeline, seq)
+            if hit is not None:
+                return hit
         if self.stop_on_nonfinite:
             found = self._nonfinite()
             if found is not None and found[0] == seq:
@@ -484,7 +421,8 @@ class Debugger(_Base):
             )
             self.notify(f"Breakpoint on {name} removed.", timeout=3)
             return
-        from engine.watch import Breakpoint, BreakpointError
+        from engine.debug.breakpoints import Breakpoint
+        from engine.debug.errors import BreakpointError
 
         try:
             bp = Breakpoint.on_node(name, self.timeline.program.graph)
@@ -495,7 +433,7 @@ class Debugger(_Base):
         self.notify(f"Breakpoint on {name}: c continues to its next event.", timeout=3)
 
     def action_breakpoints(self) -> None:
-        from tui.breakpoints_screen import BreakpointList, BreakpointsScreen
+        from tui.screens.breakpoints import BreakpointList, BreakpointsScreen
 
         def closed(result: BreakpointList | None) -> None:
             if result is not None:

@@ -12,10 +12,9 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
-if TYPE_CHECKING:
-    from tui.app import BpdbgApp
+from textual.app import App
 
 DIR_VARIABLE = "BPDBG_SCREENSHOT_DIR"
 
@@ -26,20 +25,20 @@ def scenario_id(source: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", stem).strip("._") or "scenario"
 
 
-def screenshot_name(app: BpdbgApp) -> str:
-    """``bpdbg-ravine-sgd-step5-event12.svg`` for the app's current place."""
-    frame = app.frame
-    step, seq = (frame.step, frame.seq) if frame is not None else (0, 0)
-    name = scenario_id(app.runs.original.program.scenario.source)
-    if app.timeline in app.runs.branches:
-        name += f"-whatif{app.runs.branches.index(app.timeline) + 1}"  # type: ignore[arg-type]
+def screenshot_name(source: str, step: int, seq: int, branch: int = 0) -> str:
+    """``bpdbg-ravine-sgd-step5-event12.svg``: the file name for a screenshot of scenario
+    ``source`` at event ``seq`` (in ``step``), on what-if branch ``branch`` (1, 2, …) or
+    the original run (0)."""
+    name = scenario_id(source)
+    if branch:
+        name += f"-whatif{branch}"
     return f"bpdbg-{name}-step{step}-event{seq}.svg"
 
 
-def save_screenshot(app: BpdbgApp) -> Path | None:
-    """Save the screen as SVG and say where; returns the file written, or None."""
+def save_screenshot(app: App[Any], base: str) -> Path | None:
+    """Save ``app``'s screen as SVG, named ``base`` (or ``base`` with ``-2``, ``-3``, … if
+    taken), and say where; returns the file written, or None."""
     folder = Path(os.environ.get(DIR_VARIABLE) or ".")
-    base = screenshot_name(app)
     try:
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / base
@@ -59,7 +58,8 @@ def save_screenshot(app: BpdbgApp) -> Path | None:
     return written
 
 
-def deliver_screenshot(app: BpdbgApp) -> None:
-    """Send the screen as SVG to the browser the app is served to (it opens in a tab)."""
-    app.deliver_screenshot(filename=screenshot_name(app))
+def deliver_screenshot(app: App[Any], name: str) -> None:
+    """Send the screen as SVG, named ``name``, to the browser the app is served to (it
+    opens in a tab)."""
+    app.deliver_screenshot(filename=name)
     app.notify("Screenshot sent to your browser", timeout=4)

@@ -78,9 +78,9 @@ def serve(ref: str, host: str, port: int, out: TextIO, err: TextIO) -> int:
         ScenarioError: The scenario is missing or invalid.
         ServeError: The server cannot listen there.
     """
-    from tui.cli import load_program
+    from engine.open import open_program
 
-    program = load_program(ref)
+    program = open_program(ref)
     folder = Path.cwd().resolve()
     logging.basicConfig(level=logging.WARNING, format=f"{PROG}: %(message)s", stream=err)
     server = _server(app_command(ref, folder), f"bpdbg · {program.scenario.name}")
@@ -132,7 +132,7 @@ def _server(command: str, title: str) -> Any:
     from aiohttp import web
     from textual_serve.server import Server
 
-    class _Server(Server):  # type: ignore[misc]
+    class _Server(Server):
         sessions: set[asyncio.Task[Any]]
         """Each visitor's websocket handler, running."""
 
@@ -200,10 +200,10 @@ def _app_main(argv: list[str]) -> int:
     parser.add_argument("--folder", required=True, type=Path)
     parser.add_argument("scenario")
     args = parser.parse_args(argv)
-    from tui.cli import load_program
+    from engine.open import open_program
 
     try:
-        program = load_program(args.scenario)
+        program = open_program(args.scenario)
     except ScenarioError as e:
         print(f"{PROG}: error: {e}", file=sys.stderr)
         return 2

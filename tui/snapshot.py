@@ -36,8 +36,8 @@ from textual.keys import Keys, _get_unicode_name_from_key
 from textual.pilot import Pilot
 from textual.worker import WorkerCancelled
 
-from engine.run import Program, make_program
-from engine.scenario import load
+from engine.step.program import Program, make_program
+from engine.scenario.loader import load
 from scenarios import resolve
 from tui.app import BpdbgApp
 

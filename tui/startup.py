@@ -1,44 +1,21 @@
 """The ``bpdbg`` command's entry point: start-up without the cyclic garbage collector.
 
-Importing numpy, Textual and bpdbg and building the first screen allocates a few hundred
-thousand objects that live as long as the program, and next to no garbage. The cyclic
-collector, triggered by allocation counts, would walk all of them several times over on
-the way to the first frame (about a tenth of a second on a small machine, a sixth of
-the start-up). So the entry point pauses it, and :func:`resume_gc` turns it back on once
-start-up is over: for the app when its first frame is painted, for the headless
-commands before they start their work. ``gc.freeze()`` first moves everything alive
-then out of the collector's way for good, so later collections stay as cheap as ever.
-
-Only :func:`main` pauses the collector: importing ``tui.cli`` (as tests do) or opening
-the app another way leaves it alone.
+:func:`main` pauses the collector (:mod:`tui.collector` says why) before anything heavy
+is imported, then runs the command line; whatever the command, the collector is back on
+when it returns.
 """
 
 from __future__ import annotations
 
-import gc
-
-_paused = False
-"""Whether :func:`main` paused the collector and nothing has resumed it yet."""
+from tui.collector import pause_gc, resume_gc
 
 
 def main() -> int:
     """``bpdbg``: run :func:`tui.cli.main` with the collector paused for start-up."""
-    global _paused
-    if gc.isenabled():
-        gc.disable()
-        _paused = True
+    pause_gc()
     try:
         from tui.cli import main as cli_main
 
         return cli_main()
     finally:
         resume_gc()
-
-
-def resume_gc() -> None:
-    """Start-up is over: turn the collector back on if :func:`main` paused it."""
-    global _paused
-    if _paused:
-        _paused = False
-        gc.freeze()
-        gc.enable()

@@ -28,9 +28,10 @@ from collections.abc import Mapping
 import msgspec
 import numpy as np
 
-from ..ops import OPS
-from ..run import Program, forward_values
-from ..timeline import Timeline
+from engine.graph.ops import OPS
+from engine.step.program import Program
+from engine.step.run import forward_values
+from engine.timeline.timeline import Timeline
 
 Bounds = tuple[float, float, float, float]
 """``(x low, x high, y low, y high)`` of a rectangle of the plane drawn."""
@@ -156,7 +157,7 @@ def shown_output(program: Program, params: Mapping[str, np.ndarray], x: np.ndarr
     assert scenario.model is not None
     if scenario.loss == "cross_entropy" and scenario.model.layers[-1].activation != "softmax":
         with np.errstate(all="ignore"):
-            out = OPS["softmax"].forward(out)
+            out = np.asarray(OPS["softmax"].forward(out))
     return out
 
 
@@ -267,7 +268,7 @@ def loss_surface(program: Program, bounds: Bounds, nx: int, ny: int) -> np.ndarr
 def parameter_path(timeline: Timeline, step: int) -> tuple[np.ndarray, np.ndarray]:
     """Where the two parameters of a ``surface`` view were at the start of each step up
     to ``step``, as the timeline's history samples them (every step of a run shorter
-    than the history's budget; see :class:`engine.timeline.History`).
+    than the history's budget; see :class:`engine.timeline.timeline.History`).
 
     Returns:
         The steps, shape ``(n,)``, and the two parameters' values, shape ``(n, 2)``.
@@ -332,7 +333,7 @@ class Landscape:
         self.view = view_of(timeline.program)
         self._cache: OrderedDict[tuple, object] = OrderedDict()
 
-    def _cached(self, key: tuple, compute):  # type: ignore[no-untyped-def]
+    def _cached(self, key: tuple, compute):
         hit = self._cache.get(key)
         if hit is not None:
             self._cache.move_to_end(key)

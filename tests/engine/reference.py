@@ -1,9 +1,9 @@
 """An independent float64 reference for layered networks, written from SPEC §1 only.
 
-This module deliberately does not import ``engine.ops``, ``engine.run`` or
-``engine.optim``: it is a second, straight-line implementation of the definitions in
+This module deliberately does not import ``engine.graph.ops``, ``engine.step.run`` or
+``engine.step.optim``: it is a second, straight-line implementation of the definitions in
 SPEC §1a and §1c, so that the engine's numbers can be checked against it. Only the
-scenario reader (:mod:`engine.scenario`) is shared, to read the file.
+scenario reader (:mod:`engine.scenario.loader`) is shared, to read the file.
 
 The definitions it implements:
 
@@ -26,7 +26,7 @@ The definitions it implements:
   (the paper's form; torch.optim rearranges it, equal in exact arithmetic);
 - mini-batch ``t`` is rows ``[t B, (t + 1) B)`` of the data, taken cyclically.
 
-Initial weights a layer does not give are drawn as :func:`engine.run.init_model_params`
+Initial weights a layer does not give are drawn as :func:`engine.step.run.init_model_params`
 documents (SPEC leaves the distributions to the implementation): one
 ``numpy.random.default_rng(model.seed)``, layer by layer; ``xavier`` uniform on
 ``±sqrt(6 / (fan_in + fan_out))``, ``he`` normal with std ``sqrt(2 / fan_in)``, ``normal``
@@ -40,7 +40,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.scenario import Scenario
+from engine.scenario.records import Scenario
 
 LEAKY = 0.01
 LOG_FLOOR = -100.0

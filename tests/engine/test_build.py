@@ -13,8 +13,9 @@ import numpy as np
 import pytest
 
 from engine.errors import ScenarioError
-from engine.run import load_program, make_program
-from engine.scenario import GraphSpec, OptimizerSpec, Scenario
+from engine.open import open_program
+from engine.scenario.records import GraphSpec, OptimizerSpec, Scenario
+from engine.step.program import make_program
 
 BAD = Path(__file__).parent.parent / "data" / "bad_graph"
 
@@ -58,7 +59,7 @@ def test_bad_graph_is_refused_with_file_place_and_reason(
     monkeypatch.chdir(tmp_path)  # PWNED would appear here if anything were executed
     path = BAD / f"{stem}.toml"
     with pytest.raises(ScenarioError) as info:
-        load_program(str(path))
+        open_program(str(path))
     err = info.value
     assert err.file == str(path)
     assert err.place == place
@@ -69,7 +70,7 @@ def test_bad_graph_is_refused_with_file_place_and_reason(
 
 def test_columns_count_from_the_start_of_the_shown_line():
     with pytest.raises(ScenarioError) as info:
-        load_program(str(BAD / "subscript.toml"))
+        open_program(str(BAD / "subscript.toml"))
     # "L = sum(x[0])": the subscript x[0] starts at column 9
     assert "(column 9)" in info.value.message
 
@@ -129,7 +130,7 @@ def test_constants_are_leaves_without_gradients():
 
 
 def test_leaves_stand_just_before_their_first_consumer():
-    p = load_program("xor")
+    p = open_program("xor")
     order = [n.name for n in p.graph.nodes]
     assert order.index("W2") == order.index("a1") + 1
     assert order.index("y") == order.index("L") - 1
@@ -139,7 +140,7 @@ def test_leaves_stand_just_before_their_first_consumer():
 
 
 def test_layered_networks_use_the_fixed_names():
-    p = load_program("xor")
+    p = open_program("xor")
     assert [n.name for n in p.graph.nodes if n.kind == "op"] == ["z1", "a1", "z2", "a2", "L"]
     assert p.graph.params == ("W1", "b1", "W2", "b2")
     assert p.graph["W1"].shape == (2, 2) and p.graph["z1"].shape == (4, 2)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine.data import KINDS, MAX_CLASSES, MAX_SAMPLES, generate, max_classes
+from engine.scenario.data import KINDS, MAX_CLASSES, MAX_SAMPLES, generate, max_classes
 
 MULTI = ("gauss", "spiral")
 
@@ -127,7 +127,7 @@ def test_max_classes() -> None:
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_every_generator_is_documented(kind: str) -> None:
-    from engine import data
+    from engine.scenario import data
 
     doc = getattr(data, f"_{kind}").__doc__
     assert doc and len(doc.strip()) > 40

@@ -11,8 +11,9 @@ import math
 import numpy as np
 import pytest
 
-from engine import diagnose
-from engine.diagnose import (
+from engine.open import open_program
+from engine.report import diagnose
+from engine.report.diagnose import (
     EXPLODING_ABS,
     EXPLODING_RATIO,
     VANISHING_ABS,
@@ -23,15 +24,15 @@ from engine.diagnose import (
     gradient_health,
     health_of,
 )
-from engine.events import Event
-from engine.gradcheck import check_step
-from engine.run import load_program, make_program
-from engine.scenario import loads
-from engine.timeline import Timeline
+from engine.report.gradcheck import check_step
+from engine.scenario.loader import loads
+from engine.step.events import Event
+from engine.step.program import make_program
+from engine.timeline.timeline import Timeline
 
 
 def computed(sid: str, steps: int | None = None) -> Timeline:
-    program = load_program(sid)
+    program = open_program(sid)
     tl = Timeline(program)
     tl.compute(steps or program.steps)
     return tl
@@ -84,7 +85,7 @@ def test_diverging_scenario_overflows_at_step_19_and_turns_nan_at_step_39():
 
 def test_nothing_is_reported_while_everything_is_finite():
     assert first_nonfinite_event(computed("xor", 50)) is None
-    tl = Timeline(load_program("diverging-lr"))
+    tl = Timeline(open_program("diverging-lr"))
     tl.compute(19)  # the overflow is in step 19, not computed yet
     assert first_nonfinite_event(tl) is None
     tl.compute(1)
@@ -320,6 +321,6 @@ def test_dead_units_in_graphs_and_leaky_layers():
 
 def test_every_new_builtin_passes_the_gradient_check_at_step_zero():
     for sid in ("diverging-lr", "vanishing-sigmoid", "dead-relu"):
-        program = load_program(sid)
+        program = open_program(sid)
         checks = check_step(program, 0, *Timeline(program).start_of(0))
         assert all(c.ok for c in checks), sid

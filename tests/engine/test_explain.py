@@ -9,10 +9,10 @@ import pytest
 
 import scenarios
 from engine import fmt
-from engine.explain import KINDS, ROLES, Line, explain
-from engine.run import Program, make_program
-from engine.scenario import loads
-from engine.timeline import Frame, Timeline
+from engine.report.explain import KINDS, ROLES, Line, explain
+from engine.scenario.loader import loads
+from engine.step.program import Program, make_program
+from engine.timeline.timeline import Frame, Timeline
 
 WORKED_EXAMPLE = """
 name = "Worked example"

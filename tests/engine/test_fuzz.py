@@ -11,7 +11,7 @@ Two fuzzers, both seeded (``derandomize=True``) and bounded so that CI spends a 
   valid and near-valid, parsed, built into a graph and evaluated.
 
 Anything but a :class:`~engine.errors.ScenarioError` (or, for a condition typed in the
-app, a :class:`~engine.watch.ConditionError`) or a successful run fails: any other
+app, a :class:`~engine.debug.errors.ConditionError`) or a successful run fails: any other
 exception, a ``RecursionError``, or a hang (an alarm ends an example after
 :data:`HANG_SECONDS`, far beyond what any example needs).
 
@@ -36,14 +36,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import scenarios
-from engine import expr as ex
-from engine import gradcheck, trace
+from engine.debug.conditions import WATCH_FUNCTIONS, Condition
+from engine.debug.errors import ConditionError
 from engine.errors import ScenarioError
-from engine.ops import FUNCTIONS
-from engine.run import make_program
-from engine.scenario import GraphSpec, OptimizerSpec, Scenario, TrainSpec, load
-from engine.timeline import Timeline
-from engine.watch import WATCH_FUNCTIONS, Condition, ConditionError
+from engine.graph import expr as ex
+from engine.graph.ops import FUNCTIONS
+from engine.report import gradcheck, trace
+from engine.scenario.loader import load
+from engine.scenario.records import GraphSpec, OptimizerSpec, Scenario, TrainSpec
+from engine.step.program import make_program
+from engine.timeline.timeline import Timeline
 
 # A warning is output too (Python prints it on stderr, beside a one-line refusal).
 pytestmark = pytest.mark.filterwarnings("error")

@@ -9,9 +9,11 @@ import numpy as np
 import pytest
 
 from engine.report import landscape as ls
-from engine.run import Program, forward_values, load_program, make_program
-from engine.scenario import GraphSpec, OptimizerSpec, Scenario, TrainSpec
-from engine.timeline import Timeline
+from engine.step.program import Program, make_program
+from engine.step.run import forward_values
+from engine.open import open_program
+from engine.scenario.records import GraphSpec, OptimizerSpec, Scenario, TrainSpec
+from engine.timeline.timeline import Timeline
 
 
 def graph_program(params: dict, nodes: tuple, inputs: dict | None = None) -> Program:
@@ -60,20 +62,20 @@ def with_inputs(program: Program, x: np.ndarray) -> Program:
     ],
 )
 def test_each_builtin_gets_its_picture(scenario: str, kind: str, target: str, output: str) -> None:
-    view = ls.view_of(load_program(scenario))
+    view = ls.view_of(open_program(scenario))
     assert (view.kind, view.target, view.output) == (kind, target, output)
     assert not view.reason
 
 
 def test_ravine_draws_its_two_parameters() -> None:
-    view = ls.view_of(load_program("ravine-adam"))
+    view = ls.view_of(open_program("ravine-adam"))
     assert view.params == ("a", "b") and view.axes == ("a", "b")
 
 
 @pytest.mark.parametrize(
     ("program", "words"),
     [
-        (lambda: load_program("chain"), "1 parameter (w)"),
+        (lambda: open_program("chain"), "1 parameter (w)"),
         (
             lambda: graph_program({"a": 1.0, "b": 2.0, "c": 3.0}, (("L", "a * b * c"),)),
             "3 parameters (a, b, c)",
@@ -97,7 +99,7 @@ def test_no_view_says_why(program, words: str) -> None:
 def test_the_output_at_the_data_is_the_forward_pass(scenario: str) -> None:
     """Where the batch is the whole data set, the output at the data points is exactly
     the step's forward value of the output node."""
-    program = load_program(scenario)
+    program = open_program(scenario)
     program = with_inputs(program, program.x)  # full batch, whatever the file says
     timeline = Timeline(program)
     output = ls.view_of(program).output
@@ -109,7 +111,7 @@ def test_the_output_at_the_data_is_the_forward_pass(scenario: str) -> None:
 
 @pytest.mark.parametrize("scenario", ["xor", "spiral-mlp", "softmax-3class", "diverging-lr"])
 def test_plane_values_are_the_forward_pass_at_the_grid(scenario: str) -> None:
-    program = load_program(scenario)
+    program = open_program(scenario)
     timeline = Timeline(program)
     params = params_at(timeline, 5)
     bounds = ls.data_bounds(program)
@@ -132,7 +134,7 @@ def test_grid_rows_run_bottom_to_top() -> None:
 
 
 def test_classes_are_probabilities_and_points_carry_labels() -> None:
-    program = load_program("softmax-3class")
+    program = open_program("softmax-3class")
     params = params_at(Timeline(program), 0)
     plane = ls.output_plane(program, params, ls.data_bounds(program), 9, 5)
     assert np.allclose(plane.sum(axis=2), 1.0) and (plane >= 0).all()
@@ -141,7 +143,7 @@ def test_classes_are_probabilities_and_points_carry_labels() -> None:
 
 
 def test_curve_runs_over_the_data() -> None:
-    program = load_program("dead-relu")
+    program = open_program("dead-relu")
     params = params_at(Timeline(program), 0)
     lo, hi, _, _ = ls.data_bounds(program)
     assert lo < 0.0 and hi > 1.0  # six points from 0 to 1, with room around
@@ -152,7 +154,7 @@ def test_curve_runs_over_the_data() -> None:
 
 
 def test_bounds_hold_the_data_with_room() -> None:
-    program = load_program("xor")
+    program = open_program("xor")
     assert ls.data_bounds(program) == pytest.approx((-0.1, 1.1, -0.1, 1.1))
     assert ls.padded(3.0, 3.0, 0.1) == (1.5, 4.5)
     assert ls.padded(0.0, 0.0, 0.1) == (-1.0, 1.0)
@@ -162,7 +164,7 @@ def test_bounds_hold_the_data_with_room() -> None:
 
 
 def test_surface_is_the_loss_at_each_point() -> None:
-    program = load_program("ravine-sgd")
+    program = open_program("ravine-sgd")
     bounds = (-5.0, 1.0, -1.5, 1.5)
     surface = ls.loss_surface(program, bounds, 11, 6)
     xs, ys = ls.grid_axes(bounds, 11, 6)
@@ -187,7 +189,7 @@ def test_surface_of_a_graph_that_reduces_is_computed_point_by_point() -> None:
 
 
 def test_path_is_the_parameters_at_each_step() -> None:
-    program = load_program("ravine-momentum")
+    program = open_program("ravine-momentum")
     timeline = Timeline(program)
     timeline.compute(program.steps)
     steps, path = ls.parameter_path(timeline, 12)
@@ -199,7 +201,7 @@ def test_path_is_the_parameters_at_each_step() -> None:
 
 
 def test_a_landscape_caches_each_step() -> None:
-    program = load_program("xor")
+    program = open_program("xor")
     timeline = Timeline(program)
     land = ls.Landscape(timeline)
     first = land.plane(3, 10, 6)
@@ -212,7 +214,7 @@ def test_a_landscape_caches_each_step() -> None:
 
 
 def test_surface_bounds_hold_the_whole_path() -> None:
-    program = load_program("ravine-sgd")
+    program = open_program("ravine-sgd")
     timeline = Timeline(program)
     timeline.compute(program.steps)
     surface = ls.Landscape(timeline).surface(20, 10)

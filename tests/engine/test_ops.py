@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.ops import OPS, ShapeError, unbroadcast
+from engine.graph.ops import OPS, ShapeError, unbroadcast
 
 H = 1e-6
 

@@ -9,8 +9,8 @@ times the array's largest magnitude, for values that are ~0):
    depth 1–3, 1–5 units, every activation, every loss with a last activation it
    accepts, every optimizer with random hyper-parameters, full batches and mini-batches
    (also sizes that do not divide the sample count), explicit and init-drawn weights —
-   loaded with :func:`engine.scenario.loads` and traced with
-   :class:`engine.timeline.Timeline`. Plus hand-picked edges (kinks hit exactly, bce at
+   loaded with :func:`engine.scenario.loader.loads` and traced with
+   :class:`engine.timeline.timeline.Timeline`. Plus hand-picked edges (kinks hit exactly, bce at
    p = 1.0, wrapping batches, momentum 0, betas 0), generated data sets, and the built-in
    scenarios.
 2. **The JSONL trace** (``bpdbg trace FILE --format jsonl``, SPEC §3) parsed back and
@@ -54,9 +54,10 @@ import pytest
 from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
-from engine.run import make_program
-from engine.scenario import Scenario, loads
-from engine.timeline import Timeline
+from engine.scenario.loader import loads
+from engine.scenario.records import Scenario
+from engine.step.program import make_program
+from engine.timeline.timeline import Timeline
 
 
 def _load_reference():
@@ -630,8 +631,8 @@ def test_replaying_from_keyframes_gives_the_reference_numbers():
 def _builtins() -> list[tuple[str, str]]:
     """(id, kind) of every built-in scenario that loads; kind is "model" or "graph"."""
     try:
+        from engine.scenario.loader import load
         from scenarios import builtin_dir, builtin_ids
-        from engine.scenario import load
     except ImportError:  # pragma: no cover
         return []
     out = []
@@ -650,7 +651,7 @@ BUILTIN_STEPS = 25
 
 
 def _builtin(ident: str) -> Scenario:
-    from engine.scenario import load
+    from engine.scenario.loader import load
     from scenarios import builtin_dir
 
     scenario = load(builtin_dir() / f"{ident}.toml", source=ident)

@@ -8,9 +8,9 @@ import pytest
 
 import scenarios
 from engine.errors import ScenarioError
-from engine.gradcheck import check_step
-from engine.run import load_program, make_program, run_step, step_footprint
-from engine.scenario import (
+from engine.open import open_program
+from engine.report.gradcheck import check_step
+from engine.scenario.records import (
     DataSpec,
     GraphSpec,
     LayerSpec,
@@ -19,7 +19,9 @@ from engine.scenario import (
     Scenario,
     TrainSpec,
 )
-from engine.timeline import History, Timeline
+from engine.step.program import make_program, step_footprint
+from engine.step.run import run_step
+from engine.timeline.timeline import History, Timeline
 
 
 def graph_program(nodes, params, inputs=None, opt=OptimizerSpec("sgd", 0.1), steps=5):
@@ -35,7 +37,7 @@ def graph_program(nodes, params, inputs=None, opt=OptimizerSpec("sgd", 0.1), ste
 
 
 def test_worked_example_step_zero_matches_the_seed_document():
-    program = load_program("worked-example")
+    program = open_program("worked-example")
     events = Timeline(program).record(0).events
     by = {(e.phase, getattr(e, "node", None) or getattr(e, "param", None)): e for e in events}
     assert by[("forward", "z1")].value.tolist() == [[0.5]]
@@ -61,7 +63,7 @@ def test_worked_example_step_zero_matches_the_seed_document():
 
 
 def test_event_order_is_forward_loss_backward_update():
-    program = load_program("xor")
+    program = open_program("xor")
     events = Timeline(program).record(3).events
     phases = [e.phase for e in events]
     assert phases == sorted(phases, key=["forward", "loss", "backward", "update"].index)
@@ -81,7 +83,7 @@ def test_event_order_is_forward_loss_backward_update():
 
 
 def test_fan_out_gradient_is_the_sum_of_one_term_per_consumer():
-    program = load_program("fan-out")
+    program = open_program("fan-out")
     events = Timeline(program).record(0).events
     (h,) = [e for e in events if e.phase == "backward" and e.node == "h"]
     assert sorted(t.via for t in h.terms) == ["q", "s"]
@@ -125,7 +127,7 @@ def test_a_parameter_that_cannot_reach_the_loss_gets_a_zero_gradient():
 
 @pytest.mark.parametrize("sid", scenarios.builtin_ids())
 def test_recorded_and_fast_paths_agree_to_the_bit(sid):
-    program = load_program(sid)
+    program = open_program(sid)
     tl = Timeline(program)
     tl.compute(min(program.steps, 7))
     step = min(program.steps, 7) - 1
@@ -139,15 +141,15 @@ def test_recorded_and_fast_paths_agree_to_the_bit(sid):
 
 @pytest.mark.parametrize("sid", scenarios.builtin_ids())
 def test_every_builtin_passes_the_gradient_check_at_step_zero(sid):
-    program = load_program(sid)
+    program = open_program(sid)
     tl = Timeline(program)
     checks = check_step(program, 0, *tl.start_of(0))
     assert checks and all(c.ok for c in checks), [(c.param, c.max_rel_error) for c in checks]
 
 
 def test_gradient_check_flags_a_wrong_gradient():
-    program = load_program("worked-example")
-    from engine.gradcheck import check_param
+    program = open_program("worked-example")
+    from engine.report.gradcheck import check_param
 
     params = program.init_params
     bad = check_param(program, 0, params, np.array([[1.5]]), "W1")
@@ -159,7 +161,7 @@ def test_gradient_check_flags_a_wrong_gradient():
 def test_gradient_check_outcomes_per_element():
     """Where the element or the loss beside it is not finite, the element cannot be
     checked; a non-finite analytic value where the difference is finite disagrees."""
-    from engine.gradcheck import Outcome, check_param
+    from engine.report.gradcheck import Outcome, check_param
 
     program = graph_program(["L = sum(W * W)"], {"W": [1.0, 2.0, 3.0]})
     wrong = check_param(program, 0, program.init_params, np.array([2.0, np.inf, 6.0]), "W")
@@ -182,7 +184,7 @@ def test_gradient_check_outcomes_per_element():
 
 
 def test_stepping_back_gives_exactly_the_same_frame():
-    program = load_program("softmax-3class")
+    program = open_program("softmax-3class")
     tl = Timeline(program, keyframe_budget=1)  # force sparse keyframes and replays
     tl.compute(40)
     seq = 37 * tl.events_per_step + 11
@@ -200,7 +202,7 @@ def test_stepping_back_gives_exactly_the_same_frame():
 
 
 def test_keyframe_spacing_doubles_and_replay_is_exact():
-    program = load_program("xor")
+    program = open_program("xor")
     sparse = Timeline(program, keyframe_budget=1)
     dense = Timeline(program)
     sparse.compute(300)
@@ -225,7 +227,7 @@ def test_history_stride_doubles_within_its_budget():
 
 
 def test_a_long_run_opens_lazily():
-    program = load_program("worked-example")
+    program = open_program("worked-example")
     long = make_program(
         Scenario(
             name="long",
@@ -244,7 +246,7 @@ def test_a_long_run_opens_lazily():
 
 
 def test_frame_state_follows_the_events():
-    program = load_program("worked-example")
+    program = open_program("worked-example")
     tl = Timeline(program)
     rec = tl.record(0)
     for pos, e in enumerate(rec.events):
@@ -271,7 +273,7 @@ def test_non_finite_steps_are_found():
 
 
 def test_branch_shares_the_past_and_diverges_after():
-    program = load_program("ravine-sgd")
+    program = open_program("ravine-sgd")
     base = Timeline(program)
     base.compute(30)
     params, state = base.start_of(10)
@@ -312,7 +314,7 @@ def test_footprint_of_the_worked_example_by_hand():
     (local + contribution) on L→a1, a1→z1, z1→W1, z1→b1: 8; W1 and b1 after the update
     (SGD keeps no buffers): 2. The scalar L (its value, gradient and term: 4) counts
     thrice, as events copy numpy scalars: 8 more."""
-    program = load_program("worked-example")
+    program = open_program("worked-example")
     footprint = step_footprint(program.graph, "sgd")
     assert sum(n for _, n in footprint) == 22 + 8
     assert {node.name: n for node, n in footprint}["W1"] == 1 + 1 + 1
@@ -335,7 +337,7 @@ def test_a_recorded_step_holds_no_more_than_its_footprint(sid):
     """The bound counts what a recorded step really keeps: every array reachable from its
     record (values, gradients, events and their terms, parameters and buffers before and
     after) fits in the footprint."""
-    program = load_program(sid)
+    program = open_program(sid)
     timeline = Timeline(program)
     rec = timeline.record(min(1, program.steps - 1))
     arrays = [*rec.result.values.values(), *rec.result.grads.values()]
@@ -356,7 +358,7 @@ def test_a_recorded_step_holds_no_more_than_its_footprint(sid):
 def test_a_step_beyond_the_total_bound_is_refused_where_the_count_passes_it(monkeypatch):
     """Each node alone is within its limit; together they are not. The refusal names the
     line where the running count (in graph order) passes the bound."""
-    import engine.run as run_module
+    import engine.step.program as run_module
 
     monkeypatch.setattr(run_module, "MAX_STEP_ELEMENTS", 2_000)
     nodes = ["u = a * b * W"] + [
@@ -375,7 +377,7 @@ def test_a_step_beyond_the_total_bound_is_refused_where_the_count_passes_it(monk
 
 
 def test_a_layered_step_beyond_the_bound_names_the_layer(monkeypatch):
-    import engine.run as run_module
+    import engine.step.program as run_module
 
     monkeypatch.setattr(run_module, "MAX_STEP_ELEMENTS", 5_000)
     x = np.zeros((100, 2))
@@ -395,9 +397,9 @@ def test_a_layered_step_beyond_the_bound_names_the_layer(monkeypatch):
 
 
 def test_large_steps_keep_fewer_materialised_steps(monkeypatch):
-    import engine.timeline as timeline_module
+    import engine.timeline.timeline as timeline_module
 
-    program = load_program("spiral-mlp")
+    program = open_program("spiral-mlp")
     step_bytes = 8 * sum(n for _, n in step_footprint(program.graph, program.optimizer.kind))
     monkeypatch.setattr(timeline_module, "RECORD_BUDGET", 3 * step_bytes)
     timeline = Timeline(program)
@@ -407,7 +409,7 @@ def test_large_steps_keep_fewer_materialised_steps(monkeypatch):
 
 
 def test_kept_mini_batches_stay_within_their_budget(monkeypatch):
-    import engine.run as run_module
+    import engine.step.program as run_module
 
     monkeypatch.setattr(run_module, "BATCH_CACHE_ELEMENTS", 100)
     x = np.arange(40.0).reshape(20, 2)

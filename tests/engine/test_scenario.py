@@ -16,13 +16,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import engine.scenario as scenario_module
+import engine.scenario.checks as checks_module
+import engine.scenario.loader as scenario_module
+import engine.scenario.records as records_module
 import scenarios
-from engine import data
 from engine.errors import ScenarioError
 from engine.fmt import printable
-from engine.run import load_program
-from engine.scenario import (
+from engine.open import open_program
+from engine.scenario import data
+from engine.scenario.loader import load, loads
+from engine.scenario.reading import read_bytes
+from engine.scenario.records import (
     MAX_ARRAYS,
     MAX_FILE_BYTES,
     MAX_KEY_PARTS,
@@ -30,9 +34,6 @@ from engine.scenario import (
     MAX_TABLES,
     MAX_WEIGHT_ELEMENTS,
     Scenario,
-    load,
-    loads,
-    read_bytes,
 )
 
 DATA = Path(__file__).resolve().parent.parent / "data"
@@ -243,7 +244,7 @@ def test_bad_file_is_refused(stem: str, place: str, message: str | tuple[str, ..
     either way one line, with every control character from the file escaped."""
     path = BAD / f"{stem}.toml"
     with pytest.raises(ScenarioError) as caught:
-        load_program(str(path))
+        open_program(str(path))
     err = caught.value
     text = str(err)
     assert printable(text) == text
@@ -468,7 +469,7 @@ def test_a_pipe_swapped_in_after_stat_is_refused_without_blocking(tmp_path: Path
     code = textwrap.dedent(f"""
         import os, stat
         from engine.errors import ScenarioError
-        from engine.scenario import load
+        from engine.scenario.loader import load
         real_stat = os.stat
         regular = real_stat({str(tmp_path / "regular")!r})
         os.stat = lambda path, *a, **k: regular if str(path) == {str(fifo)!r} else real_stat(path, *a, **k)
@@ -686,7 +687,7 @@ def test_array_beyond_the_element_limit_is_refused_before_conversion(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # A lowered limit keeps the test fast (a real 1,000,001-element file takes seconds to parse).
-    monkeypatch.setattr(scenario_module, "MAX_ELEMENTS", 1000)
+    monkeypatch.setattr(checks_module, "MAX_ELEMENTS", 1000)
     row = "[" + ", ".join(["0"] * 40) + "]"
     text = (
         'name = "n"\n[graph]\nparams = { W = [' + ", ".join([row] * 26) + "] }\n"
@@ -705,24 +706,24 @@ def test_array_beyond_the_element_limit_is_refused_before_conversion(
 
 def test_limit_values() -> None:
     assert (
-        scenario_module.MAX_FILE_BYTES,
-        scenario_module.MAX_ELEMENTS,
-        scenario_module.MAX_SAMPLES,
-        scenario_module.MAX_LAYERS,
-        scenario_module.MAX_UNITS,
-        scenario_module.MAX_WEIGHT_ELEMENTS,
-        scenario_module.MAX_PARAMETERS,
-        scenario_module.MAX_NODES,
-        scenario_module.MAX_EXPRESSION_CHARS,
-        scenario_module.MAX_STEPS,
-        scenario_module.MAX_GENERATED_SAMPLES,
-        scenario_module.MAX_CLASSES,
+        records_module.MAX_FILE_BYTES,
+        records_module.MAX_ELEMENTS,
+        records_module.MAX_SAMPLES,
+        records_module.MAX_LAYERS,
+        records_module.MAX_UNITS,
+        records_module.MAX_WEIGHT_ELEMENTS,
+        records_module.MAX_PARAMETERS,
+        records_module.MAX_NODES,
+        records_module.MAX_EXPRESSION_CHARS,
+        records_module.MAX_STEPS,
+        records_module.MAX_GENERATED_SAMPLES,
+        records_module.MAX_CLASSES,
     ) == (4 * 2**20, 10**6, 10**5, 64, 4096, 10**6, 2 * 10**6, 256, 2000, 10**7, 10**5, 8)
 
 
 def test_limits_are_documented_in_the_module_docstring() -> None:
-    doc = scenario_module.__doc__ or ""
-    names = [name for name in dir(scenario_module) if name.startswith("MAX_")]
+    doc = records_module.__doc__ or ""
+    names = [name for name in dir(records_module) if name.startswith("MAX_")]
     assert len(names) >= 12
     for name in names:
         assert f"``{name}``" in doc, name
@@ -751,7 +752,10 @@ def test_loading_never_executes_an_expression(
 
 
 def test_loader_source_has_no_eval_exec_or_pickle() -> None:
-    source = Path(scenario_module.__file__).read_text(encoding="utf-8")
+    folder = Path(records_module.__file__).parent
+    sources = [path.read_text(encoding="utf-8") for path in sorted(folder.glob("*.py"))]
+    assert len(sources) >= 5  # the records, the checks, the reading, the loader, the data
+    source = "\n".join(sources)
     forbidden = (
         r"\beval\s*\(",
         r"\bexec\s*\(",

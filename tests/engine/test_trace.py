@@ -16,11 +16,12 @@ import msgspec
 import numpy as np
 import pytest
 
-from engine import trace
-from engine.events import Backward, Forward, Loss, Update
-from engine.run import Program, load_program, make_program
-from engine.scenario import loads
-from engine.timeline import Timeline
+from engine.report import trace
+from engine.scenario.loader import loads
+from engine.step.events import Backward, Forward, Loss, Update
+from engine.open import open_program
+from engine.step.program import Program, make_program
+from engine.timeline.timeline import Timeline
 
 GOLDEN = Path(__file__).parent.parent / "golden"
 REGEN = os.environ.get("BPDBG_REGEN_GOLDEN") == "1"
@@ -393,7 +394,7 @@ def reference_lines(prog: Program) -> list[str]:
 
 @pytest.mark.parametrize("ref", ["xor", "softmax-3class", "diverging-lr", "fan-out"])
 def test_jsonl_is_the_plain_definition_for_built_ins(ref):
-    prog = load_program(ref)
+    prog = open_program(ref)
     prog = msgspec.structs.replace(
         prog,
         scenario=msgspec.structs.replace(
@@ -424,7 +425,7 @@ KEEPS = [
 def test_a_filtered_trace_is_the_unfiltered_ones_lines(keep):
     """The same lines, byte for byte, whether a step was recorded or run on the fast path;
     `seq` keeps its unfiltered value."""
-    prog = load_program("xor")
+    prog = open_program("xor")
     prog = msgspec.structs.replace(
         prog,
         scenario=msgspec.structs.replace(
@@ -455,7 +456,7 @@ def test_update_of_one_parameter():
 
 def test_loss_only_records_no_step(monkeypatch):
     """`--phase loss` runs the fast path only: no events are built."""
-    import engine.trace as module
+    import engine.report.trace as module
 
     recorded = []
     real = module.run_step
@@ -514,3 +515,56 @@ def test_text_and_markdown_filtered():
         "## Step 2 (loss 0.0324)",
         "### Update",
     ]
+
+
+# --- the first non-finite number ------------------------------------------------------------
+
+OVERFLOW = """
+name = "Overflow"
+[graph]
+params = { w = 1e200 }
+nodes = ["z = w * w", "L = sum(z)"]
+[optimizer]
+kind = "sgd"
+lr = 0.1
+[train]
+steps = 2
+"""
+
+
+def test_text_says_where_and_why_the_first_non_finite_number_appears():
+    """One line, under the first event holding a NaN or inf, says what holds it and why
+    it appeared there (here w·w overflows float64); later non-finite events add none."""
+    lines = list(trace.text(Timeline(make_program(loads(OVERFLOW, "overflow.toml")))))
+    marked = [i for i, ln in enumerate(lines) if "first non-finite number" in ln]
+    assert len(marked) == 1
+    line = lines[marked[0]]
+    assert line.startswith(trace.INDENT + "✖ first non-finite number: z is inf.")
+    assert "Everything it is computed from is finite, the largest 1e+200 (in w)" in line
+    assert "too large for a float64" in line
+    # It belongs to the forward event of z, the first one with an inf, in step 0.
+    event = max(i for i in range(marked[0]) if not lines[i].startswith(trace.INDENT))
+    assert lines[event].startswith("step 0 · forward · z = w·w = ")
+
+
+def test_text_names_an_undefined_operation_as_the_cause_of_a_nan():
+    lines = list(trace.text(Timeline(program("non-finite"))))
+    marked = [ln for ln in lines if "first non-finite number" in ln]
+    assert len(marked) == 1
+    assert "NaN comes from an undefined operation" in marked[0]
+
+
+def test_text_of_a_finite_run_has_no_non_finite_line():
+    assert not any("non-finite" in ln for ln in trace.text(Timeline(program("xor-adam"))))
+
+
+def test_nonfinite_cause_of_an_event_that_inherits_an_inf():
+    """An event computed from a value that is already infinite says so, by name."""
+    from engine.report.diagnose import nonfinite_cause
+
+    timeline = Timeline(make_program(loads(OVERFLOW, "overflow.toml")))
+    rec = timeline.record(0)
+    loss_seq = rec.seq0 + rec.loss_at
+    assert nonfinite_cause(timeline.frame(loss_seq)) == (
+        "It is computed from z, which already holds a NaN or inf."
+    )

@@ -14,29 +14,24 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import engine.watch as watch
+import engine.debug.search as watch
+from engine.debug.breakpoints import Breakpoint, Hit, scenario_breakpoints
+from engine.debug.conditions import WATCH_FUNCTIONS, Condition, valid_names
+from engine.debug.errors import BreakpointError, ConditionError
+from engine.debug.search import find_next
 from engine.errors import ScenarioError
-from engine.events import Event
-from engine.run import load_program, make_program
-from engine.scenario import BreakpointSpec, load, loads
-from engine.timeline import Timeline
-from engine.watch import (
-    WATCH_FUNCTIONS,
-    Breakpoint,
-    BreakpointError,
-    Condition,
-    ConditionError,
-    Hit,
-    compile_scenario_breakpoints,
-    find_next,
-    valid_names,
-)
+from engine.open import open_program
+from engine.scenario.loader import load, loads
+from engine.scenario.records import BreakpointSpec
+from engine.step.events import Event
+from engine.step.program import make_program
+from engine.timeline.timeline import Timeline
 
 BAD = Path(__file__).resolve().parent.parent / "data" / "bad_breakpoints"
 
 
 def computed(sid: str, steps: int | None = None) -> Timeline:
-    program = load_program(sid)
+    program = open_program(sid)
     tl = Timeline(program)
     tl.compute(steps or program.steps)
     return tl
@@ -155,7 +150,7 @@ def test_node_and_phase_scans_compute_nothing(monkeypatch):
 
 
 def test_unknown_node_and_phase_are_refused_with_the_choices():
-    graph = load_program("xor").graph
+    graph = open_program("xor").graph
     with pytest.raises(BreakpointError, match="no node or parameter named 'W9'; expected one of"):
         Breakpoint.on_node("W9", graph)
     with pytest.raises(BreakpointError, match="'x' is an input with no events"):
@@ -199,7 +194,7 @@ def test_a_search_is_not_cut_short_by_training_ahead_beside_it():
                 Timeline.compute(self, 1)
             return self._head_step
 
-    program = load_program("diverging-lr")
+    program = open_program("diverging-lr")
     tl = Racing(program)
     hit = find_next(
         tl,
@@ -297,7 +292,7 @@ def test_a_scan_can_be_cancelled():
 
 
 def test_a_scan_only_sees_computed_steps_unless_asked_to_compute():
-    program = load_program("xor")
+    program = open_program("xor")
     tl = Timeline(program)
     tl.compute(10)
     bp = Breakpoint.when("step == 40", program.graph)
@@ -394,7 +389,7 @@ def test_every_watch_function_evaluates():
 
 
 def test_watchpoints_are_checked_only_where_their_names_change():
-    graph = load_program("xor").graph
+    graph = open_program("xor").graph
     E = 4 + 1 + 9 + 4
     assert Condition.compile("loss > prev_loss", graph).triggers == (4,)
     assert Condition.compile("mean(a1 <= 0) > 0.5", graph).triggers == (1,)
@@ -448,7 +443,7 @@ def test_bad_conditions_are_refused_with_column_and_reason(
     text, column, message, tmp_path, monkeypatch
 ):
     monkeypatch.chdir(tmp_path)  # PWNED would appear here if anything were executed
-    graph = load_program("xor").graph
+    graph = open_program("xor").graph
     with pytest.raises(ConditionError) as caught:
         Breakpoint.when(text, graph)
     assert message in str(caught.value)
@@ -459,7 +454,7 @@ def test_bad_conditions_are_refused_with_column_and_reason(
 
 
 def test_unknown_name_message_lists_the_valid_names():
-    graph = load_program("xor").graph
+    graph = open_program("xor").graph
     names = valid_names(graph)
     for name in ("value", "grad", "loss", "prev_loss", "step", "x", "y", "W1", "a2", "L"):
         assert name in names
@@ -471,7 +466,9 @@ def test_unknown_name_message_lists_the_valid_names():
 
 def test_watch_module_never_executes_text():
     """No eval, exec, compile-the-builtin or __import__ anywhere in the modules."""
-    for module in (watch.__file__, watch.first_nonfinite_event.__code__.co_filename):
+    debug = sorted(Path(watch.__file__).parent.glob("*.py"))
+    assert len(debug) >= 4  # conditions, breakpoints, search, errors
+    for module in (*debug, watch.first_nonfinite_event.__code__.co_filename):
         source = Path(module).read_text()
         tree = ast.parse(source)
         for node in ast.walk(tree):
@@ -504,7 +501,7 @@ def test_continue_stops_at_the_first_nonfinite_event_by_default():
     tie = find_next(tl, 185, [on_loss])
     assert tie.seq == 192 and tie.breakpoint == on_loss
     # With a watchpoint the diagnostic still comes first, and the watchpoint next.
-    nan_w1 = compile_scenario_breakpoints(tl.program)
+    nan_w1 = scenario_breakpoints(tl.program)
     assert [b.target for b in nan_w1] == ["isnan(W1)"]
     assert find_next(tl, -1, nan_w1).seq == 192
     assert find_next(tl, 192, nan_w1).seq == 398
@@ -512,12 +509,12 @@ def test_continue_stops_at_the_first_nonfinite_event_by_default():
 
 
 def test_continue_with_compute_finds_the_first_nonfinite_event():
-    program = load_program("diverging-lr")
+    program = open_program("diverging-lr")
     tl = Timeline(program)
     hit = find_next(tl, -1, [], compute=True)
     assert hit is not None and hit.seq == 192
     tl2 = Timeline(program)
-    nan_w1 = compile_scenario_breakpoints(program)
+    nan_w1 = scenario_breakpoints(program)
     assert find_next(tl2, -1, nan_w1, compute=True).seq == 192
     tl3 = Timeline(program)
     assert find_next(tl3, -1, nan_w1, compute=True, stop_on_nonfinite=False).seq == 398
@@ -550,18 +547,18 @@ when = "  norm(grad) > 10  "
         BreakpointSpec("phase", "update", enabled=False),
         BreakpointSpec("condition", "norm(grad) > 10"),
     )
-    bps = compile_scenario_breakpoints(make_program(scenario))
-    assert bps == [
+    bps = scenario_breakpoints(make_program(scenario))
+    assert bps == (
         Breakpoint("node", "W"),
         Breakpoint("phase", "update", enabled=False),
         Breakpoint("condition", "norm(grad) > 10"),
-    ]
+    )
     assert bps[2].condition is not None and bps[2].condition.names == ("grad",)
 
 
 def test_scenarios_without_breakpoints_have_none():
-    assert load_program("xor").scenario.breakpoints == ()
-    assert compile_scenario_breakpoints(load_program("xor")) == []
+    assert open_program("xor").scenario.breakpoints == ()
+    assert scenario_breakpoints(open_program("xor")) == ()
 
 
 # (file stem, checked by the loader (1) or against the graph (2), place, message parts)
@@ -631,7 +628,7 @@ def test_bad_breakpoint_file_is_refused(stem, stage, place, parts, tmp_path, mon
     with pytest.raises(ScenarioError) as caught:
         scenario = load(path)
         assert stage == 2, "the loader should have refused this file"
-        compile_scenario_breakpoints(make_program(scenario))
+        scenario_breakpoints(make_program(scenario))
     err = caught.value
     assert err.file == str(path) and err.place == place
     for part in parts:
@@ -642,6 +639,6 @@ def test_bad_breakpoint_file_is_refused(stem, stage, place, parts, tmp_path, mon
 
 @pytest.mark.parametrize("sid", ["diverging-lr", "dead-relu", "vanishing-sigmoid"])
 def test_new_builtins_compile_their_breakpoints(sid):
-    program = load_program(sid)
-    for bp in compile_scenario_breakpoints(program):
+    program = open_program(sid)
+    for bp in scenario_breakpoints(program):
         assert bp.enabled and bp.kind == "condition"

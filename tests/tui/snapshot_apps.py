@@ -9,13 +9,17 @@ import re
 import time
 from collections.abc import Awaitable, Callable
 
-import pytest
-
 import numpy as np
+import pytest
 from rich.console import Console
+from textual import events
+from textual.app import App
+from textual.drivers.headless_driver import HeadlessDriver
+from textual.pilot import Pilot
+from textual.screen import Screen
+from textual.worker import WorkerCancelled
 
-from engine.run import Program, make_program
-from engine.scenario import (
+from engine.scenario.records import (
     DataSpec,
     GraphSpec,
     LayerSpec,
@@ -24,16 +28,11 @@ from engine.scenario import (
     Scenario,
     TrainSpec,
 )
-from textual import events
-from textual.app import App
-from textual.drivers.headless_driver import HeadlessDriver
-from textual.pilot import Pilot
-from textual.screen import Screen
-from textual.worker import WorkerCancelled
+from engine.step.layout import step_layout
+from engine.step.program import Program, make_program
 from tui.app import BpdbgApp
-from tui.chain_rule_view import ChainRuleView
-from tui.header_bar import PARTS
-from tui.timeline_view import step_layout
+from tui.panes.chain_rule.widget import ChainRuleView
+from tui.panes.header import PARTS
 
 THEME = "textual-dark"
 
@@ -131,7 +130,7 @@ def make_app(program: Program) -> BpdbgApp:
 
 def event_seq(program: Program, phase: str, subject: str, step: int = 0) -> int:
     """The ``seq`` of the event of ``phase`` about ``subject`` in ``step``."""
-    layout = step_layout(program.graph)
+    layout = step_layout(program.graph).events
     return step * len(layout) + layout.index((phase, subject))
 
 

@@ -6,20 +6,6 @@ import difflib
 import os
 
 import pytest
-from textual.widgets import Input, Markdown, OptionList, Static
-
-from engine.timeline import Frame, Timeline
-from scenarios import builtin_dir
-from engine.watch import Breakpoint
-from tui.actions import ACTIONS, ActionsProvider
-from tui.app import BpdbgApp
-from tui.chain_rule_view import wrap
-from tui.panes.graph.widget import GraphView
-from tui.help_screen import HelpScreen, key_rows
-from tui.notes_screen import NotesScreen
-from tui.picker_screen import PickerScreen
-from tui.timeline_view import TimelineView, step_layout
-
 from snapshot_apps import (
     adam_example,
     chain,
@@ -37,6 +23,20 @@ from snapshot_apps import (
     worked_example,
     xor,
 )
+from textual.widgets import Input, Markdown, OptionList, Static
+
+from engine.debug.breakpoints import Breakpoint
+from engine.step.layout import step_layout
+from engine.timeline.timeline import Frame, Timeline
+from scenarios import builtin_dir
+from tui.actions import ACTIONS, ActionsProvider
+from tui.app import BpdbgApp
+from tui.panes.graph.widget import GraphView
+from tui.panes.chain_rule.widget import wrap
+from tui.panes.timeline import TimelineView
+from tui.screens.help import HelpScreen, key_rows
+from tui.screens.notes import NotesScreen
+from tui.screens.picker import PickerScreen
 
 PROGRAMS = (worked_example, fan_out, xor, adam_example)
 
@@ -62,7 +62,7 @@ def test_step_layout_is_the_engines_order(make) -> None:
     program = make()
     timeline = Timeline(program)
     events = timeline.record(0).events
-    assert step_layout(program.graph) == tuple((e.phase, e.subject) for e in events)
+    assert step_layout(program.graph).events == tuple((e.phase, e.subject) for e in events)
 
 
 async def test_the_first_frame_shows_the_event_whole() -> None:
@@ -170,11 +170,11 @@ async def test_the_collector_resumes_once_the_first_frame_is_up(monkeypatch) -> 
     after freezing what start-up made, as soon as its first frame is painted."""
     import gc
 
-    from tui import startup
+    from tui import collector
 
     frozen: list[bool] = []
     monkeypatch.setattr(gc, "freeze", lambda: frozen.append(True))  # not this test process
-    monkeypatch.setattr(startup, "_paused", True)
+    monkeypatch.setattr(collector, "_paused", True)
     gc.disable()
     try:
         app = make_app(worked_example())
@@ -345,19 +345,19 @@ async def test_a_slow_load_never_holds_up_the_picker(monkeypatch, tmp_path) -> N
     it, keys still work, esc closes it, and the late answer changes nothing."""
     import threading
 
-    from tui import picker_screen
+    from tui.screens import picker as picker_screen
 
     release = threading.Event()
-    real_load = picker_screen.load
+    real_open = picker_screen.open_program
 
-    def slow_load(path, **kwargs):
-        if str(path) == str(good):  # not the built-ins the picker lists
+    def slow_open(ref, steps=None, **kwargs):
+        if ref == str(good):
             release.wait(60)
-        return real_load(path, **kwargs)
+        return real_open(ref, steps, **kwargs)
 
     good = tmp_path / "other.toml"
     good.write_text((builtin_dir() / "xor.toml").read_text(encoding="utf-8"), encoding="utf-8")
-    monkeypatch.setattr(picker_screen, "load", slow_load)
+    monkeypatch.setattr(picker_screen, "open_program", slow_open)
     app = make_app(worked_example())
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
@@ -387,7 +387,7 @@ def load_refuses_pipes() -> bool:
     import threading
 
     from engine.errors import ScenarioError
-    from engine.scenario import load
+    from engine.scenario.loader import load
 
     with tempfile.TemporaryDirectory() as folder:
         pipe = os.path.join(folder, "pipe.toml")

@@ -11,9 +11,9 @@ import pytest
 from snapshot_apps import make_app, settle, views_drawn, wait_until
 
 from engine.report.landscape import DataView
-from engine.run import load_program
+from engine.open import open_program
 from tui.app import BpdbgApp
-from tui.panes import data_render as dr
+from tui.panes.data import render as dr
 
 SIZE = (120, 40)
 
@@ -46,7 +46,7 @@ def cell_colors(app: BpdbgApp) -> Counter:
 
 
 async def test_v_shows_the_data_view_in_the_graphs_place_and_back() -> None:
-    app = make_app(load_program("xor"))
+    app = make_app(open_program("xor"))
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         assert app.data_view is None  # not made until asked for
@@ -64,7 +64,7 @@ async def test_v_shows_the_data_view_in_the_graphs_place_and_back() -> None:
 async def test_xor_boundary_moves_with_training() -> None:
     """What the hidden check looks at: at step 0 and at step 300, at least two colours
     cover most of the plot, and the pictures differ."""
-    app = make_app(load_program("xor"))
+    app = make_app(open_program("xor"))
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await open_data(pilot, 0)
@@ -102,7 +102,7 @@ async def test_xor_boundary_moves_with_training() -> None:
     ],
 )
 async def test_each_kind_of_picture(scenario: str, marks: list[str]) -> None:
-    app = make_app(load_program(scenario))
+    app = make_app(open_program(scenario))
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await open_data(pilot, 5)
@@ -114,7 +114,7 @@ async def test_each_kind_of_picture(scenario: str, marks: list[str]) -> None:
 
 
 async def test_small_terminal_keeps_the_data_view_legible() -> None:
-    app = make_app(load_program("xor"))
+    app = make_app(open_program("xor"))
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         await open_data(pilot, 300)

@@ -9,19 +9,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from textual.pilot import Pilot
-from textual.widgets import Input, OptionList, Static
-
-from engine.diagnose import first_nonfinite_event
-from engine.run import Program, load_program
-from engine.timeline import Timeline
-from engine.watch import Breakpoint
-from tui.app import BpdbgApp
-from tui.breakpoints_screen import BreakpointsScreen
-from tui.debugger import SPEEDS
-from tui.panes.gradients import GradientsView
-from tui.timeline_view import TimelineView
-
 from snapshot_apps import (
     event_seq,
     header,
@@ -32,6 +19,19 @@ from snapshot_apps import (
     wait_until,
     worked_example,
 )
+from textual.pilot import Pilot
+from textual.widgets import Input, OptionList, Static
+
+from engine.debug.breakpoints import Breakpoint, scenario_breakpoints
+from engine.open import open_program
+from engine.report.diagnose import first_nonfinite_event
+from engine.step.program import Program
+from engine.timeline.timeline import Timeline
+from tui.app import BpdbgApp
+from tui.debugger import SPEEDS
+from tui.panes.gradients import GradientsView
+from tui.panes.timeline import TimelineView
+from tui.screens.breakpoints import BreakpointsScreen
 
 SIZE = (120, 40)
 
@@ -80,7 +80,7 @@ def condition_stops(program: Program, node: str, holds) -> list[int]:
 
 
 async def test_continue_stops_at_the_first_nonfinite_event() -> None:
-    program = load_program("diverging-lr")
+    program = open_program("diverging-lr")
     expected = first_nonfinite_event(full_timeline(program))
     assert expected is not None
     seq, description = expected
@@ -105,7 +105,7 @@ async def test_continue_stops_at_the_first_nonfinite_event() -> None:
 
 async def test_nonfinite_stop_can_be_disabled() -> None:
     """With the diagnostic off, c goes straight to the scenario's watchpoint isnan(W1)."""
-    program = load_program("diverging-lr")
+    program = open_program("diverging-lr")
     app = make_app(program)
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         await settle(pilot)
@@ -124,7 +124,7 @@ async def test_nonfinite_stop_can_be_disabled() -> None:
 
 
 async def test_scenario_watchpoint_stops_at_each_hit_and_reverse_continue_goes_back() -> None:
-    program = load_program("dead-relu")
+    program = open_program("dead-relu")
     stops = condition_stops(program, "a1", lambda a1: np.mean(a1 <= 0) > 0.5)
     a1 = [event_seq(program, "forward", "a1", step) for step in (1, 2)]
     assert stops[:2] == a1  # as the scenario's description says: from step 1 on
@@ -148,7 +148,7 @@ async def test_scenario_watchpoint_stops_at_each_hit_and_reverse_continue_goes_b
 async def test_a_watchpoint_entered_in_the_dialog_is_where_c_stops() -> None:
     """``loss > prev_loss`` typed in the breakpoints dialog: c stops at the loss event of
     every step whose loss went up (computed here from the run's losses)."""
-    program = load_program("ravine-momentum")
+    program = open_program("ravine-momentum")
     losses = full_timeline(program).losses()
     ups = [s for s in range(1, len(losses)) if losses[s] > losses[s - 1]]
     assert len(ups) >= 2
@@ -169,7 +169,7 @@ async def test_a_watchpoint_entered_in_the_dialog_is_where_c_stops() -> None:
 
 
 async def test_a_bad_condition_shows_why_and_changes_nothing() -> None:
-    program = load_program("dead-relu")
+    program = open_program("dead-relu")
     app = make_app(program)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
@@ -292,10 +292,11 @@ async def test_a_new_scenario_brings_its_own_breakpoints() -> None:
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         app.breakpoints = (Breakpoint.on_node("W1"),)
-        program = load_program("dead-relu")
+        program = open_program("dead-relu")
         app.set_program(program)
         await settle(pilot)
-        assert app.breakpoints == program.breakpoints
+        assert app.breakpoints == scenario_breakpoints(program)
+        assert [bp.target for bp in app.breakpoints] == ["mean(a1 <= 0) > 0.5"]
         assert "mean(a1 <= 0) > 0.5" in app.query_one(TimelineView).border_subtitle
 
 
@@ -340,7 +341,7 @@ async def wait_until_stopped(pilot: Pilot, app: BpdbgApp) -> None:
 
 
 async def test_play_stops_at_a_watchpoint_and_at_a_node_breakpoint() -> None:
-    program = load_program("dead-relu")
+    program = open_program("dead-relu")
     app = make_app(program)
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         await settle(pilot)
@@ -358,7 +359,7 @@ async def test_play_stops_at_a_watchpoint_and_at_a_node_breakpoint() -> None:
 
 
 async def test_play_stops_at_the_first_nonfinite_event() -> None:
-    program = load_program("diverging-lr")
+    program = open_program("diverging-lr")
     expected = first_nonfinite_event(full_timeline(program))
     assert expected is not None
     app = make_app(program)
@@ -406,7 +407,7 @@ async def test_speed_keys() -> None:
     ],
 )
 async def test_gradient_flags(scenario: str, seq: int, flags: list[str]) -> None:
-    app = make_app(load_program(scenario))
+    app = make_app(open_program(scenario))
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         app.cursor = seq if seq >= 0 else app.timeline.events_per_step + seq  # -1: step 0's last
@@ -421,7 +422,7 @@ async def test_gradient_flags(scenario: str, seq: int, flags: list[str]) -> None
 async def test_gradients_appear_with_their_backward_events() -> None:
     """Each layer's bar appears at the backward event that completes its gradient: from
     the output layer back to the input, never before (the forward events show none)."""
-    program = load_program("vanishing-sigmoid")
+    program = open_program("vanishing-sigmoid")
     app = make_app(program)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)

@@ -8,13 +8,13 @@ changed SVG before accepting it.
 
 from __future__ import annotations
 
+from snapshot_apps import event_seq, make_app, open_dialog, said, settle, wait_until, xor
 from textual.pilot import Pilot
 from textual.widgets import Input
 
-from engine.run import load_program
-from engine.watch import Breakpoint
-from snapshot_apps import event_seq, make_app, open_dialog, said, settle, wait_until, xor
-from tui.breakpoints_screen import BreakpointsScreen
+from engine.debug.breakpoints import Breakpoint
+from engine.open import open_program
+from tui.screens.breakpoints import BreakpointsScreen
 
 BIG = (120, 40)
 
@@ -83,7 +83,7 @@ def test_diverging_stops_at_the_first_nonfinite_event(snap_compare) -> None:
         await wait_until(pilot, lambda: app.screen.query("Toast"), "the note's toast")
         await settle(pilot)
 
-    app = make_app(load_program("diverging-lr"))
+    app = make_app(open_program("diverging-lr"))
     assert snap_compare(app, terminal_size=BIG, run_before=run_before)
 
 
@@ -99,5 +99,5 @@ def test_vanishing_gradients_pane(snap_compare) -> None:
         app.cursor = event_seq(app.timeline.program, "backward", "z1", 0)
         await settle(pilot)
 
-    app = make_app(load_program("vanishing-sigmoid"))
+    app = make_app(open_program("vanishing-sigmoid"))
     assert snap_compare(app, terminal_size=BIG, run_before=run_before)

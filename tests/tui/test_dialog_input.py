@@ -6,14 +6,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from textual.widgets import Input, Static
-
-from tui.breakpoints_screen import BreakpointsScreen
-from tui.picker_screen import PickerScreen
-from tui.whatif import WhatIfError, parse_tensor, parse_whatif
-from tui.whatif_screen import WhatIfScreen
-from engine.timeline import Timeline
-
 from snapshot_apps import (
     make_app,
     open_dialog,
@@ -22,6 +14,13 @@ from snapshot_apps import (
     worked_example,
     xor,
 )
+from textual.widgets import Input, Static
+
+from engine.timeline.timeline import Timeline
+from engine.timeline.whatif import WhatIfError, parse_tensor, parse_whatif
+from tui.screens.breakpoints import BreakpointsScreen
+from tui.screens.picker import PickerScreen
+from tui.screens.whatif import WhatIfScreen
 
 GARBAGE = [
     "1e309",

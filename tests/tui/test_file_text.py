@@ -7,18 +7,17 @@ import re
 from pathlib import Path
 
 import pytest
+from snapshot_apps import header, make_app, open_dialog, said, settle, wait_until, worked_example
 from textual import events
 from textual.content import Content
 from textual.widgets import Input, Markdown, OptionList, Static
 
-from engine.run import load_program
+from engine.open import open_program
 from tui.app import BpdbgApp
-from tui.breakpoints_screen import BreakpointsScreen
-from tui.help_screen import HelpScreen
-from tui.notes_screen import NotesScreen
-from tui.picker_screen import PickerScreen
-
-from snapshot_apps import header, make_app, open_dialog, said, settle, wait_until, worked_example
+from tui.screens.breakpoints import BreakpointsScreen
+from tui.screens.help import HelpScreen
+from tui.screens.notes import NotesScreen
+from tui.screens.picker import PickerScreen
 
 NASTY = "[b]bold[/b] [/] \x1b[2J\x07 end"
 """Markup that would fail to parse ([/] closes nothing), a clear-screen sequence and BEL."""
@@ -60,7 +59,7 @@ def assert_clean(app: BpdbgApp) -> None:
 
 
 async def test_the_name_and_description_are_shown_escaped_everywhere(tmp_path: Path) -> None:
-    program = load_program(str(nasty_scenario(tmp_path)))
+    program = open_program(str(nasty_scenario(tmp_path)))
     app = make_app(program)
     async with app.run_test(size=(160, 50), notifications=True) as pilot:
         await settle(pilot)
@@ -95,7 +94,7 @@ async def test_opened_says_the_name_as_text(tmp_path: Path) -> None:
     app = make_app(worked_example())
     async with app.run_test(size=(120, 40), notifications=True) as pilot:
         await settle(pilot)
-        app.set_program(load_program(str(nasty_scenario(tmp_path))))
+        app.set_program(open_program(str(nasty_scenario(tmp_path))))
         await wait_until(pilot, lambda: said(app, "Opened Nasty"), "the Opened note")
         note = list(app._notifications)[-1]
         assert "[/]" in note.message and "\\x1b[2J\\x07" in note.message

@@ -13,8 +13,9 @@ import pytest
 from snapshot_apps import expression, xor
 
 from engine import fmt
-from engine.graph import Graph
-from engine.run import Program, load_program
+from engine.graph.graph import Graph
+from engine.step.program import Program
+from engine.open import open_program
 from scenarios import builtin_ids
 from tui.panes.graph.boxes import box_bound
 from tui.panes.graph.layout import LAYER_SPECS, NEURON_SPECS, build, choose, specs
@@ -30,7 +31,7 @@ def every_plan(graph: Graph, rows: int = 16) -> list[tuple[Spec, Plan]]:
 
 @pytest.fixture(params=BUILTINS)
 def builtin(request: pytest.FixtureRequest) -> Program:
-    return load_program(request.param)
+    return open_program(request.param)
 
 
 def test_the_layout_imports_no_textual() -> None:
@@ -130,7 +131,7 @@ def test_every_input_of_a_node_has_an_edge_in_box_drawings(builtin: Program) -> 
 
 
 def test_layer_boxes_hold_w_b_z_a_in_textbook_order() -> None:
-    graph = load_program("spiral-mlp").graph
+    graph = open_program("spiral-mlp").graph
     plan = build(graph, LAYER_SPECS[0], 16)
     for k in (1, 2, 3):
         members = [f"W{k}", f"b{k}", f"z{k}", f"a{k}"]
@@ -144,7 +145,7 @@ def test_layer_boxes_hold_w_b_z_a_in_textbook_order() -> None:
 
 
 def test_vertical_drawings_flow_from_the_top() -> None:
-    graph = load_program("chain").graph
+    graph = open_program("chain").graph
     spec = next(s for s in LAYER_SPECS if s.vertical and s.numbers == "live")
     plan = build(graph, spec, 16)
     rows = {n: plan.labels[n][0][0] for n in ("w", "h", "g", "f", "t1", "L")}
@@ -155,7 +156,7 @@ def test_vertical_drawings_flow_from_the_top() -> None:
 
 
 def test_a_list_wraps_into_columns_of_the_rows_it_has() -> None:
-    graph = load_program("vanishing-sigmoid").graph
+    graph = open_program("vanishing-sigmoid").graph
     spec = next(s for s in LAYER_SPECS if s.style == "list" and s.numbers == "live")
     for rows in (5, 9, 16, 40):
         plan = build(graph, spec, rows)
@@ -172,8 +173,8 @@ def test_a_list_wraps_into_columns_of_the_rows_it_has() -> None:
 
 def test_neurons_are_for_small_layered_networks_only() -> None:
     assert neurons_possible(xor().graph)
-    assert neurons_possible(load_program("softmax-3class").graph)
-    assert not neurons_possible(load_program("spiral-mlp").graph)  # 64 units
+    assert neurons_possible(open_program("softmax-3class").graph)
+    assert not neurons_possible(open_program("spiral-mlp").graph)  # 64 units
     assert not neurons_possible(expression().graph)
     assert specs(expression().graph, "neurons") == tuple(
         s for s in LAYER_SPECS if not s.folded or s.numbers == "none"
@@ -230,7 +231,7 @@ def test_equal_layers_face_each_other() -> None:
 
 
 def test_choose_takes_the_first_rendering_that_fits() -> None:
-    graph = load_program("fan-out").graph
+    graph = open_program("fan-out").graph
     candidates = specs(graph, "layers")
     for width, height in ((200, 60), (85, 16), (54, 9), (30, 5)):
         plan, index, overview = choose(graph, width, height, view="layers")
@@ -244,14 +245,14 @@ def test_choose_takes_the_first_rendering_that_fits() -> None:
 
 def test_more_room_never_means_less_detail() -> None:
     for name in ("xor", "spiral-mlp", "vanishing-sigmoid", "chain"):
-        graph = load_program(name).graph
+        graph = open_program(name).graph
         sizes = [(54, 9), (85, 16), (120, 30), (200, 60)]
         indices = [choose(graph, w, h)[1] for w, h in sizes]
         assert indices == sorted(indices, reverse=True), name
 
 
 def test_zoom_steps_towards_the_most_detailed() -> None:
-    graph = load_program("spiral-mlp").graph
+    graph = open_program("spiral-mlp").graph
     cache: dict = {}
     _, overview, _ = choose(graph, 54, 9, cache=cache)
     assert overview > 0
@@ -280,7 +281,7 @@ def test_formulas_read_in_names() -> None:
     assert formula(graph, graph["t1"]) == "W · x"
     assert formula(graph, graph["L"]) == "t2²"
     assert formula(graph, graph["W"]) == "param"
-    model = load_program("xor").graph
+    model = open_program("xor").graph
     assert formula(model, model["z1"]) == "x @ W1 + b1"
     assert formula(model, model["a1"]) == "tanh(z1)"
     assert formula(model, model["L"]) == "bce(a2, y)"  # the whole formula is too long

@@ -14,7 +14,8 @@ import msgspec
 from snapshot_apps import event_seq, make_app, settle
 from textual.pilot import Pilot
 
-from engine.run import Program, load_program
+from engine.step.program import Program
+from engine.open import open_program
 from tui.app import BpdbgApp
 
 BIG = (120, 40)
@@ -22,7 +23,7 @@ SMALL = (80, 24)
 
 
 def builtin(name: str, steps: int = 20) -> Program:
-    program = load_program(name)
+    program = open_program(name)
     train = msgspec.structs.replace(program.scenario.train, steps=steps)
     scenario = msgspec.structs.replace(program.scenario, train=train)
     return msgspec.structs.replace(program, scenario=scenario)

@@ -12,8 +12,9 @@ from snapshot_apps import expression, wait_until, worked_example
 from textual.app import App, ComposeResult
 
 from engine import fmt
-from engine.run import Program, load_program
-from engine.timeline import Frame, Timeline
+from engine.step.program import Program
+from engine.open import open_program
+from engine.timeline.timeline import Frame, Timeline
 from scenarios import builtin_ids
 from tui.app import BpdbgApp
 from tui.panes.graph.layout import LAYER_SPECS, NEURON_SPECS, build
@@ -98,7 +99,7 @@ def test_every_number_is_written_as_the_trace_writes_it() -> None:
     """Each number the pane shows, in every rendering of XOR at every event, is an element
     of the frame's values, gradients or parameters exactly as :func:`engine.fmt.num`
     writes it (the text trace's format), with an ASCII minus."""
-    program = load_program("xor")
+    program = open_program("xor")
     for spec in NEURON_SPECS + LAYER_SPECS:
         plan = build(program.graph, spec, 16)
         for frame in frames(program):
@@ -117,7 +118,7 @@ def test_every_number_is_written_as_the_trace_writes_it() -> None:
 
 
 def test_the_backward_of_a_weight_matrix_puts_its_gradient_on_its_edges() -> None:
-    program = load_program("xor")
+    program = open_program("xor")
     plan = build(program.graph, NEURON_SPECS[0], 16)
     frame = next(f for f in frames(program) if f.phase == "backward" and f.event.subject == "W1")
     rows = plain_rows(plan, frame)
@@ -135,7 +136,7 @@ def test_the_backward_of_a_weight_matrix_puts_its_gradient_on_its_edges() -> Non
 
 
 def test_weight_edges_take_the_colour_of_their_sign() -> None:
-    program = load_program("xor")
+    program = open_program("xor")
     plan = build(program.graph, NEURON_SPECS[1], 16)
     plus = tuple(Style(color=f"#0000{k:02x}") for k in (0x40, 0x60, 0x80, 0xA0, 0xFF))
     minus = tuple(Style(color=f"#{k:02x}0000") for k in (0x40, 0x60, 0x80, 0xA0, 0xFF))
@@ -159,7 +160,7 @@ def test_weight_edges_take_the_colour_of_their_sign() -> None:
 
 
 def test_the_neuron_view_shows_one_sample_of_the_batch() -> None:
-    program = load_program("xor")
+    program = open_program("xor")
     plan = build(program.graph, NEURON_SPECS[1], 16)
     frame = frames(program)[1]  # a1 computed
     for sample in range(4):
@@ -181,7 +182,7 @@ def test_the_neuron_view_shows_one_sample_of_the_batch() -> None:
 def test_the_current_node_is_marked_in_every_rendering(name: str) -> None:
     """A marker glyph (visible without colour) beside the current event's node, at every
     event, in every rendering."""
-    program = load_program(name)
+    program = open_program(name)
     for spec in (*NEURON_SPECS, *LAYER_SPECS):
         if spec.style == "neurons" and program.graph.kind != "model":
             continue
@@ -237,7 +238,7 @@ def test_the_selection_is_highlighted() -> None:
 
 
 def test_stepping_back_renders_exactly_what_was_rendered() -> None:
-    program = load_program("xor")
+    program = open_program("xor")
     for spec in (NEURON_SPECS[0], BOXES, LIST):
         plan = build(program.graph, spec, 16)
         fs = frames(program)
@@ -303,7 +304,7 @@ async def test_keys_move_the_selection_and_enter_posts_it() -> None:
 
 
 async def test_zoom_shows_more_detail_and_overview_comes_back() -> None:
-    program = load_program("spiral-mlp")
+    program = open_program("spiral-mlp")
     timeline = Timeline(program)
     app = GraphApp()
     async with app.run_test(size=(60, 12)) as pilot:
@@ -331,7 +332,7 @@ async def test_zoom_shows_more_detail_and_overview_comes_back() -> None:
 
 
 async def test_neurons_and_layers_switch_and_samples_cycle() -> None:
-    program = load_program("xor")
+    program = open_program("xor")
     timeline = Timeline(program)
     app = GraphApp()
     async with app.run_test(size=(100, 30)) as pilot:
@@ -354,7 +355,7 @@ async def test_neurons_and_layers_switch_and_samples_cycle() -> None:
 
 
 async def test_the_widget_redraws_exactly_when_stepping_back() -> None:
-    program = load_program("xor")
+    program = open_program("xor")
     timeline = Timeline(program)
     app = GraphApp()
     async with app.run_test(size=(100, 30)) as pilot:
@@ -376,7 +377,7 @@ async def test_the_widget_redraws_exactly_when_stepping_back() -> None:
 async def test_every_node_and_parameter_is_on_screen(name: str, size: tuple[int, int]) -> None:
     """In the pane titled Graph, the whole graph: every node's and parameter's name, with
     nothing cut at the pane's edge."""
-    program = load_program(name)
+    program = open_program(name)
     app = BpdbgApp(program, compute_ahead=False, cursor_blink=False)
     async with app.run_test(size=size) as pilot:
         view = app.graph_view

@@ -10,8 +10,9 @@ from rich.console import Console
 from textual.app import App, ComposeResult
 from textual.widgets import Select
 
-from engine.run import Program, load_program, make_program
-from engine.scenario import (
+from engine.step.program import Program, make_program
+from engine.open import open_program
+from engine.scenario.records import (
     DataSpec,
     LayerSpec,
     ModelSpec,
@@ -19,7 +20,7 @@ from engine.scenario import (
     Scenario,
     TrainSpec,
 )
-from engine.timeline import Timeline
+from engine.timeline.timeline import Timeline
 from textual_hires_canvas import Canvas
 
 from tui.panes.history import (
@@ -34,7 +35,7 @@ from tui.panes.history import (
     step_ticks,
     x_extent,
 )
-from tui.panes.plot import Plot
+from tui.drawing.plot import Plot
 
 from snapshot_apps import expression, wait_until, worked_example
 
@@ -354,7 +355,7 @@ async def test_diverging_loss_is_drawn_while_any_is_finite() -> None:
     """diverging-lr at step 10: every loss so far is finite but they span 10¹⁶⁰: the plot
     is on a log scale with decade ticks, never blank; at step 25 the losses from step 19
     on are inf, marked × along the top, and the finite ones still drawn."""
-    program = load_program("diverging-lr")
+    program = open_program("diverging-lr")
     timeline = Timeline(program)
     timeline.compute(30)
     n = program.events_per_step
@@ -393,7 +394,7 @@ async def test_huge_numbers_never_crash_the_plots(lr: float) -> None:
 
 
 async def test_a_what_if_shows_both_runs_with_a_legend() -> None:
-    from tui.runs import Branch
+    from engine.timeline.runs import Branch
 
     program = worked_example(steps=20)
     original = Timeline(program)

@@ -16,15 +16,14 @@ import random
 import re
 
 import pytest
+from snapshot_apps import make_app, send_keys, settle, wait_until
 from textual.pilot import Pilot
 from textual.widgets import Input, Static
 
-from engine.run import load_program
+from engine.open import open_program
 from scenarios import builtin_ids
 from tui.actions import ACTIONS
 from tui.app import BpdbgApp
-
-from snapshot_apps import make_app, send_keys, settle, wait_until
 
 KEYS = int(os.environ.get("BPDBG_MONKEY_KEYS", "150"))
 """Keys sent to each scenario."""
@@ -110,7 +109,7 @@ class Monkey:
 
     async def run(self, budget: int) -> None:
         while self.keys < budget and not self.problems:
-            app = make_app(load_program(self.scenario))
+            app = make_app(open_program(self.scenario))
             self.record(app)
             size = (self.rng.randint(20, 220), self.rng.randint(8, 70))
             async with app.run_test(size=size, notifications=True) as pilot:
@@ -207,7 +206,7 @@ async def test_monkey(scenario: str) -> None:
 )
 async def test_what_the_monkey_found(size: tuple[int, int], keys: tuple[str, ...]) -> None:
     """Each burst of keys that once ended the app."""
-    app = make_app(load_program("xor"))
+    app = make_app(open_program("xor"))
     async with app.run_test(size=size) as pilot:
         await pilot.pause()
         await send_keys(pilot, *keys, pause=False)
@@ -224,7 +223,7 @@ async def test_page_keys_in_the_history_chooser_with_no_room(
 ) -> None:
     """On a short terminal the history's parameter chooser opens a list with no room to
     show; a page key there failed inside Textual (the monkey found it)."""
-    app = make_app(load_program("xor"))
+    app = make_app(open_program("xor"))
     async with app.run_test(size=size) as pilot:
         await settle(pilot)
         chooser = app.history_view._chooser
@@ -241,7 +240,7 @@ async def test_page_keys_in_the_history_chooser_with_no_room(
 async def test_page_keys_in_a_palette_right_away(opens: str) -> None:
     """The palettes the app opens (ctrl+p, and "Change theme" from it) page only once
     their list is laid out (the monkey found Textual's failing before)."""
-    app = make_app(load_program("xor"))
+    app = make_app(open_program("xor"))
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
         getattr(app, opens)()
@@ -254,7 +253,7 @@ async def test_page_keys_in_a_palette_right_away(opens: str) -> None:
 async def test_page_keys_in_the_history_chooser_after_a_new_scenario() -> None:
     """The chooser's list, laid out for one scenario's parameters, given another's and
     then no room: a page key failed on the lines it had kept (the monkey found it)."""
-    app = make_app(load_program("xor"))
+    app = make_app(open_program("xor"))
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
         chooser = app.history_view._chooser
@@ -264,7 +263,7 @@ async def test_page_keys_in_the_history_chooser_after_a_new_scenario() -> None:
         await wait_until(pilot, lambda: chooser.expanded, "the chooser to open")
         await send_keys(pilot, "down", "down", "enter")
         await wait_until(pilot, lambda: not chooser.expanded, "the choice")
-        app.set_program(load_program("spiral-mlp"))
+        app.set_program(open_program("spiral-mlp"))
         await settle(pilot)
         await pilot.resize_terminal(100, 14)
         await settle(pilot)
@@ -285,7 +284,7 @@ async def test_bursts_of_keys_in_the_command_palette(seed: int) -> None:
     one was still leaving (two screens with one id). Each seed here failed before."""
     rng = random.Random(seed)
     keys = ["ctrl+p", "a", "t", "h", "e", "m", "enter", "escape", "backspace"]
-    app = make_app(load_program("xor"))
+    app = make_app(open_program("xor"))
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
         for _ in range(40):

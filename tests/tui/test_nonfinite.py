@@ -7,16 +7,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from textual.widgets import Input
-
-from engine.diagnose import first_nonfinite_event
-from engine.run import load_program
-from engine.timeline import Timeline
-from scenarios import builtin_dir
-from tui.app import BpdbgApp
-from tui.debugger import SPEEDS
-from tui.whatif_screen import WhatIfScreen
-
 from snapshot_apps import (
     event_seq,
     header,
@@ -27,6 +17,15 @@ from snapshot_apps import (
     wait_until,
     worked_example,
 )
+from textual.widgets import Input
+
+from engine.open import open_program
+from engine.report.diagnose import first_nonfinite_event
+from engine.timeline.timeline import Timeline
+from scenarios import builtin_dir
+from tui.app import BpdbgApp
+from tui.debugger import SPEEDS
+from tui.screens.whatif import WhatIfScreen
 
 WORKED = (builtin_dir() / "worked-example.toml").read_text(encoding="utf-8")
 VARIANTS = {
@@ -47,7 +46,7 @@ def variant(folder: Path, which: str) -> str:
 async def test_a_scenario_with_huge_numbers_runs_and_stops_at_its_first_inf(
     tmp_path: Path, which: str
 ) -> None:
-    program = load_program(variant(tmp_path, which))
+    program = open_program(variant(tmp_path, which))
     full = Timeline(program)
     full.ensure(program.steps - 1)
     first = first_nonfinite_event(full)

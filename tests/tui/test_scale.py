@@ -1,4 +1,4 @@
-"""Axis scales and ticks (tui.panes.scale): every number a plot can meet, including
+"""Axis scales and ticks (tui.drawing.scale): every number a plot can meet, including
 1e-300, 1e308, inf and NaN, gives a scale, finite limits and readable ticks."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ import math
 import numpy as np
 import pytest
 
-from tui.panes import scale
-from tui.panes.scale import Scale
+from tui.drawing import scale
+from tui.drawing.scale import Scale
 
 
 def test_a_positive_series_over_orders_of_magnitude_is_log() -> None:

@@ -20,7 +20,7 @@ import pytest
 from textual.widgets import Input, Static
 
 from engine.errors import ScenarioError
-from engine.run import load_program
+from engine.open import open_program
 from scenarios import resolve
 from tui.app import BpdbgApp
 from tui.serve import app_command, is_local
@@ -228,7 +228,7 @@ async def open_path(app: BpdbgApp, pilot, path: str) -> str:
 
 async def test_a_visitor_opens_files_of_the_folder_served_only(served):
     folder, outside = served
-    app = BpdbgApp(load_program("worked-example"), served_from=folder, live_reload=False)
+    app = BpdbgApp(open_program("worked-example"), served_from=folder, live_reload=False)
     async with app.run_test(size=(120, 40)) as pilot:
         for ref in (str(outside), "../outside.toml", "link.toml"):
             error = await open_path(app, pilot, ref)
@@ -242,7 +242,7 @@ async def test_a_visitor_opens_files_of_the_folder_served_only(served):
 
 async def test_in_a_terminal_the_picker_opens_any_file(served):
     _, outside = served
-    app = BpdbgApp(load_program("worked-example"), live_reload=False)
+    app = BpdbgApp(open_program("worked-example"), live_reload=False)
     async with app.run_test(size=(120, 40)) as pilot:
         assert await open_path(app, pilot, str(outside)) == ""
         assert app.timeline.program.scenario.name == "Outside"

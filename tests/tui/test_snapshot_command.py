@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from engine.run import load_program
+from engine.open import open_program
 from tui.app import BpdbgApp
 from tui.snapshot import SnapshotError, snapshot
 
@@ -46,7 +46,7 @@ async def own_export(seq: int) -> tuple[str, str]:
     """The app's own export (what ``s`` saves) at event ``seq`` of the worked example,
     and its text: the app driven by a pilot, as a person would see it once it has
     trained and nothing moves any more."""
-    app = BpdbgApp(load_program("worked-example"), cursor_blink=False)
+    app = BpdbgApp(open_program("worked-example"), cursor_blink=False)
     app.theme = "textual-dark"
     async with app.run_test(size=SIZE) as pilot:
         for _ in range(2000):
@@ -68,7 +68,7 @@ async def own_export(seq: int) -> tuple[str, str]:
 async def test_snapshot_is_the_apps_own_export_at_the_backward_event():
     """The worked example at the backward event of W1: the same SVG as the app's own
     screenshot there, and the same characters."""
-    program = load_program("worked-example")
+    program = open_program("worked-example")
     seq = event_seq(program, "backward", "W1")
     svg, text = await own_export(seq)
     assert "Backward: ∂L/∂W1" in text and "∂z1/∂W1 = x = 1.0" in text

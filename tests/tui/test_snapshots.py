@@ -10,9 +10,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from textual.pilot import Pilot
-from textual.widgets import Input
-
 from snapshot_apps import (
     adam_example,
     fan_out,
@@ -24,8 +21,11 @@ from snapshot_apps import (
     worked_example,
     xor,
 )
-from tui.help_screen import HelpScreen
-from tui.picker_screen import PickerScreen
+from textual.pilot import Pilot
+from textual.widgets import Input
+
+from tui.screens.help import HelpScreen
+from tui.screens.picker import PickerScreen
 
 BIG = (120, 40)
 

@@ -8,28 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from textual.widgets import Input, OptionList, Static
-
-from engine.gradcheck import check_param
-from engine.scenario import OptimizerSpec
-from engine.timeline import Timeline
-from scenarios import builtin_dir
-from tui.app import BpdbgApp
-from tui.cli import load_program
-from tui.export import scenario_id
-from tui.live_reload import _WATCHERS, same_place
-from tui.timeline_view import TimelineView
-from tui.runs import Branch
-from tui.whatif import (
-    WhatIfError,
-    make_branch,
-    parse_optimizer,
-    parse_params,
-    parse_tensor,
-    parse_whatif,
-)
-from tui.whatif_screen import WhatIfScreen
-
 from snapshot_apps import (
     chain,
     event_seq,
@@ -42,6 +20,27 @@ from snapshot_apps import (
     worked_example,
     xor,
 )
+from textual.widgets import Input, OptionList, Static
+
+from engine.open import open_program
+from engine.report.gradcheck import check_param
+from engine.scenario.records import OptimizerSpec
+from engine.timeline.runs import Branch
+from engine.timeline.timeline import Timeline
+from engine.timeline.whatif import (
+    WhatIfError,
+    make_branch,
+    parse_optimizer,
+    parse_params,
+    parse_tensor,
+    parse_whatif,
+)
+from scenarios import builtin_dir
+from tui.app import BpdbgApp
+from tui.export import scenario_id
+from tui.live_reload import same_place
+from tui.panes.timeline import TimelineView
+from tui.screens.whatif import WhatIfScreen
 
 # --- helpers ------------------------------------------------------------------------------
 
@@ -71,7 +70,7 @@ async def what_if(pilot, params: str = "", lr: str | None = None, optimizer: str
 
 
 def ravine():
-    return load_program("ravine-sgd")
+    return open_program("ravine-sgd")
 
 
 # --- what-if: parsing -----------------------------------------------------------------------
@@ -345,7 +344,11 @@ RAVINE = (builtin_dir() / "ravine-sgd.toml").read_text(encoding="utf-8")
 
 async def watching(pilot) -> None:
     """Wait until the app watches its scenario's file (it starts shortly after start-up)."""
-    await wait_until(pilot, lambda: pilot.app in _WATCHERS, "the scenario's file to be watched")
+    await wait_until(
+        pilot,
+        lambda: pilot.app._watcher is not None and pilot.app._watcher.ready.is_set(),
+        "the scenario's file to be watched",
+    )
 
 
 REWRITE_SECONDS = 2.0
@@ -374,7 +377,7 @@ async def wait_for(pilot, condition, rewrite=None, what: str = "the reload") -> 
 async def test_live_reload_keeps_the_cursor(tmp_path: Path) -> None:
     path = tmp_path / "valley.toml"
     path.write_text(RAVINE, encoding="utf-8")
-    program = load_program(str(path))
+    program = open_program(str(path))
     app = make_app(program)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
@@ -402,7 +405,7 @@ async def test_a_bad_edit_shows_the_error_and_keeps_the_last_good_scenario(
 ) -> None:
     path = tmp_path / "valley.toml"
     path.write_text(RAVINE, encoding="utf-8")
-    program = load_program(str(path))
+    program = open_program(str(path))
     app = make_app(program)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
@@ -443,7 +446,7 @@ async def test_a_burst_of_bad_saves_shows_one_error_updated(tmp_path: Path) -> N
     the latest, not a stack of them."""
     path = tmp_path / "valley.toml"
     path.write_text(RAVINE, encoding="utf-8")
-    app = make_app(load_program(str(path)))
+    app = make_app(open_program(str(path)))
     async with app.run_test(size=(120, 40), notifications=True) as pilot:
         await settle(pilot)
         await watching(pilot)
@@ -466,7 +469,7 @@ async def test_a_burst_of_bad_saves_shows_one_error_updated(tmp_path: Path) -> N
 async def test_a_deleted_file_says_so_and_is_picked_up_when_back(tmp_path: Path) -> None:
     path = tmp_path / "valley.toml"
     path.write_text(RAVINE, encoding="utf-8")
-    program = load_program(str(path))
+    program = open_program(str(path))
     app = make_app(program)
     async with app.run_test(size=(120, 40), notifications=True) as pilot:
         await settle(pilot)
@@ -499,7 +502,7 @@ async def test_a_pipe_in_place_of_the_file_is_refused_and_reload_goes_on(tmp_pat
     silently. It says the file is not a regular file, and reloads once it is one again."""
     path = tmp_path / "valley.toml"
     path.write_text(RAVINE, encoding="utf-8")
-    app = make_app(load_program(str(path)))
+    app = make_app(open_program(str(path)))
     async with app.run_test(size=(120, 40), notifications=True) as pilot:
         await settle(pilot)
         await watching(pilot)
@@ -612,7 +615,7 @@ async def test_gradient_check_agrees_at_the_worked_examples_backward_of_w1() -> 
 
 
 async def test_a_large_parameter_is_checked_in_the_background_with_progress() -> None:
-    program = load_program("spiral-mlp", steps=4)  # W1 is 2×64: more than checked at once
+    program = open_program("spiral-mlp", steps=4)  # W1 is 2×64: more than checked at once
     app = make_app(program)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
@@ -634,7 +637,7 @@ async def test_a_large_parameter_is_checked_in_the_background_with_progress() ->
 async def test_stepping_past_a_backward_event_sets_no_check_going() -> None:
     """Only an event the cursor rests on is checked in the background: flying past it
     (holding n, playing) leaves the interpreter to the stepping."""
-    program = load_program("spiral-mlp", steps=4)
+    program = open_program("spiral-mlp", steps=4)
     app = make_app(program)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)

@@ -7,14 +7,13 @@ changed SVG (``rsvg-convert -o x.png x.svg``) before accepting it.
 
 from __future__ import annotations
 
+from snapshot_apps import event_seq, goto, make_app, open_dialog, settle, wait_until, worked_example
 from textual.pilot import Pilot
 from textual.widgets import Input
 
-from tui.cli import load_program
-
-from snapshot_apps import event_seq, goto, make_app, open_dialog, settle, wait_until, worked_example
-from tui.runs import Branch
-from tui.whatif_screen import WhatIfScreen
+from engine.open import open_program
+from engine.timeline.runs import Branch
+from tui.screens.whatif import WhatIfScreen
 
 BIG = (120, 40)
 
@@ -33,7 +32,7 @@ def test_whatif_comparison(snap_compare) -> None:
     the title says `· what-if: lr=0.09`; the history's loss plot draws the original run
     (muted) and the branch (loss colour), labelled `original` and `what-if: lr=0.09`,
     together until step 6 and apart after it."""
-    program = load_program("ravine-sgd")
+    program = open_program("ravine-sgd")
 
     async def run_before(pilot: Pilot) -> None:
         await settle(pilot)

@@ -4,7 +4,7 @@ scale, with the vanishing and exploding thresholds drawn across the bars.
 One row per layer (a layered network's ``W{k}`` and ``b{k}`` together; an expression
 graph's parameters one each), every layer, none left out: the bars shrinking from the
 output layer back to the input are the picture of vanishing gradients. The flags and
-thresholds are :mod:`engine.diagnose`'s. A layer's bar appears at the backward events
+thresholds are :mod:`engine.report.diagnose`'s. A layer's bar appears at the backward events
 that compute its gradients, so stepping through the backward pass fills the chart from
 the output back; before them the row says the gradient is not computed yet. Below the
 bars: the ReLU units that are dead for the whole batch, once their forward event is past.
@@ -19,7 +19,7 @@ from rich.text import Text
 from textual.content import Content
 from textual.widget import Widget
 
-from engine.diagnose import (
+from engine.report.diagnose import (
     EXPLODING_ABS,
     RELU_OPS,
     VANISHING_ABS,
@@ -28,9 +28,9 @@ from engine.diagnose import (
     dead_units,
     health_of,
 )
-from engine.timeline import Frame, Timeline
-from tui.panes import scale
-from tui.theme_colors import style_color, theme_color
+from engine.timeline.timeline import Frame, Timeline
+from tui.drawing import scale
+from tui.drawing.theme_colors import style_color, theme_color
 
 EIGHTHS = " ▏▎▍▌▋▊▉█"
 """Partial cells for a bar's end: 0 to 8 eighths."""
@@ -169,7 +169,7 @@ class GradientsView(Widget):
             "bold": Style(bold=True),
         }
 
-    def get_content_height(self, container, viewport, width: int) -> int:  # type: ignore[no-untyped-def]
+    def get_content_height(self, container, viewport, width: int) -> int:
         rows = len(self._layers) + 1  # the scale
         if self._dead is not None:
             rows += 1

@@ -1,10 +1,10 @@
 """The history pane: the loss and one parameter over the steps up to the cursor.
 
-Two plots stacked (:class:`tui.panes.plot.Plot`, on textual-plot): the loss of every
+Two plots stacked (:class:`tui.drawing.plot.Plot`, on textual-plot): the loss of every
 step so far, and the chosen parameter element's value at the start of each step (or its
 gradient norm, a choice of its own). The current step is the last point, marked ``●``.
 
-- Each series gets the scale it needs (:mod:`tui.panes.scale`): a loss falling by orders
+- Each series gets the scale it needs (:mod:`tui.drawing.scale`): a loss falling by orders
   of magnitude is drawn on a log axis, a parameter that diverges on a symlog axis;
   ``l`` toggles the loss's log scale by hand.
 - Non-finite values are not drawn: the axes fit the finite ones, and each step whose
@@ -34,16 +34,16 @@ from textual.reactive import reactive
 from textual.widget import Widget
 
 from engine import fmt
-from engine.run import Program
-from engine.timeline import Frame, Timeline
-from tui.panes import scale
-from tui.panes.scale import Scale
-from tui.theme_colors import style_color, theme_color
+from engine.step.program import Program
+from engine.timeline.timeline import Frame, Timeline
+from tui.drawing import scale
+from tui.drawing.scale import Scale
+from tui.drawing.theme_colors import style_color, theme_color
 
 if TYPE_CHECKING:
     from textual.widgets import Select
 
-    from tui.panes.plot import Plot
+    from tui.drawing.plot import Plot
 
 MAX_ELEMENTS = 64
 """Elements of one parameter listed in the chooser; larger tensors list the first ones."""
@@ -165,7 +165,7 @@ def _mend_page_keys(chooser: Widget) -> None:
 
     Textual's option list fails (``KeyError``) on a page key when its highlighted option
     has no line laid out (no room, or lines kept from the options it had before), as
-    :class:`tui.choice_list.ChoiceList` mends for the dialogs. The Select makes its list
+    :class:`tui.screens.choice_list.ChoiceList` mends for the dialogs. The Select makes its list
     itself, so its two page actions are wrapped where they are: a binding ahead of the
     list's own cannot catch a key that reaches the list after focus moved to it.
     """
@@ -344,7 +344,7 @@ class HistoryView(Widget, can_focus=True):
         """
         from textual.widgets import Select
 
-        from tui.panes.plot import Plot
+        from tui.drawing.plot import Plot
 
         if self._plots is not None or not self.is_attached:
             return

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import msgspec
 
 from engine import fmt
-from engine.graph import Graph
+from engine.graph.graph import Graph
 from tui.panes.graph.plan import (
     ARROW,
     GRAD_PREFIX,

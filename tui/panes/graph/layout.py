@@ -21,7 +21,7 @@ pane); the widget scrolls over them.
 
 from __future__ import annotations
 
-from engine.graph import Graph
+from engine.graph.graph import Graph
 from tui.panes.graph.boxes import box_bound, draw_boxes
 from tui.panes.graph.listing import draw_list
 from tui.panes.graph.neurons import draw_neurons, neurons_possible

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import msgspec
 
-from engine.graph import Graph
+from engine.graph.graph import Graph
 from tui.panes.graph.boxes import box_groups
 from tui.panes.graph.plan import LIVE_PREFIX, Canvas, Plan, Slot, Spec, formula, widest
 

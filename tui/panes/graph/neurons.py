@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from engine import fmt
-from engine.graph import Graph
+from engine.graph.graph import Graph
 from tui.panes.graph.plan import ARROW, Canvas, Cell, Plan, Slot, Spec, WeightEdge, count_layers
 
 MAX_UNITS = 10

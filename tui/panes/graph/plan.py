@@ -14,8 +14,8 @@ from collections.abc import Mapping, Sequence
 import msgspec
 
 from engine import fmt
-from engine.graph import Graph, Node
-from engine.ops import OPS
+from engine.graph.graph import Graph, Node
+from engine.graph.ops import OPS
 
 GRAD_PREFIX = "∂L "
 """Starts a gradient's line in a box."""

@@ -1,6 +1,6 @@
 """What a frame draws on a plan: the numbers, the current node, the edges it travels.
 
-:func:`render_rows` turns a :class:`~.layout.Plan` and a :class:`~engine.timeline.Frame`
+:func:`render_rows` turns a :class:`~.layout.Plan` and a :class:`~engine.timeline.timeline.Frame`
 into styled rows (characters and Rich spans); :func:`segments` cuts a row into the
 segments of one screen line. Every number is written by :func:`engine.fmt.fit`, as the
 other panes and the text trace write it.
@@ -25,8 +25,8 @@ from rich.style import Style
 from rich.text import Span
 
 from engine import fmt
-from engine.events import Backward, Forward, Loss
-from engine.timeline import Frame
+from engine.step.events import Backward, Forward, Loss
+from engine.timeline.timeline import Frame
 from tui.panes.graph.plan import LIVE_PREFIX, MARKER, Plan, Slot
 
 PENDING = "·"
@@ -86,14 +86,14 @@ class Palette(msgspec.Struct, frozen=True):
     def from_theme(cls, variables: Mapping[str, str]) -> Palette:
         """A palette from a Textual app's theme variables (``app.theme_variables``).
 
-        Theme colours are read by :func:`tui.theme_colors.theme_color`, which copes with
+        Theme colours are read by :func:`tui.drawing.theme_colors.theme_color`, which copes with
         every form a theme writes them in; a terminal's own (ANSI) colour is kept as it is
         (the terminal decides its shade), so its ramp dims the faint levels instead.
         """
         # Only the app needs themes; tests use the default palette.
         from textual.color import Color
 
-        from tui.theme_colors import style_color, theme_color
+        from tui.drawing.theme_colors import style_color, theme_color
 
         background = theme_color(variables, "background", "#000000")
         if background.ansi is not None:

@@ -20,8 +20,8 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from engine.graph import Graph
-from engine.timeline import Frame, Timeline
+from engine.graph.graph import Graph
+from engine.timeline.timeline import Frame, Timeline
 from tui.panes.graph.layout import choose
 from tui.panes.graph.neurons import neurons_possible
 from tui.panes.graph.plan import Plan
