@@ -257,8 +257,8 @@ async def latencies(
 
 def heatmap_cost(name: str, repeats: int = 30) -> None:
     """One step's heatmap for the data view at 120×40 against one training step."""
-    from engine.report.landscape import Landscape, data_bounds, output_plane
     from engine.open import open_program
+    from engine.report.landscape import Landscape, data_bounds, output_plane
     from engine.step.run import run_step
     from engine.timeline.timeline import Timeline
     from tui.panes.data.render import plane_frame

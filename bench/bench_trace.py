@@ -36,10 +36,10 @@ import msgspec  # noqa: E402
 import numpy as np  # noqa: E402
 
 from engine import trace  # noqa: E402
-from engine.step.events import Backward, Event, Forward, Update
-from engine.report.json_numbers import array_json  # noqa: E402
-from engine.step.program import Program
 from engine.open import open_program
+from engine.report.json_numbers import array_json  # noqa: E402
+from engine.step.events import Backward, Event, Forward, Update
+from engine.step.program import Program
 from engine.timeline.timeline import Timeline
 
 ROOT = Path(__file__).resolve().parent.parent

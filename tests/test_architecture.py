@@ -108,6 +108,13 @@ def test_ruff_format_is_clean() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def test_imports_are_sorted() -> None:
+    """Imports in ruff's isort order (``ruff check --select I --fix`` puts them so): merges
+    of branches that each add imports then meet in one order."""
+    result = run("-m", "ruff", "check", "--select", "I", "--no-cache", ".")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 def subpackages() -> list[str]:
     """Every package below engine/ and tui/, as a path: ``engine/step/``."""
     found = []

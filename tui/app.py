@@ -43,10 +43,10 @@ from tui.panes.timeline import TimelineView
 if TYPE_CHECKING:
     from textual.command import CommandListItem
     from textual.widget import AwaitMount
-    from tui.panes.data.widget import DataPane
 
     from engine.debug.breakpoints import Breakpoint
     from tui.live_reload import FileNews, FileReloaded, ScenarioWatcher
+    from tui.panes.data.widget import DataPane
 
 PHASE_COLORS = {
     "forward": "text-primary",

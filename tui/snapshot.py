@@ -36,9 +36,8 @@ from textual.keys import Keys, _get_unicode_name_from_key
 from textual.pilot import Pilot
 from textual.worker import WorkerCancelled
 
-from engine.step.program import Program, make_program
-from engine.scenario.loader import load
-from scenarios import resolve
+from engine.open import open_program
+from engine.step.program import Program
 from tui.app import BpdbgApp
 
 THEME = "textual-dark"
@@ -166,7 +165,7 @@ def load_scenario(scenario: str | Path | Program) -> Program:
     if isinstance(scenario, Program):
         return scenario
     ref = str(scenario)
-    return make_program(load(resolve(ref), source=ref))
+    return open_program(ref)
 
 
 async def snapshot_async(

@@ -8,11 +8,11 @@ import msgspec
 import numpy as np
 import pytest
 
+from engine.open import open_program
 from engine.report import landscape as ls
+from engine.scenario.records import GraphSpec, OptimizerSpec, Scenario, TrainSpec
 from engine.step.program import Program, make_program
 from engine.step.run import forward_values
-from engine.open import open_program
-from engine.scenario.records import GraphSpec, OptimizerSpec, Scenario, TrainSpec
 from engine.timeline.timeline import Timeline
 
 

@@ -16,10 +16,10 @@ import msgspec
 import numpy as np
 import pytest
 
+from engine.open import open_program
 from engine.report import trace
 from engine.scenario.loader import loads
 from engine.step.events import Backward, Forward, Loss, Update
-from engine.open import open_program
 from engine.step.program import Program, make_program
 from engine.timeline.timeline import Timeline
 

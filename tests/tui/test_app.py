@@ -31,8 +31,8 @@ from engine.timeline.timeline import Frame, Timeline
 from scenarios import builtin_dir
 from tui.actions import ACTIONS, ActionsProvider
 from tui.app import BpdbgApp
-from tui.panes.graph.widget import GraphView
 from tui.panes.chain_rule.widget import wrap
+from tui.panes.graph.widget import GraphView
 from tui.panes.timeline import TimelineView
 from tui.screens.help import HelpScreen, key_rows
 from tui.screens.notes import NotesScreen

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from snapshot_apps import make_app, settle, views_drawn, wait_until
 
-from engine.report.landscape import DataView
 from engine.open import open_program
+from engine.report.landscape import DataView
 from tui.app import BpdbgApp
 from tui.panes.data import render as dr
 

@@ -14,8 +14,8 @@ from snapshot_apps import expression, xor
 
 from engine import fmt
 from engine.graph.graph import Graph
-from engine.step.program import Program
 from engine.open import open_program
+from engine.step.program import Program
 from scenarios import builtin_ids
 from tui.panes.graph.boxes import box_bound
 from tui.panes.graph.layout import LAYER_SPECS, NEURON_SPECS, build, choose, specs

@@ -14,8 +14,8 @@ import msgspec
 from snapshot_apps import event_seq, make_app, settle
 from textual.pilot import Pilot
 
-from engine.step.program import Program
 from engine.open import open_program
+from engine.step.program import Program
 from tui.app import BpdbgApp
 
 BIG = (120, 40)

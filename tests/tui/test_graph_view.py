@@ -12,8 +12,8 @@ from snapshot_apps import expression, wait_until, worked_example
 from textual.app import App, ComposeResult
 
 from engine import fmt
-from engine.step.program import Program
 from engine.open import open_program
+from engine.step.program import Program
 from engine.timeline.timeline import Frame, Timeline
 from scenarios import builtin_ids
 from tui.app import BpdbgApp

@@ -7,10 +7,11 @@ import io
 import numpy as np
 import pytest
 from rich.console import Console
+from snapshot_apps import expression, wait_until, worked_example
 from textual.app import App, ComposeResult
 from textual.widgets import Select
+from textual_hires_canvas import Canvas
 
-from engine.step.program import Program, make_program
 from engine.open import open_program
 from engine.scenario.records import (
     DataSpec,
@@ -20,9 +21,9 @@ from engine.scenario.records import (
     Scenario,
     TrainSpec,
 )
+from engine.step.program import Program, make_program
 from engine.timeline.timeline import Timeline
-from textual_hires_canvas import Canvas
-
+from tui.drawing.plot import Plot
 from tui.panes.history import (
     MAX_ELEMENTS,
     NONFINITE,
@@ -35,9 +36,6 @@ from tui.panes.history import (
     step_ticks,
     x_extent,
 )
-from tui.drawing.plot import Plot
-
-from snapshot_apps import expression, wait_until, worked_example
 
 
 def wide_model() -> Program:

@@ -11,12 +11,11 @@ from pathlib import Path
 
 import pytest
 from rich.console import Console
+from snapshot_apps import event_seq
 
 from engine.open import open_program
 from tui.app import BpdbgApp
 from tui.snapshot import SnapshotError, snapshot
-
-from snapshot_apps import event_seq
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 SIZE = (120, 40)

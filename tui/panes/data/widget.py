@@ -28,9 +28,9 @@ from engine.report.landscape import (
     point_targets,
 )
 from engine.timeline.timeline import Frame, Timeline
-from tui.panes.data import render as dr
 from tui.drawing import scale
 from tui.drawing.theme_colors import theme_color
+from tui.panes.data import render as dr
 
 CURVE_SAMPLES_PER_CELL = 2
 """Points of a fitted curve per column of the pane (a braille cell is two dots wide)."""
