@@ -129,7 +129,7 @@ _FUNCTION_PREC = (5.0, (0.0, 0.0))
 
 # Products of two names read best written tightly (W·x + b), as in the worked example;
 # Σ reads as a function so that h + Σ(v·h) needs no extra parentheses.
-_DISPLAY_FORMULA = {"mul": "{0}·{1}", "sum": "Σ({0})"}
+_DISPLAY_FORMULA = {"mul": "{0}·{1}", "sum": "Σ({0}{axis})"}
 
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 _N = re.compile(r"(?<![\w∂])n\b")
@@ -145,6 +145,12 @@ def _power(p: float) -> str:
     if float(p).is_integer() and abs(p) < 100:
         return str(int(p)).translate(_SUPERSCRIPT)
     return "^" + _attr_text(p)
+
+
+def _axis_text(attrs: Mapping[str, Any]) -> str:
+    """A reduction's keywords as written in an expression, after its argument."""
+    text = "" if "axis" not in attrs else f", axis={attrs['axis']}"
+    return text + (", keepdims=True" if attrs.get("keepdims") else "")
 
 
 def _shape_text(shape: tuple[int, ...]) -> str:
@@ -206,7 +212,9 @@ class _Ctx:
         return _DISPLAY_FORMULA.get(node.op or "", OPS[node.op or "identity"].formula)
 
     def template(self, template: str, node: Node) -> str:
-        """``template`` with pow's exponents written in: ``x²``, ``x⁻¹``, ``x^0.5``, ``x``."""
+        """``template`` with pow's exponents written in (``x²``, ``x⁻¹``, ``x^0.5``, ``x``)
+        and a reduction's axis (``Σ(h, axis=0)``; nothing when it reduces every element)."""
+        template = template.replace("{axis}", _axis_text(node.attrs))
         return _POWER.sub(lambda m: _power(self._attr(node, m.group(1))), template)
 
     def render(self, name: str, *, mode: str = "name", top: bool = False) -> tuple[Frag, float]:

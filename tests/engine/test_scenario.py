@@ -72,7 +72,7 @@ BAD_CASES: list[tuple[str, str, str | tuple[str, ...]]] = [
         ),
     ),
     ("unknown_init", "model.init", "unknown init 'glorot'; expected one of xavier, he"),
-    ("unknown_loss", "loss.kind", "unknown loss 'hinge'"),
+    ("unknown_loss", "loss.kind", "unknown loss 'triplet_margin'"),
     ("unknown_optimizer", "optimizer.kind", "unknown optimizer 'rmsprop'"),
     ("lr_zero", "optimizer.lr", "expected a finite number > 0, found 0"),
     ("lr_negative", "optimizer.lr", "expected a finite number > 0, found -1"),
