@@ -445,7 +445,10 @@ class _Converter:
             if opname is None:
                 raise fail(f"the operator in {seg(node)} is not allowed")
             return Apply(
-                opname, (self.convert(node.left), self.convert(node.right)), self.text(node)
+                opname,
+                (self.convert(node.left), self.convert(node.right)),
+                self.text(node),
+                pos=(node.lineno, node.col_offset),
             )
         if isinstance(node, ast.Call):
             return self.call(node, fail)

@@ -219,10 +219,39 @@ libm, not the engine, so such generated cases are discarded (``assume``).
 """
 
 
+NEAR_TIE = 1e-12
+"""How close (relatively) two candidates of max/min/maximum/minimum may come in the torch
+comparisons without being exactly equal. A tie splits the gradient, a near tie does not:
+where one library rounds two candidates equal and the other a last bit apart (a power
+computed by numpy's and by torch's libm, say), the gradients differ by design."""
+
+
+def _near_tie(e: dict, node: str, op: str) -> bool:
+    values = e["all_values"]
+    ins = [np.asarray(values[i]) for i in e["inputs"][node]]
+    if op in ("maximum", "minimum"):
+        a, b = np.broadcast_arrays(*ins)
+    else:
+        a = ins[0]
+        b = np.full(a.shape, np.asarray(e["values"][node]).reshape(-1)[0])
+        if a.ndim and a.size > 1:  # compare every element with every other one
+            flat = a.reshape(-1)
+            a, b = np.meshgrid(flat, flat)
+    with np.errstate(all="ignore"):
+        gap = np.abs(a - b)
+        scale = np.maximum(np.abs(a), np.abs(b))
+    return bool(np.any((gap > 0) & (gap <= NEAR_TIE * scale)))
+
+
 def well_conditioned(eng: list[dict]) -> bool:
-    """No tanh/sigmoid/softmax output of any step comes within SATURATION of ±1."""
+    """No tanh/sigmoid/softmax output of any step comes within SATURATION of ±1, and no
+    max/min/maximum/minimum has candidates within :data:`NEAR_TIE` but not equal."""
     for e in eng:
         for node, op in e["ops"].items():
+            if op in ("max", "min", "maximum", "minimum"):
+                if _near_tie(e, node, op):
+                    return False
+                continue
             a = np.asarray(e["values"][node])
             if op == "tanh":
                 gap = 1.0 - np.abs(a)
@@ -1148,9 +1177,49 @@ class TorchExpr:
             }
             return ops[type(node.op)](a, b)
         if isinstance(node, ast.Call):
-            assert isinstance(node.func, ast.Name) and len(node.args) == 1
-            return self.functions[node.func.id](self.walk(node.args[0]))
+            assert isinstance(node.func, ast.Name)
+            name = node.func.id
+            args = [self.walk(a) for a in node.args]
+            keywords = {k.arg: self.literal_or_flag(k.value) for k in node.keywords}
+            if name in ("maximum", "minimum"):
+                return getattr(torch, name)(*args)
+            if name == "transpose":
+                (x,) = args
+                return x if x.ndim < 2 else x.permute(*reversed(range(x.ndim)))
+            if name in ("max", "min", "logsumexp", "var") or keywords:
+                return self.reduce(name, args[0], keywords)
+            assert len(args) == 1
+            return self.functions[name](args[0])
+        if isinstance(node, ast.Subscript):
+            elts = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
+            index = tuple(self.walk(e).long() for e in elts)
+            return self.walk(node.value)[index]
         raise ValueError(f"unexpected syntax: {ast.unparse(node)}")
+
+    def literal_or_flag(self, node):
+        if isinstance(node, ast.Constant) and isinstance(node.value, bool):
+            return node.value
+        return int(self.literal(node))
+
+    def reduce(self, name: str, x, keywords: dict):
+        """A SPEC v2 reduction with torch's own: amax/amin, logsumexp, var(correction=0)."""
+        torch = self.torch
+        keep = bool(keywords.get("keepdims", False))
+        if x.ndim == 0:  # torch reduces a 0-d tensor over dim 0 as over a 1-element one
+            out = self.reduce(name, x.reshape(1), {"axis": 0, "keepdims": False})
+            return out.reshape(()) if not keep else out.reshape(())
+        dim = keywords["axis"] if "axis" in keywords else tuple(range(x.ndim))
+        if name == "sum":
+            return torch.sum(x, dim=dim, keepdim=keep)
+        if name == "mean":
+            return torch.mean(x, dim=dim, keepdim=keep)
+        if name == "max":
+            return torch.amax(x, dim=dim, keepdim=keep)
+        if name == "min":
+            return torch.amin(x, dim=dim, keepdim=keep)
+        if name == "logsumexp":
+            return torch.logsumexp(x, dim=dim, keepdim=keep)
+        return torch.var(x, dim=dim, correction=0, keepdim=keep)
 
 
 def graph_loss_fn(torch, scenario: Scenario):
@@ -1230,6 +1299,17 @@ class GraphGen:
             pairs.append(((n, n), (n, n)))
         return pairs
 
+    def axis_sources(self, shape):
+        """``(inner shape, axis, keepdims)`` whose reduction along the axis has ``shape``."""
+        found = []
+        for inner in self.universe:
+            for axis in range(len(inner)):
+                for keep in (False, True):
+                    reduced = inner[:axis] + ((1,) if keep else ()) + inner[axis + 1 :]
+                    if reduced == shape:
+                        found.append((inner, axis - len(inner) if axis % 2 else axis, keep))
+        return found
+
     def expr(self, shape, depth: int) -> str:
         if depth <= 0:
             return self.leaf(shape)
@@ -1240,6 +1320,9 @@ class GraphGen:
             kinds += ["reduce", "reduce"]
         else:
             kinds.append("normalise")
+        if self.axis_sources(shape):
+            kinds.append("reduce_axis")  # SPEC v2
+        kinds += ["extreme", "transpose"]
         kind = self.pick(kinds)
         d = depth - 1
         if kind == "leaf":
@@ -1290,7 +1373,24 @@ class GraphGen:
             return f"({self.expr(a_shape, d)} @ {self.expr(b_shape, d)})"
         if kind == "reduce":
             inner = self.pick(self.universe)
-            return f"{self.pick(('sum', 'mean'))}({self.expr(inner, d)})"
+            f = self.pick(("sum", "mean", "sum", "mean", "max", "min", "logsumexp", "var"))
+            return f"{f}({self.expr(inner, d)})"
+        if kind == "reduce_axis":
+            inner, axis, keep = self.pick(self.axis_sources(shape))
+            f = self.pick(("sum", "mean", "max", "min", "logsumexp", "var"))
+            keyword = ", keepdims=True" if keep else ""
+            return f"{f}({self.expr(inner, d)}, axis={axis}{keyword})"
+        if kind == "extreme":
+            subs = self.subshapes(shape)
+            pairs = [(a, b) for a in subs for b in subs if _broadcast(a, b) == shape]
+            a_shape, b_shape = self.pick(pairs)
+            f = self.pick(("maximum", "minimum"))
+            return f"{f}({self.expr(a_shape, d)}, {self.expr(b_shape, d)})"
+        if kind == "transpose":
+            flipped = tuple(reversed(shape))
+            if flipped not in self.universe:
+                return self.expr(shape, d)
+            return f"transpose({self.expr(flipped, d)})"
         assert kind == "normalise"
         return f"{self.pick(('softmax', 'log_softmax'))}({self.expr(shape, d)})"
 
@@ -1467,6 +1567,108 @@ nodes = [
 ]
 """,
 }
+
+
+GRAPH_EDGES_V2 = {
+    # Batch norm: per-feature mean and variance over the batch (axis 0), then scale/shift.
+    "batch-norm": """
+[graph]
+inputs = { x = [[0.5, -1.0, 2.0], [1.5, 0.25, -0.5], [-0.75, 1.0, 0.0], [2.0, -0.5, 1.0]], t = [[1.0, 0.0], [0.0, 1.0], [1.0, 1.0], [0.0, 0.0]] }
+params = { W = [[0.2, -0.4], [0.5, 0.1], [-0.3, 0.6]], gamma = [1.2, 0.8], beta = [0.1, -0.2] }
+nodes = [
+  "h = x @ W",
+  "mu = mean(h, axis=0)",
+  "v = var(h, axis=0)",
+  "hn = (h - mu) / sqrt(v + 1e-5)",
+  "y = gamma * hn + beta",
+  "L = mean(square(tanh(y) - t))",
+]
+""",
+    # Layer norm: per-sample statistics over the features, kept as a column.
+    "layer-norm": """
+[graph]
+inputs = { x = [[0.5, -1.0, 2.0, 0.3], [1.5, 0.25, -0.5, 0.0]], t = [[1.0, 0.0, 0.5, -1.0], [0.0, 1.0, 0.0, 0.5]] }
+params = { g = [1.1, 0.9, 1.0, 0.7], b = [0.0, 0.1, -0.1, 0.2] }
+nodes = [
+  "mu = mean(x * g, axis=-1, keepdims=True)",
+  "d = x * g - mu",
+  "v = var(x * g, axis=1, keepdims=True)",
+  "y = d / sqrt(v + 1e-5) + b",
+  "L = sum(square(y - t)) / 8",
+]
+""",
+    # One self-attention head.
+    "attention": """
+[graph]
+inputs = { X = [[0.5, -1.0, 2.0, 0.3], [1.5, 0.25, -0.5, 0.0], [-0.2, 0.4, 0.1, -0.6]] }
+params = { Wq = [[0.2, -0.1], [0.3, 0.4], [-0.5, 0.1], [0.2, 0.2]], Wk = [[0.1, 0.3], [-0.2, 0.2], [0.4, -0.3], [0.1, 0.5]], Wv = [[0.3, 0.1], [0.1, -0.4], [0.2, 0.2], [-0.3, 0.1]] }
+nodes = [
+  "Q = X @ Wq",
+  "K = X @ Wk",
+  "V = X @ Wv",
+  "A = softmax(Q @ transpose(K) / sqrt(2))",
+  "O = A @ V",
+  "L = sum(square(O - 0.25))",
+]
+""",
+    # Cross-entropy written out, backprop-ninja style: the max shift, integer labels.
+    "ninja-cross-entropy": """
+[graph]
+inputs = { X = [[0.5, -1.0, 2.0], [1.5, 0.25, -0.5], [-0.75, 1.0, 0.0], [2.0, -0.5, 1.0]], rows = [0, 1, 2, 3], labels = [2, 0, 1, 2] }
+params = { W = [[0.2, -0.4, 0.1], [0.5, 0.1, -0.3], [-0.3, 0.6, 0.2]], b = [0.1, -0.2, 0.05] }
+nodes = [
+  "logits = X @ W + b",
+  "shifted = logits - max(logits, axis=1, keepdims=True)",
+  "counts = exp(shifted)",
+  "probs = counts / sum(counts, axis=1, keepdims=True)",
+  "logprobs = log(probs)",
+  "L = -mean(logprobs[rows, labels])",
+]
+""",
+    # An embedding lookup with repeated rows (their gradients accumulate).
+    "embedding": """
+[graph]
+inputs = { ix = [[0, 2], [1, 2], [2, 2]], t = [1.0, -1.0, 0.5] }
+params = { C = [[0.1, -0.2], [0.4, 0.3], [-0.5, 0.2]], w = [0.3, -0.7] }
+nodes = [
+  "e = C[ix]",
+  "s = sum(e, axis=1)",
+  "p = tanh(s) @ w",
+  "L = mean(square(p - t))",
+]
+""",
+    # Ties: max/min split evenly among tied elements, maximum/minimum in half.
+    "ties": """
+[graph]
+inputs = { b = [[1.0, 0.0, 0.5], [0.0, 0.0, 2.0]] }
+params = { a = [[1.0, 1.0, 0.5], [2.0, -1.0, 2.0]] }
+nodes = [
+  "r = sum(max(a, axis=1)) + sum(min(a, axis=0, keepdims=True))",
+  "L = r + max(a) + sum(maximum(a, b)) + sum(minimum(a, b) * a) + sum(logsumexp(a, axis=0, keepdims=True))",
+]
+""",
+    # Reductions of a 3-D value along each axis; var, logsumexp, transpose of 3-D.
+    "three-d-reductions": """
+[graph]
+inputs = { c = [[[1.0, -2.0, 0.5], [0.3, 0.2, 0.1]], [[0.25, 3.0, -1.0], [1.0, 1.5, -0.5]]] }
+params = { k = [[[1.5], [0.5]], [[-0.5], [2.0]]], v = [0.1, -0.2, 0.3] }
+nodes = [
+  "h = tanh(c * v + k)",
+  "L = sum(var(h, axis=1)) + sum(mean(h, axis=-2, keepdims=True)) + sum(logsumexp(h, axis=0)) + sum(transpose(h) * transpose(c))",
+]
+""",
+}
+
+
+@pytest.mark.parametrize("case", sorted(GRAPH_EDGES_V2))
+@pytest.mark.parametrize("kind", OPTIMIZERS)
+def test_v2_graph_edges_match_torch(torch, case, kind):
+    text = (
+        f'name = "{case}"\n{GRAPH_EDGES_V2[case]}\n'
+        f'[optimizer]\nkind = "{kind}"\nlr = 0.05\n\n[train]\nsteps = 4\n'
+    )
+    scenario = _graph_scenario(text)
+    check_against_torch(torch, scenario, graph_loss_fn(torch, scenario), f"{case}/{kind}: ")
 
 
 @pytest.mark.parametrize("case", sorted(GRAPH_EDGES))
