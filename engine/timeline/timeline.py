@@ -252,7 +252,7 @@ class Timeline:
         self.first_nonfinite_step: int | None = None
         """The first step whose loss or gradients are not all finite, once computed."""
         self._records: OrderedDict[int, StepRecord] = OrderedDict()
-        step_bytes = 8 * sum(n for _, n in step_footprint(program.graph, program.optimizer.kind))
+        step_bytes = 8 * sum(n for _, n in step_footprint(program.graph, program.optimizer.spec))
         self._record_cap = max(1, min(RECORD_CACHE, RECORD_BUDGET // max(1, step_bytes)))
         """Materialised steps kept: :data:`RECORD_CACHE`, fewer for large steps."""
 
