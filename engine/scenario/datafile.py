@@ -91,7 +91,7 @@ def read(folder: str, name: str) -> bytes:
     path = resolve(folder, name)
 
     def fail(place: str, message: str) -> NoReturn:
-        _fail(f"{name}: {message}")
+        _fail(f"{name}: {message.replace('scenario file', 'data file')}")
 
     try:
         return read_regular(path, MAX_DATA_FILE_BYTES, fail)

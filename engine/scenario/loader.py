@@ -632,7 +632,7 @@ class _Loader(Checker):
             return "data.file", f"{name}: y{element_index(i, shape)}: "
 
         units = model.layers[-1].units
-        labels = self.targets(y, f"data.file ({name}: y)", x.shape[0], units, loss, locate)
+        labels = self.targets(y, "data.file", x.shape[0], units, loss, locate)
         return DataSpec(x=read_only(x), y=labels, file=name)
 
     def csv_data(
