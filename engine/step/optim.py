@@ -137,9 +137,11 @@ class Optimizer(msgspec.Struct, frozen=True):
             show("θ ← θ − lr·g", after)
             return after, {}
         if s.kind == "momentum":
-            if step == 0:
+            if step == 0 or s.momentum == 0:
+                # With μ = 0 torch skips the buffer (and its dampening) altogether: the step
+                # is the gradient itself, which the buffer then shows.
                 buf = g.copy()
-                show("buf ← g (first update)", buf)
+                show("buf ← g (first update)" if step == 0 else "buf ← g (μ = 0)", buf)
             elif s.dampening:
                 buf = s.momentum * state["momentum_buffer"] + (1.0 - s.dampening) * g
                 show("buf ← μ·buf + (1 − τ)·g", buf)

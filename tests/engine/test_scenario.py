@@ -131,7 +131,11 @@ BAD_CASES: list[tuple[str, str, str | tuple[str, ...]]] = [
     ("class_not_whole", "data.y[1]", "class index 0.5 is not a whole number"),
     ("bce_identity", "loss.kind", "bce takes probabilities"),
     ("bce_target_range", "data.y[1][0]", "expected a number from 0 to 1, found 2"),
-    ("betas_with_sgd", "optimizer.betas", "setting of kind = 'adam' or 'adamw', not of kind = 'sgd'"),
+    (
+        "betas_with_sgd",
+        "optimizer.betas",
+        "setting of kind = 'adam' or 'adamw', not of kind = 'sgd'",
+    ),
     ("momentum_with_adam", "optimizer.momentum", "not of kind = 'adam'"),
     ("momentum_out_of_range", "optimizer.momentum", "expected a number in [0, 1), found 1.0"),
     ("betas_out_of_range", "optimizer.betas[1]", "expected a number in [0, 1), found 1.5"),
