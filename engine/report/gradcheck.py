@@ -222,7 +222,9 @@ def _loss_of(program: Program, params: Params, step: int, param: str):
         for name, forward, inputs, attrs in plan:
             args = [values[i] for i in inputs]
             values[name] = forward(*args, **attrs) if attrs else forward(*args)
-        branches = [_branch(op, [values[i] for i in ins], values[n], at) for n, op, ins, at in kinks]
+        branches = [
+            _branch(op, [values[i] for i in ins], values[n], at) for n, op, ins, at in kinks
+        ]
         return float(np.asarray(values[loss]).reshape(-1)[0]), branches
 
     return f

@@ -326,8 +326,9 @@ class Timeline:
         )
         row = None
         if step % self.history.stride == 0:  # most steps of a long run are not sampled
-            with np.errstate(all="ignore"):
-                norms = [float(np.linalg.norm(grads[p])) for p in self.graph_params]
+            # ‖g‖ = √(g·g): the squared norms above give them (np.linalg.norm takes the
+            # same square root of the same dot product, so the bits are the same).
+            norms = [math.sqrt(sq) if sq == sq else sq for sq in sq_norms]
             row = np.concatenate([params[p].reshape(-1) for p in self.graph_params] + [norms])
         with self._lock:
             i = step - self.first_step
