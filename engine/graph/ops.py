@@ -42,6 +42,12 @@ constant as a C ``float``, so it is 1e-12 rounded to float32 (9.99999996e-13), a
 float64 reference that matches PyTorch to the last bits must use the same value."""
 
 
+SEED = np.ones(())
+"""∂L/∂L for a scalar loss: one shared read-only 1, so that a loss's vjp can see that its
+upstream is the seed and skip multiplying by it (x·1 is x to the bit)."""
+SEED.flags.writeable = False
+
+
 class ShapeError(ValueError):
     """The inputs' shapes do not fit the op; the message says how."""
 
@@ -464,8 +470,14 @@ def _reduction(
     def vjp(g, out, inputs, need, attrs):
         x = inputs[0]
         axis, keepdims = attrs.get("axis"), attrs.get("keepdims", False)
-        kept = _kept(out, x.shape, axis, keepdims)
-        return [_expand(g, x.shape, axis, keepdims) * deriv(x, kept, axis)]
+        local = (
+            deriv(x, _ONE, axis)
+            if name == "sum"
+            else deriv(x, _kept(out, x.shape, axis, keepdims), axis)
+        )
+        expanded = _expand(g, x.shape, axis, keepdims)
+        # sum's local derivative is 1: its contribution is the upstream copied back, a view.
+        return [expanded if local is _ONE else expanded * local]
 
     def local(out, inputs, attrs):
         x = inputs[0]
@@ -712,7 +724,10 @@ def _loss(
     and ``grad(a, y, **attrs)`` take the loss's settings (huber's ``delta``)."""
 
     def vjp(g, out, inputs, need, attrs):
-        return [g * grad(inputs[0], inputs[1], **attrs) if need[0] else None, None]
+        if not need[0]:
+            return [None, None]
+        local = grad(inputs[0], inputs[1], **attrs)
+        return [local if g is SEED else g * local, None]
 
     def local(out, inputs, attrs):
         return [grad(inputs[0], inputs[1], **attrs), None]
