@@ -444,6 +444,8 @@ def run_check(program: Program, out: TextIO) -> int:
                 size = c.analytic.size
                 result += f" on {size - skipped:,} of {size:,} elements; cannot check: {why}"
             print(f"{lead}  {abs_err:>11.2e}  {rel_err:>11.2e}  {result}", file=out)
+            for note in c.kink_notes():
+                print(f"{'':>10}{note}", file=out)
             if outcome is gradcheck.Outcome.DISAGREE:
                 print(_worst(c), file=out)
         out.flush()

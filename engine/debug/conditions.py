@@ -35,10 +35,10 @@ A name of the graph wins over the special names above when both exist (an expres
 graph may call a node ``loss``). Names that can never exist — not in the graph, not
 special — are refused when the condition is compiled, with the list of valid names.
 
-Functions: those of ``[graph]`` expressions (:data:`engine.graph.ops.FUNCTIONS`: ``sum`` and
-``mean`` reduce every element) and ``norm`` (the 2-norm of all elements), ``max``,
-``min``, ``any``, ``all``, ``count`` (how many elements are non-zero), ``isnan``,
-``isinf``, ``isfinite`` and ``sign``, each taking one argument.
+Functions: the v1 functions of ``[graph]`` expressions (:data:`GRAPH_FUNCTIONS`: ``sum``
+and ``mean`` reduce every element) and ``norm`` (the
+2-norm of all elements), ``max``, ``min``, ``any``, ``all``, ``count`` (how many elements
+are non-zero), ``isnan``, ``isinf``, ``isfinite`` and ``sign``, each taking one argument.
 
 Arithmetic and comparisons are elementwise and broadcast as numpy does; ``and``, ``or``
 and ``not`` are elementwise too. True is 1.0 and false 0.0, so ``mean(a1 <= 0)`` is the
@@ -95,7 +95,11 @@ WATCH_EXTRAS: tuple[str, ...] = (
     "sign",
 )
 """Functions conditions may call besides those of ``[graph]`` expressions."""
-WATCH_FUNCTIONS: tuple[str, ...] = FUNCTIONS + WATCH_EXTRAS
+GRAPH_FUNCTIONS: tuple[str, ...] = FUNCTIONS[: FUNCTIONS.index("log_softmax") + 1]
+"""The functions of ``[graph]`` expressions that conditions offer too: the elementwise
+ones, ``sum`` and ``mean`` (of every element: conditions take no keywords), ``softmax``
+and ``log_softmax``. The v2 reductions are left to the extras (``max``, ``min``, ``norm``)."""
+WATCH_FUNCTIONS: tuple[str, ...] = GRAPH_FUNCTIONS + WATCH_EXTRAS
 """Every function a condition may call."""
 SPECIAL_NAMES: tuple[str, ...] = ("value", "grad", "loss", "prev_loss", "step")
 """Names every condition may read, whatever the graph."""

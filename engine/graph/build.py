@@ -23,7 +23,10 @@ def build(scenario: Scenario) -> Graph:
     if scenario.model is not None:
         assert scenario.data is not None and scenario.loss is not None
         batch = scenario.train.batch_size or scenario.data.x.shape[0]
-        return build_model(scenario.model, scenario.loss, batch, scenario.data.y.shape[1:])
+        attrs = {"delta": scenario.loss_delta} if scenario.loss == "huber" else {}
+        return build_model(
+            scenario.model, scenario.loss, batch, scenario.data.y.shape[1:], loss_attrs=attrs
+        )
     assert scenario.graph is not None
     from engine.graph.lower import (
         build_graph,
@@ -32,8 +35,15 @@ def build(scenario: Scenario) -> Graph:
     return build_graph(scenario.graph)
 
 
-def build_model(model: ModelSpec, loss: str, batch: int, y_tail: tuple[int, ...]) -> Graph:
-    """The graph of a layered network on mini-batches of ``batch`` rows."""
+def build_model(
+    model: ModelSpec,
+    loss: str,
+    batch: int,
+    y_tail: tuple[int, ...],
+    loss_attrs: dict[str, float] | None = None,
+) -> Graph:
+    """The graph of a layered network on mini-batches of ``batch`` rows; ``loss_attrs`` are
+    the loss's settings (huber's ``delta``)."""
     n_layers = len(model.layers)
     nodes: list[Node] = [Node("x", "input", shape=(batch, model.inputs), layer=0, source="data.x")]
     params: list[str] = []
@@ -53,7 +63,16 @@ def build_model(model: ModelSpec, loss: str, batch: int, y_tail: tuple[int, ...]
     pred = f"z{n_layers}" if loss == "cross_entropy" else prev
     nodes += [
         Node("y", "input", shape=(batch, *y_tail), layer=n_layers + 1, source="data.y"),
-        Node("L", "op", loss, (pred, "y"), shape=(), layer=n_layers + 1, source="loss.kind"),
+        Node(
+            "L",
+            "op",
+            loss,
+            (pred, "y"),
+            loss_attrs or {},
+            shape=(),
+            layer=n_layers + 1,
+            source="loss.kind",
+        ),
     ]
     return Graph(leaves_before_use(nodes), "L", tuple(params), "model")
 

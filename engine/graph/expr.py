@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import ast
 import warnings
+from collections.abc import Callable
 
 import msgspec
 
 from engine.fmt import printable
-from engine.graph.ops import FUNCTIONS
+from engine.graph.ops import FUNCTIONS, OPS, REDUCTIONS
 
 
 class ExprError(ValueError):
@@ -54,14 +55,18 @@ class Const(msgspec.Struct, frozen=True):
 
 
 class Apply(msgspec.Struct, frozen=True):
-    """An op applied to arguments. ``attrs`` holds literal parameters (``pow``'s ``p``)."""
+    """An op applied to arguments. ``attrs`` holds literal parameters (``pow``'s ``p``, a
+    reduction's ``axis`` and ``keepdims``)."""
 
     op: str
     args: tuple[Name | Const | Apply, ...]
     text: str
     """The sub-expression's source, normalised as :func:`ast.unparse` writes it, used as
     its label."""
-    attrs: tuple[tuple[str, float], ...] = ()
+    attrs: tuple[tuple[str, float | int | bool], ...] = ()
+    pos: tuple[int, int] = (0, 0)
+    """Where it starts in the text, as the parser counts (line, UTF-8 byte offset):
+    :func:`column_of` turns it into a column, for a refusal found later (a shape)."""
 
 
 Expr = Name | Const | Apply
@@ -180,6 +185,15 @@ def name_column(text: str, name: str) -> int:
         if isinstance(n, ast.Name) and n.id == name and id(n) not in calls
     ]
     return where.column(min(found)) if found else 0
+
+
+def column_of(text: str, pos: tuple[int, int]) -> int:
+    """1-based column (as :class:`ExprError` counts) of an :attr:`Apply.pos` in ``text``,
+    the expression it was parsed from; 0 when the position is unknown."""
+    if pos == (0, 0):
+        return 0
+    where = _Source(text.strip())
+    return where.column(where.index(*pos))
 
 
 class _Source:
@@ -318,6 +332,8 @@ def _label(node: ast.AST, done: dict[int, tuple[str, int]]) -> tuple[str, int] |
         return node.id, _ATOM
     if isinstance(node, ast.Constant):
         value = node.value
+        if isinstance(value, bool):  # keepdims=True
+            return repr(value), _ATOM
         if isinstance(value, float):
             return repr(value).replace("inf", _INF_TEXT), _ATOM
         if isinstance(value, int) and not isinstance(value, bool):
@@ -342,12 +358,22 @@ def _label(node: ast.AST, done: dict[int, tuple[str, int]]) -> tuple[str, int] |
             return None
         return f"{left} {symbol} {right}", strength
     if isinstance(node, ast.Call):
-        if not isinstance(node.func, ast.Name) or node.keywords:
+        if not isinstance(node.func, ast.Name):
             return None
         args = [part(a, _TEST) for a in node.args]
+        for kw in node.keywords:
+            value = part(kw.value, _TEST)
+            args.append(None if kw.arg is None or value is None else f"{kw.arg}={value}")
         if any(a is None for a in args):
             return None
         return f"{node.func.id}({', '.join(a for a in args if a is not None)})", _ATOM
+    if isinstance(node, ast.Subscript):  # C[ix] and P[ix, jx]
+        value = part(node.value, _ATOM)
+        elts = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
+        indices = [part(e, _TEST) for e in elts]
+        if value is None or any(i is None for i in indices):
+            return None
+        return f"{value}[{', '.join(i for i in indices if i is not None)}]", _ATOM
     if isinstance(node, ast.Compare):
         pieces = [part(node.left, _CMP + 1)]
         for op, comparator in zip(node.ops, node.comparators):
@@ -419,25 +445,20 @@ class _Converter:
             if opname is None:
                 raise fail(f"the operator in {seg(node)} is not allowed")
             return Apply(
-                opname, (self.convert(node.left), self.convert(node.right)), self.text(node)
+                opname,
+                (self.convert(node.left), self.convert(node.right)),
+                self.text(node),
+                pos=(node.lineno, node.col_offset),
             )
         if isinstance(node, ast.Call):
-            if not isinstance(node.func, ast.Name):
-                raise fail(
-                    f"only calls of plain function names are allowed, found {seg(node.func)}"
-                )
-            fname = node.func.id
-            if fname not in self.functions:
-                raise fail(
-                    f"unknown function {fname!r}; expected one of {', '.join(self.functions)}"
-                )
-            if node.keywords:
-                raise fail(f"{fname}() takes no keyword arguments")
-            if any(isinstance(a, ast.Starred) for a in node.args):
-                raise fail(f"unpacking is not allowed: {seg(node)}")
-            if len(node.args) != 1:
-                raise fail(f"{fname}() takes exactly one argument, found {len(node.args)}")
-            return Apply(fname, (self.convert(node.args[0]),), self.text(node))
+            return self.call(node, fail)
+        if isinstance(node, ast.Subscript) and not self.conditions:
+            return self.subscript(node, fail)
+        if isinstance(node, ast.Attribute) and node.attr == "T":
+            raise fail(
+                f"attribute access is not allowed: {seg(node)}; for the transpose write"
+                f" transpose({seg(node.value)})"
+            )
         if self.conditions and isinstance(node, ast.Compare):
             text = self.texts.get(id(node), "")
             parts: list[Expr] = []
@@ -461,6 +482,122 @@ class _Converter:
                 result = Apply(opname, (result, v), self.text(node))
             return result
         raise fail(f"{_describe(node)} is not allowed: {seg(node)}")
+
+    def call(self, node: ast.Call, fail: Callable[..., ExprError]) -> Expr:
+        """A function call: a known name, its arguments, and a reduction's keywords."""
+        seg = self.where.segment
+        if not isinstance(node.func, ast.Name):
+            func = node.func
+            if isinstance(func, ast.Attribute) and func.attr in self.functions:
+                # counts.sum(1), as numpy and torch write it
+                hint = "axis=…" if func.attr in REDUCTIONS and not self.conditions else "…"
+                raise fail(
+                    f"only calls of plain function names are allowed, found {seg(func)}(…);"
+                    f" write {func.attr}({seg(func.value)}, {hint})"
+                    if node.args
+                    else f"only calls of plain function names are allowed, found {seg(func)}();"
+                    f" write {func.attr}({seg(func.value)})"
+                )
+            raise fail(f"only calls of plain function names are allowed, found {seg(func)}")
+        fname = node.func.id
+        if fname not in self.functions:
+            raise fail(f"unknown function {fname!r}; expected one of {', '.join(self.functions)}")
+        if any(isinstance(a, ast.Starred) for a in node.args) or any(
+            kw.arg is None for kw in node.keywords
+        ):
+            raise fail(f"unpacking is not allowed: {seg(node)}")
+        takes_keywords = fname in REDUCTIONS and not self.conditions
+        arity = OPS[fname].arity if fname in OPS and not self.conditions else 1
+        if len(node.args) != arity:
+            if takes_keywords and len(node.args) == 2:
+                second = node.args[1]
+                if fname in ("max", "min"):
+                    raise fail(
+                        f"{fname}() reduces one argument (along axis=… if given); for the"
+                        f" elementwise {'larger' if fname == 'max' else 'smaller'} of two"
+                        f" write {fname}imum({seg(node.args[0])}, {seg(second)})",
+                        second,
+                    )
+                literal = _literal_number(second, self.where)
+                if literal is not None and float(literal).is_integer():
+                    raise fail(
+                        f"{fname}() takes the axis as a keyword: write"
+                        f" {fname}({seg(node.args[0])}, axis={seg(second)})",
+                        second,
+                    )
+            count = "exactly one argument" if arity == 1 else "exactly two arguments"
+            raise fail(f"{fname}() takes {count}, found {len(node.args)}")
+        attrs: list[tuple[str, float | int | bool]] = []
+        for kw in node.keywords:
+            if not takes_keywords:
+                raise fail(f"{fname}() takes no keyword arguments", kw)
+            if kw.arg == "axis":
+                attrs.append(("axis", self.axis(kw.value, fail)))
+            elif kw.arg == "keepdims":
+                attrs.append(("keepdims", self.flag(kw.value, fail)))
+            else:
+                raise fail(
+                    f"{fname}() takes the keywords axis and keepdims only, found {kw.arg}", kw
+                )
+        # keepdims=False is what no keyword means: one form, so the node runs the same way
+        kept = tuple(sorted((k, v) for k, v in attrs if (k, v) != ("keepdims", False)))
+        args = tuple(self.convert(a) for a in node.args)
+        return Apply(fname, args, self.text(node), kept, (node.lineno, node.col_offset))
+
+    def axis(self, value: ast.AST, fail: Callable[..., ExprError]) -> int:
+        """An ``axis=`` value: an integer literal, possibly signed."""
+        sign, inner = 1, value
+        while isinstance(inner, ast.UnaryOp) and isinstance(inner.op, ast.USub | ast.UAdd):
+            sign = -sign if isinstance(inner.op, ast.USub) else sign
+            inner = inner.operand
+        literal = inner.value if isinstance(inner, ast.Constant) else None
+        if isinstance(literal, int) and not isinstance(literal, bool):
+            if abs(literal) > 64:  # no value has that many axes
+                raise fail(f"axis={sign * literal} is out of range", value)
+            return sign * literal
+        raise fail(
+            f"axis must be an integer literal such as axis=0 or axis=-1,"
+            f" found axis={self.where.segment(value)}",
+            value,
+        )
+
+    def flag(self, value: ast.AST, fail: Callable[..., ExprError]) -> bool:
+        """A ``keepdims=`` value: the literal True or False."""
+        literal = value.value if isinstance(value, ast.Constant) else None
+        if isinstance(literal, bool):
+            return literal
+        found = self.where.segment(value)
+        hint = f" (Python's spelling, not {found})" if found in ("true", "false") else ""
+        raise fail(f"keepdims must be True or False{hint}, found keepdims={found}", value)
+
+    def subscript(self, node: ast.Subscript, fail: Callable[..., ExprError]) -> Expr:
+        """``C[ix]`` (rows of C) or ``P[ix, jx]`` (elements), each index a plain name; that
+        it names an input of whole numbers within range is checked with the graph."""
+        seg = self.where.segment
+        elts = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
+        if len(elts) > 2:
+            raise fail(
+                f"at most two indices are allowed, C[ix] or P[ix, jx]; found {len(elts)} in"
+                f" {seg(node)}",
+                node.slice,
+            )
+        need = "an index must be the name of an input holding whole numbers"
+        for e in elts:
+            if isinstance(e, ast.Slice):
+                raise fail(f"a slice is not allowed in {seg(node)}; {need}", e)
+            if isinstance(e, ast.Constant) or (
+                isinstance(e, ast.UnaryOp) and isinstance(e.operand, ast.Constant)
+            ):
+                raise fail(
+                    f"a literal index is not allowed: {seg(e)}; {need} (add one to graph.inputs)",
+                    e,
+                )
+            if not isinstance(e, ast.Name):
+                raise fail(f"{need}, found {_describe_index(e)} {seg(e)}", e)
+        value = self.convert(node.value)
+        indices = tuple(Name(e.id, e.id) for e in elts if isinstance(e, ast.Name))
+        op = "index" if len(indices) == 1 else "index2"
+        return Apply(op, (value, *indices), self.text(node), (), (node.lineno, node.col_offset))
 
 
 def _number(node: ast.Constant, where: _Source) -> float:
@@ -525,6 +662,12 @@ _DESCRIPTIONS: dict[type, str] = {
 
 def _describe(node: ast.AST) -> str:
     return _DESCRIPTIONS.get(type(node), type(node).__name__)
+
+
+def _describe_index(node: ast.AST) -> str:
+    if isinstance(node, ast.BinOp | ast.UnaryOp | ast.Call):
+        return "an expression"
+    return _describe(node)
 
 
 def names(expr: Expr) -> list[str]:

@@ -11,12 +11,15 @@ mismatch or an oversized intermediate is refused with the line it comes from.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+
+import numpy as np
 
 from engine.errors import PlaceError
 from engine.graph import expr as ex
 from engine.graph.graph import Graph, Node, leaves_before_use
 from engine.graph.ops import OPS, ShapeError
+from engine.scenario.checks import element_index
 from engine.scenario.records import GraphSpec
 
 MAX_GRAPH_NODES = 1024
@@ -63,7 +66,9 @@ def build_graph(spec: GraphSpec) -> Graph:
             # Columns count from the start of the line as shown, "name = expression".
             column = e.column + len(name) + 3 if e.column else 0
             raise PlaceError(place, f"{ex.quote(line, column)}: {e.at(len(name) + 3)}") from None
-        _Lowering(add, by_name, by_text, names, place, ex.quote(line)).lower(tree, name)
+        _Lowering(add, by_name, by_text, names, place, line, len(name) + 3, spec.inputs).lower(
+            tree, name
+        )
 
     loss = by_name.get(spec.loss)
     if loss is None or loss.kind != "op":
@@ -111,14 +116,29 @@ class _Lowering:
         names: _ShortNames,
         place: str,
         line: str,
+        offset: int,
+        inputs: Mapping[str, np.ndarray],
     ) -> None:
         self.add = add
         self.by_name = by_name
         self.by_text = by_text
         self.names = names
         self.place = place
-        self.line = line
+        self.text = line
+        """The line as written, ``name = expression``."""
+        self.line = ex.quote(line)
         """The line, quoted for messages (escaped, shortened)."""
+        self.offset = offset
+        """Where the expression starts in the line (columns count from the line's start)."""
+        self.inputs = inputs
+
+    def refuse(self, message: str, tree: ex.Apply | None) -> PlaceError:
+        """A refusal of the line, naming the column where ``tree`` starts when known."""
+        column = 0 if tree is None else ex.column_of(self.text[self.offset :], tree.pos)
+        if not column:
+            return PlaceError(self.place, f"{self.line}: {message}")
+        column += self.offset
+        return PlaceError(self.place, f"{ex.quote(self.text, column)}: {message} (column {column})")
 
     def lower(self, tree: ex.Expr, name: str) -> None:
         if isinstance(tree, ex.Name):
@@ -144,10 +164,49 @@ class _Lowering:
             seen = self.by_text.get(tree.text)
             if seen is not None:
                 return seen  # the same sub-expression seen before: one node
-            node = self._op(None, tree.op, tuple(args), attrs, named=False, text=tree.text)
+        if tree.op in ("index", "index2"):
+            self._check_indices(tree, args)
+        if name is None:
+            node = self._op(
+                None, tree.op, tuple(args), attrs, named=False, text=tree.text, tree=tree
+            )
             self.by_text[tree.text] = node
             return node
-        return self._op(name, tree.op, tuple(args), attrs, named=True, text=tree.text)
+        return self._op(name, tree.op, tuple(args), attrs, named=True, text=tree.text, tree=tree)
+
+    def _check_indices(self, tree: ex.Apply, args: list[Node]) -> None:
+        """Each index of ``C[ix]`` / ``P[ix, jx]`` is an input of whole numbers within the
+        axis it indexes (rows for the first, columns for the second)."""
+        target = args[0]
+        for axis, index in enumerate(args[1:]):
+            where = f"{ex.excerpt(tree.text)}: the index {index.name!r}"
+            if index.kind != "input":
+                kind = {"param": "a param", "op": "a node"}.get(index.kind, index.kind)
+                raise self.refuse(
+                    f"{where} is {kind}; an index must be an input (graph.inputs) holding"
+                    " whole numbers",
+                    tree,
+                )
+            if axis >= len(target.shape):
+                break  # the shape check says what is wrong
+            values = np.asarray(self.inputs[index.name])
+            size = target.shape[axis]
+            flat = values.reshape(-1)
+            for bad, problem in (
+                (flat != np.floor(flat), "is not a whole number"),
+                ((flat < 0) | (flat >= size), "is out of range"),
+            ):
+                hits = np.flatnonzero(bad)
+                if hits.size:
+                    k = int(hits[0])
+                    at = "" if not values.shape else element_index(k, values.shape)
+                    side = "rows" if axis == 0 else "columns"
+                    raise self.refuse(
+                        f"{where}: {index.name}{at} = {flat[k]:g} {problem}; expected a whole"
+                        f" number from 0 to {size - 1} ({target.name if target.named else 'it'}"
+                        f" has {size} {side})",
+                        tree,
+                    )
 
     def _op(
         self,
@@ -157,6 +216,7 @@ class _Lowering:
         attrs: dict[str, float],
         named: bool,
         text: str,
+        tree: ex.Apply | None = None,
     ) -> Node:
         op = OPS[opname]
         # A sub-expression is reported by its text: that is what the user wrote.
@@ -165,7 +225,7 @@ class _Lowering:
             shape = op.shape(*(a.shape for a in args), **attrs)
         except ShapeError as e:
             shown = opname if named else ex.excerpt(what)
-            raise PlaceError(self.place, f"{self.line}: {shown}: {e}") from None
+            raise self.refuse(f"{shown}: {e}", tree) from None
         if math.prod(shape) > MAX_NODE_ELEMENTS:
             raise PlaceError(
                 self.place,

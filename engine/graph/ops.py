@@ -42,6 +42,12 @@ constant as a C ``float``, so it is 1e-12 rounded to float32 (9.99999996e-13), a
 float64 reference that matches PyTorch to the last bits must use the same value."""
 
 
+SEED = np.ones(())
+"""∂L/∂L for a scalar loss: one shared read-only 1, so that a loss's vjp can see that its
+upstream is the seed and skip multiplying by it (x·1 is x to the bit)."""
+SEED.flags.writeable = False
+
+
 class ShapeError(ValueError):
     """The inputs' shapes do not fit the op; the message says how."""
 
@@ -393,34 +399,287 @@ def _log_softmax(x: Array) -> Array:
     return shifted - np.log(np.sum(np.exp(shifted), axis=-1, keepdims=True))
 
 
+# Reductions take two literal attributes from the expression: ``axis`` (an integer, or
+# absent for every element) and ``keepdims``. Without them a node has no attrs at all and
+# the forward is called with one argument, as before axes existed.
+
+
+def _norm_axis(axis: int | None, ndim: int) -> int | None:
+    return None if axis is None else axis % ndim
+
+
+def _reduce_shape(s: Shape, axis: int | None = None, keepdims: bool = False, **_: Any) -> Shape:
+    if axis is None:
+        return (1,) * len(s) if keepdims else ()
+    if not -len(s) <= axis < len(s):
+        if not s:
+            raise ShapeError(f"axis={axis} is out of range for a scalar, which has no axes")
+        raise ShapeError(
+            f"axis={axis} is out of range for shape {_fmt_shape(s)}; expected an axis from"
+            f" {-len(s)} to {len(s) - 1}"
+        )
+    k = axis % len(s)
+    return s[:k] + ((1,) if keepdims else ()) + s[k + 1 :]
+
+
+def _expand(g: Array, shape: Shape, axis: int | None, keepdims: bool) -> Array:
+    """An upstream gradient of a reduction's output, broadcast back to the input's shape."""
+    g = np.asarray(g)
+    if axis is not None and not keepdims:
+        g = np.expand_dims(g, axis % len(shape))
+    return np.broadcast_to(g, shape)
+
+
+def _kept(out: Array, shape: Shape, axis: int | None, keepdims: bool) -> Array:
+    """A reduction's output with the reduced axis kept (length 1), to broadcast against its
+    input."""
+    out = np.asarray(out)
+    if axis is None:
+        return out.reshape((1,) * len(shape))
+    return out if keepdims else np.expand_dims(out, axis % len(shape))
+
+
+def _aligned(ndim: int, axis: int | None, keepdims: bool) -> bool:
+    """Whether the upstream gradient of a reduction broadcasts against its input as numpy
+    aligns shapes (from the right): then ``upstream · local`` is the contribution and the
+    local derivative can be shown elementwise."""
+    return axis is None or keepdims or axis % ndim == 0
+
+
+def _count(shape: Shape, axis: int | None) -> int:
+    """How many elements each output element of a reduction reduces."""
+    if axis is None:
+        return max(1, int(np.prod(shape, dtype=np.int64)))
+    return shape[axis % len(shape)]
+
+
+def _reduction(
+    name: str,
+    fwd: Callable[[Array, int | None, bool], Number],
+    deriv: Callable[[Array, Array, int | None], Number],
+    formula: str,
+    dtext: str,
+    vjp_text: str,
+) -> Op:
+    """A reduction over all elements or along one axis, given ``deriv(x, kept_out, axis)``:
+    ∂out/∂x for every element of x (with the output broadcast back, reduced axis kept)."""
+
+    def forward(x: Array, axis: int | None = None, keepdims: bool = False) -> Number:
+        return fwd(x, axis, keepdims)
+
+    def vjp(g, out, inputs, need, attrs):
+        x = inputs[0]
+        axis, keepdims = attrs.get("axis"), attrs.get("keepdims", False)
+        local = (
+            deriv(x, _ONE, axis)
+            if name == "sum"
+            else deriv(x, _kept(out, x.shape, axis, keepdims), axis)
+        )
+        expanded = _expand(g, x.shape, axis, keepdims)
+        # sum's local derivative is 1: its contribution is the upstream copied back, a view.
+        return [expanded if local is _ONE else expanded * local]
+
+    def local(out, inputs, attrs):
+        x = inputs[0]
+        axis, keepdims = attrs.get("axis"), attrs.get("keepdims", False)
+        if not _aligned(x.ndim, axis, keepdims):
+            return [None]
+        return [np.broadcast_to(deriv(x, _kept(out, x.shape, axis, keepdims), axis), x.shape)]
+
+    return _register(
+        Op(name, 1, forward, vjp, local, _reduce_shape, formula, (dtext,), (vjp_text,))
+    )
+
+
+def _ties(x: Array, kept: Array, axis: int | None) -> Array:
+    """Where x holds the reduction's extreme, each share 1/k of k tied elements (as
+    ``torch.amax``/``amin`` split the gradient evenly among ties)."""
+    hit = (x == kept).astype(np.float64)
+    return hit / np.sum(hit, axis=axis, keepdims=True)
+
+
+def _logsumexp(x: Array, axis: int | None, keepdims: bool) -> Number:
+    # The shift is the largest element, as torch takes it (an infinite one shifts by 0).
+    m = np.amax(x, axis=axis, keepdims=True)
+    m = np.where(np.isinf(m), 0.0, m)
+    out = np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True)) + m
+    if keepdims:
+        return out
+    return out.reshape(()) if axis is None else np.squeeze(out, axis=axis)
+
+
+_reduction(
+    "sum",
+    lambda x, axis, keepdims: np.sum(x, axis=axis, keepdims=keepdims),
+    lambda x, kept, axis: _ONE,
+    "Σ {0}{axis}",
+    "1",
+    "{g} (copied to every element summed)",
+)
+_reduction(
+    "mean",
+    lambda x, axis, keepdims: np.mean(x, axis=axis, keepdims=keepdims),
+    lambda x, kept, axis: np.float64(1.0 / _count(x.shape, axis)),
+    "mean({0}{axis})",
+    "1/n",
+    "{g} / n (copied to every element averaged)",
+)
+_reduction(
+    "max",
+    lambda x, axis, keepdims: np.amax(x, axis=axis, keepdims=keepdims),
+    _ties,
+    "max({0}{axis})",
+    "[{0} = max]/k",
+    "{g} ⊙ [{0} = max]/k (k tied maxima share it)",
+)
+_reduction(
+    "min",
+    lambda x, axis, keepdims: np.amin(x, axis=axis, keepdims=keepdims),
+    _ties,
+    "min({0}{axis})",
+    "[{0} = min]/k",
+    "{g} ⊙ [{0} = min]/k (k tied minima share it)",
+)
+_reduction(
+    "logsumexp",
+    _logsumexp,
+    lambda x, kept, axis: np.exp(x - kept),
+    "logsumexp({0}{axis})",
+    "exp({0} − logsumexp({0}))",
+    "{g} ⊙ softmax({0})",
+)
+_reduction(
+    "var",
+    lambda x, axis, keepdims: np.var(x, axis=axis, keepdims=keepdims),
+    lambda x, kept, axis: 2.0 * (x - np.mean(x, axis=axis, keepdims=True)) / _count(x.shape, axis),
+    "var({0}{axis})",
+    "2·({0} − mean({0}))/n",
+    "{g} ⊙ 2·({0} − mean({0}))/n",
+)
+REDUCTIONS = ("sum", "mean", "max", "min", "logsumexp", "var")
+"""The ops that take ``axis=`` and ``keepdims=`` in an expression."""
+
+
+def _transpose_locals(out, inputs, attrs):
+    # A vector or a scalar is its own transpose: then the op is the identity, elementwise.
+    return [_ONE if inputs[0].ndim < 2 else None]
+
+
 _register(
     Op(
-        "sum",
+        "transpose",
         1,
-        lambda x: np.sum(x),
-        lambda g, out, inputs, need, attrs: [np.broadcast_to(g, inputs[0].shape)],
-        lambda out, inputs, attrs: [np.ones_like(inputs[0])],
-        _scalar_shape,
-        "Σ {0}",
-        ("1",),
-        ("{g} (copied to every element)",),
-        scalar_out=True,
+        np.transpose,
+        lambda g, out, inputs, need, attrs: [np.transpose(g)],
+        _transpose_locals,
+        lambda s, **_: tuple(reversed(s)),
+        "{0}ᵀ",
+        ("transpose",),
+        ("{g}ᵀ",),
+    )
+)
+
+
+def _extreme_locals(bigger: bool) -> Callable[[Array, Array, Array], tuple[Number, Number]]:
+    """The local derivatives of maximum (or minimum): 1 for the input that wins, 0 for the
+    other, and ½ each where they tie, as ``torch.maximum``/``minimum`` split them."""
+
+    def locals_(out, a, b):
+        wins = (a > b) if bigger else (a < b)
+        loses = (a < b) if bigger else (a > b)
+        tie = (a == b) * 0.5
+        return wins + tie, loses + tie
+
+    return locals_
+
+
+_binary(
+    "maximum",
+    np.maximum,
+    _extreme_locals(True),
+    "maximum({0}, {1})",
+    ("[{0} > {1}] + ½[{0} = {1}]", "[{1} > {0}] + ½[{0} = {1}]"),
+)
+_binary(
+    "minimum",
+    np.minimum,
+    _extreme_locals(False),
+    "minimum({0}, {1})",
+    ("[{0} < {1}] + ½[{0} = {1}]", "[{1} < {0}] + ½[{0} = {1}]"),
+)
+
+
+# --- integer indexing: C[ix] (rows picked) and P[ix, jx] (elements picked) ----------------
+# The indices are inputs holding whole numbers (checked against the indexed axes when the
+# graph is built); they never need a gradient. Repeated indices accumulate, as
+# ``np.add.at`` (and torch's ``index_put_(accumulate=True)``) do.
+
+
+def _rows_shape(c: Shape, ix: Shape, **_: Any) -> Shape:
+    if not c:
+        raise ShapeError("a scalar cannot be indexed; C[ix] picks rows of a vector or matrix")
+    return ix + c[1:]
+
+
+def _elements_shape(p: Shape, ix: Shape, jx: Shape, **_: Any) -> Shape:
+    if len(p) < 2:
+        raise ShapeError(
+            f"P[ix, jx] picks elements of a matrix, found shape {_fmt_shape(p)}; for a vector"
+            " write P[ix]"
+        )
+    if ix != jx:
+        raise ShapeError(
+            f"the two indices must have one shape, found {_fmt_shape(ix)} and {_fmt_shape(jx)}"
+        )
+    return ix + p[2:]
+
+
+def _as_index(ix: Array) -> Array:
+    return np.asarray(ix).astype(np.intp)
+
+
+def _rows_vjp(g, out, inputs, need, attrs):
+    c, ix = inputs
+    gc = np.zeros(c.shape)
+    np.add.at(gc, _as_index(ix), g)
+    return [gc, None]
+
+
+def _elements_vjp(g, out, inputs, need, attrs):
+    p, ix, jx = inputs
+    gp = np.zeros(p.shape)
+    np.add.at(gp, (_as_index(ix), _as_index(jx)), g)
+    return [gp, None, None]
+
+
+_register(
+    Op(
+        "index",
+        2,
+        lambda c, ix: c[_as_index(ix)],
+        _rows_vjp,
+        lambda out, inputs, attrs: [None, None],
+        _rows_shape,
+        "{0}[{1}]",
+        ("[row = {1}]", "—"),
+        ("add.at(0, {1}, {g})", "—"),
     )
 )
 _register(
     Op(
-        "mean",
-        1,
-        lambda x: np.mean(x),
-        lambda g, out, inputs, need, attrs: [np.broadcast_to(g / inputs[0].size, inputs[0].shape)],
-        lambda out, inputs, attrs: [np.full_like(inputs[0], 1.0 / inputs[0].size)],
-        _scalar_shape,
-        "mean({0})",
-        ("1/n",),
-        ("{g} / n (copied to every element)",),
-        scalar_out=True,
+        "index2",
+        3,
+        lambda p, ix, jx: p[_as_index(ix), _as_index(jx)],
+        _elements_vjp,
+        lambda out, inputs, attrs: [None, None, None],
+        _elements_shape,
+        "{0}[{1}, {2}]",
+        ("[(row, column) = ({1}, {2})]", "—", "—"),
+        ("add.at(0, ({1}, {2}), {g})", "—", "—"),
     )
 )
+
+
 _register(
     Op(
         "softmax",
@@ -454,20 +713,24 @@ _register(
 
 def _loss(
     name: str,
-    fwd: Callable[[Array, Array], Array],
-    grad: Callable[[Array, Array], Array],
+    fwd: Callable[..., Array],
+    grad: Callable[..., Array],
     formula: str,
     dtext: str,
     shape: Callable[..., Shape],
 ) -> Op:
     """A loss. Its output is a scalar, so its local derivative is a gradient of the
-    prediction's shape and the contribution is ``upstream · local``."""
+    prediction's shape and the contribution is ``upstream · local``. ``fwd(a, y, **attrs)``
+    and ``grad(a, y, **attrs)`` take the loss's settings (huber's ``delta``)."""
 
     def vjp(g, out, inputs, need, attrs):
-        return [g * grad(inputs[0], inputs[1]) if need[0] else None, None]
+        if not need[0]:
+            return [None, None]
+        local = grad(inputs[0], inputs[1], **attrs)
+        return [local if g is SEED else g * local, None]
 
     def local(out, inputs, attrs):
-        return [grad(inputs[0], inputs[1]), None]
+        return [grad(inputs[0], inputs[1], **attrs), None]
 
     return _register(
         Op(
@@ -550,9 +813,55 @@ _loss(
     _ce_shape,
 )
 
+
+def _huber(a: Array, y: Array, delta: float = 1.0) -> Array:
+    d = np.abs(a - y)
+    return np.mean(np.where(d < delta, 0.5 * d * d, delta * (d - 0.5 * delta)))
+
+
+def _huber_grad(a: Array, y: Array, delta: float = 1.0) -> Array:
+    # Within delta the square's slope d, beyond it ±delta: torch's huber_loss_backward.
+    return np.clip(a - y, -delta, delta) / a.size
+
+
+def _hinge_shape(a: Shape, y: Shape, **_: Any) -> Shape:
+    _same_shapes_to_scalar(a, y)
+    if len(a) != 2 or a[1] != 1:
+        raise ShapeError(f"hinge needs one output unit, found scores of shape {_fmt_shape(a)}")
+    return ()
+
+
+_loss(
+    "l1",
+    lambda a, y: np.mean(np.abs(a - y)),
+    # sign(0) = 0: where the prediction hits its target, torch's L1Loss has slope 0.
+    lambda a, y: np.sign(a - y) / a.size,
+    "mean(|{0} − {1}|)",
+    "sign({0} − {1})/n",
+    _same_shapes_to_scalar,
+)
+_loss(
+    "huber",
+    _huber,
+    _huber_grad,
+    "mean(huber_δ({0} − {1}))",
+    "clip({0} − {1}, −δ, δ)/n",
+    _same_shapes_to_scalar,
+)
+_loss(
+    "hinge",
+    lambda s, y: np.mean(np.maximum(0.0, 1.0 - y * s)),
+    # relu'(0) = 0, as micrograd's (1 − y·s).relu() and torch's relu give at the margin.
+    lambda s, y: np.where(1.0 - y * s > 0, -y, 0.0) / s.size,
+    "mean(max(0, 1 − {1}·{0}))",
+    "−{1}·[1 − {1}·{0} > 0]/n",
+    _hinge_shape,
+)
+
+
 ACTIVATIONS = ("identity", "sigmoid", "tanh", "relu", "leaky_relu", "softmax")
 """Activations a ``[model]`` layer may name."""
-LOSSES = ("mse", "sse", "bce", "cross_entropy")
+LOSSES = ("mse", "sse", "bce", "cross_entropy", "l1", "huber", "hinge")
 """Loss kinds a ``[model]`` scenario may name."""
 FUNCTIONS = (
     "identity",
@@ -571,5 +880,15 @@ FUNCTIONS = (
     "mean",
     "softmax",
     "log_softmax",
+    "max",
+    "min",
+    "logsumexp",
+    "var",
+    "transpose",
+    "maximum",
+    "minimum",
 )
-"""Functions an expression in ``[graph]`` may call (one argument each)."""
+"""Functions an expression in ``[graph]`` may call: one argument each, but two for
+``maximum`` and ``minimum``; the :data:`REDUCTIONS` also take ``axis=`` and ``keepdims=``."""
+KINKS = ("relu", "leaky_relu", "abs", "max", "min", "maximum", "minimum")
+"""Ops whose derivative jumps somewhere (``bpdbg check`` looks for these at each element)."""

@@ -129,7 +129,7 @@ _FUNCTION_PREC = (5.0, (0.0, 0.0))
 
 # Products of two names read best written tightly (W·x + b), as in the worked example;
 # Σ reads as a function so that h + Σ(v·h) needs no extra parentheses.
-_DISPLAY_FORMULA = {"mul": "{0}·{1}", "sum": "Σ({0})"}
+_DISPLAY_FORMULA = {"mul": "{0}·{1}", "sum": "Σ({0}{axis})"}
 
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 _N = re.compile(r"(?<![\w∂])n\b")
@@ -148,6 +148,12 @@ def _power(p: float) -> str:
     if float(p).is_integer() and abs(p) < 100:
         return str(int(p)).translate(_SUPERSCRIPT)
     return "^" + _attr_text(p)
+
+
+def _axis_text(attrs: Mapping[str, Any]) -> str:
+    """A reduction's keywords as written in an expression, after its argument."""
+    text = "" if "axis" not in attrs else f", axis={attrs['axis']}"
+    return text + (", keepdims=True" if attrs.get("keepdims") else "")
 
 
 def _shape_text(shape: tuple[int, ...]) -> str:
@@ -234,7 +240,9 @@ class _Ctx:
         return _DISPLAY_FORMULA.get(node.op or "", OPS[node.op or "identity"].formula)
 
     def template(self, template: str, node: Node) -> str:
-        """``template`` with pow's exponents written in: ``x²``, ``x⁻¹``, ``x^0.5``, ``x``."""
+        """``template`` with pow's exponents written in (``x²``, ``x⁻¹``, ``x^0.5``, ``x``)
+        and a reduction's axis (``Σ(h, axis=0)``; nothing when it reduces every element)."""
+        template = template.replace("{axis}", _axis_text(node.attrs))
         return _POWER.sub(lambda m: _power(self._attr(node, m.group(1))), template)
 
     def render(self, name: str, *, mode: str = "name", top: bool = False) -> tuple[Frag, float]:
@@ -716,6 +724,8 @@ def _update(ctx: _Ctx, ev: Update) -> list[Line]:
         return _line("formula", sym, _eq(), _t(result))
 
     title = _line("title", _txt("Update: "), P, _txt(f" ({opt.kind})"))
+    if not opt.plain:
+        return _derived_update(ctx, ev, title, before)
     before_line = _line("state", P, _txt(" before"), _eq(), _t(ev.before))
     lr_line = _line("state", _op("lr"), _eq(), _n(lr))
     if opt.kind == "sgd":
@@ -820,6 +830,53 @@ def _update(ctx: _Ctx, ev: Update) -> list[Line]:
         )
     )
     return lines
+
+
+def _derived_update(ctx: _Ctx, ev: Update, title: Line, before: Mapping[str, Any]) -> list[Line]:
+    """An update written as the optimizer's own derivation: each intermediate quantity with
+    its formula and value (θ for the parameter, g for its gradient), then the buffers before
+    the update and the settings. For the v2 kinds and options (weight decay, dampening,
+    Nesterov, AdamW, RMSprop, Adagrad)."""
+    opt = ctx.program.optimizer
+    p = ev.param
+    G = ctx.grad(ctx.graph.loss, p)
+
+    def value(a: np.ndarray) -> Frag:
+        return _n(a) if np.asarray(a).size == 1 else _t(a)
+
+    steps = opt.derivation(ev.before, ev.grad, before, ev.step)
+    lines = [title, _line("formula", _op("θ = "), [(p, "param")], _eq(), value(ev.before))]
+    lines.append(_line("formula", _op("g = "), G, _eq(), value(ev.grad)))
+    for formula, result in steps:
+        lines.append(_line("formula", _op(formula), _eq(), value(result)))
+    for key, buf in before.items():
+        lines.append(_line("state", _op(f"{key} before"), _eq(), value(buf)))
+    settings: Frag = []
+    for k, (symbol, v) in enumerate(opt.settings()):
+        settings += _op(", " if k else "") + _op(symbol) + _eq()
+        settings += [(str(v).lower(), "num")] if isinstance(v, bool) else _n(v)
+    lines.append(_line("state", settings))
+    lines.append(
+        _line(
+            "note",
+            _txt(
+                f"t = {ev.step + 1} counts the updates so far. Computed as torch.optim's "
+                f"{_TORCH_NAMES.get(opt.kind, opt.kind)} does; the buffers after it are the "
+                "update event's state"
+            ),
+        )
+    )
+    return lines
+
+
+_TORCH_NAMES = {
+    "sgd": "SGD",
+    "momentum": "SGD",
+    "adam": "Adam",
+    "adamw": "AdamW",
+    "rmsprop": "RMSprop",
+    "adagrad": "Adagrad",
+}
 
 
 def _paren_neg(a: np.ndarray | float | Any) -> Frag:

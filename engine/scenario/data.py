@@ -3,7 +3,8 @@
 Every generator returns ``samples`` points with 2 features (float64, shape
 ``(samples, 2)``) and integer class labels (int64, shape ``(samples,)``). Points live
 in roughly ``[-1, 1] × [-1, 1]`` so that default initialisations and learning rates
-train on them without rescaling.
+train on them without rescaling (``moons`` keeps scikit-learn's own extent, x in
+``[-1, 2]`` and y in ``[-0.5, 1]``).
 
 Classes are exactly balanced: label ``i`` is ``i % classes`` before a seeded shuffle,
 so the counts differ by at most one and consecutive mini-batches mix the classes.
@@ -91,12 +92,36 @@ def _linear(rng: np.random.Generator, labels: np.ndarray, classes: int) -> np.nd
     return points
 
 
+def _moons(rng: np.random.Generator, labels: np.ndarray, classes: int) -> np.ndarray:
+    """Two interleaving half circles, scikit-learn's ``make_moons`` without its shuffle.
+
+    The ``n₀`` points of class 0 lie evenly on the upper unit half circle, the k-th (in
+    the order they appear) at angle ``θ = π·k/(n₀ − 1)``: ``(cos θ, sin θ)``. The ``n₁``
+    points of class 1 lie on the lower one, shifted: ``(1 − cos θ, 0.5 − sin θ)`` with
+    ``θ = π·k/(n₁ − 1)`` (a class of one point sits at θ = 0). So x spans [−1, 2] and y
+    [−0.5, 1], as in scikit-learn; ``noise`` jitters them as for every generator. The
+    order of the points is the seeded shuffle of the labels, not scikit-learn's. Not
+    linearly separable: micrograd's demo trains a 2-16-16-1 network on it.
+    """
+    points = np.empty((labels.shape[0], 2))
+    for cls in (0, 1):
+        where = np.flatnonzero(labels == cls)
+        n = where.size
+        theta = np.pi * np.arange(n) / (n - 1) if n > 1 else np.zeros(n)
+        if cls == 0:
+            points[where] = np.stack([np.cos(theta), np.sin(theta)], axis=1)
+        else:
+            points[where] = np.stack([1.0 - np.cos(theta), 0.5 - np.sin(theta)], axis=1)
+    return points
+
+
 _GENERATORS: dict[str, tuple[Generator, int]] = {
     "xor": (_xor, 2),
     "circle": (_circle, 2),
     "gauss": (_gauss, MAX_CLASSES),
     "spiral": (_spiral, MAX_CLASSES),
     "linear": (_linear, 2),
+    "moons": (_moons, 2),
 }
 
 KINDS: tuple[str, ...] = tuple(_GENERATORS)
@@ -124,7 +149,7 @@ def generate(
     """Generate a seeded 2-D classification set.
 
     Args:
-        kind: One of ``xor``, ``circle``, ``gauss``, ``spiral``, ``linear`` (see each
+        kind: One of ``xor``, ``circle``, ``gauss``, ``spiral``, ``linear``, ``moons`` (see each
             generator's docstring for the shape its classes make).
         samples: Number of points, 1 to :data:`MAX_SAMPLES`.
         noise: Standard deviation of the Gaussian jitter added to each coordinate, ≥ 0.

@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import os
 import tomllib
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from engine.graph.ops import ACTIVATIONS, LOSSES
 from engine.scenario import data as _data
+from engine.scenario import datafile as _datafile
 from engine.scenario.checks import (
     Checker,
     describe,
@@ -56,6 +58,7 @@ from engine.scenario.records import (
     MAX_STEPS,
     MAX_UNITS,
     MAX_WEIGHT_ELEMENTS,
+    OPTIMIZER_DEFAULTS,
     OPTIMIZERS,
     BreakpointSpec,
     DataSpec,
@@ -65,6 +68,7 @@ from engine.scenario.records import (
     OptimizerSpec,
     Scenario,
     TrainSpec,
+    optimizer_spec,
 )
 from engine.step.events import PHASES
 
@@ -105,16 +109,18 @@ def load(path: str | os.PathLike[str], *, source: str | None = None) -> Scenario
             f"line {line}, column {column}",
             f"not UTF-8 text: byte 0x{raw[err.start]:02x} is invalid UTF-8",
         )
-    return loads(text, name)
+    return loads(text, name, folder=os.path.dirname(os.path.abspath(os.fspath(path))))
 
 
-def loads(text: str, source: str) -> Scenario:
+def loads(text: str, source: str, *, folder: str | None = None) -> Scenario:
     """Validate a scenario given as TOML text.
 
     Args:
         text: The TOML text.
         source: The file name (or built-in id) to use in messages and
             :attr:`Scenario.source`.
+        folder: The folder a ``data.file`` is read from (the scenario file's); without
+            one, a scenario naming a data file is refused.
 
     Returns:
         The validated scenario; every array in it is float64 and read-only.
@@ -123,6 +129,7 @@ def loads(text: str, source: str) -> Scenario:
         ScenarioError: The text is not valid TOML or not a valid scenario.
     """
     loader = _Loader(source)
+    loader.folder = folder
     if len(text) > MAX_FILE_BYTES:
         loader.fail("", f"text is longer than the limit of {MAX_FILE_BYTES:,} characters")
     problem = toml_shape(text)
@@ -171,12 +178,35 @@ _TOP_KEYS = (
 )
 _MODEL_KEYS = ("inputs", "init", "seed", "layers")
 _LAYER_KEYS = ("units", "activation", "weight", "bias")
-_DATA_KEYS = ("x", "y", "generator", "samples", "noise", "seed", "classes")
+_DATA_KEYS = (
+    "x",
+    "y",
+    "generator",
+    "samples",
+    "noise",
+    "seed",
+    "classes",
+    "file",
+    "target",
+    "targets",
+)
 _GENERATOR_KEYS = ("samples", "noise", "seed", "classes")
-_LOSS_KEYS = ("kind",)
-_OPTIMIZER_KEYS = ("kind", "lr", "momentum", "betas", "eps")
-_OPTIMIZER_SETTINGS = {"momentum": "momentum", "betas": "adam", "eps": "adam"}
-"""Each optional optimizer key and the one kind it belongs to."""
+_LOSS_KEYS = ("kind", "delta")
+_OPTIMIZER_SETTINGS: dict[str, tuple[str, ...]] = {
+    "momentum": ("momentum", "rmsprop"),
+    "betas": ("adam", "adamw"),
+    "eps": ("adam", "adamw", "rmsprop", "adagrad"),
+    "weight_decay": OPTIMIZERS,
+    "dampening": ("momentum",),
+    "nesterov": ("momentum",),
+    "alpha": ("rmsprop",),
+    "centered": ("rmsprop",),
+    "lr_decay": ("adagrad",),
+    "initial_accumulator_value": ("adagrad",),
+}
+"""Each optional optimizer key and the kinds it belongs to (those of torch.optim that have
+it)."""
+_OPTIMIZER_KEYS = ("kind", "lr", *_OPTIMIZER_SETTINGS)
 _TRAIN_KEYS = ("steps", "batch_size", "seed")
 _GRAPH_KEYS = ("inputs", "params", "nodes", "loss")
 _BREAKPOINT_KEYS = ("node", "phase", "when", "enabled")
@@ -186,6 +216,9 @@ _BREAKPOINT_KINDS = {"node": "node", "phase": "phase", "when": "condition"}
 
 class _Loader(Checker):
     """Validates one parsed document, section by section."""
+
+    folder: str | None = None
+    """The folder data files are read from (the scenario file's), if it was read from one."""
 
     # -- the document ----------------------------------------------------------------------
 
@@ -211,12 +244,15 @@ class _Loader(Checker):
 
         model = graph = data = loss = None
         samples = None
+        delta = 1.0
         if "model" in doc:
             for key, what in (("data", "samples x and targets y"), ("loss", "a table with kind")):
                 if key not in doc:
                     self.fail(key, f"missing [{key}]; a [model] scenario needs {what}")
             model = self.model(self.table(doc["model"], "model"))
-            loss = self.loss(self.table(doc["loss"], "loss"), model)
+            loss_table = self.table(doc["loss"], "loss")
+            loss = self.loss(loss_table, model)
+            delta = self.loss_delta(loss_table, loss)
             data = self.data(self.table(doc["data"], "data"), model, loss)
             samples = data.x.shape[0]
         else:
@@ -242,6 +278,7 @@ class _Loader(Checker):
             graph=graph,
             data=data,
             loss=loss,
+            loss_delta=delta,
             breakpoints=breakpoints,
         )
 
@@ -376,12 +413,34 @@ class _Loader(Checker):
                 "bce takes probabilities, so the last layer's activation must be sigmoid or"
                 f" softmax; found {last.activation!r} at {where}",
             )
+        if kind == "hinge" and last.units != 1:
+            self.fail(
+                "loss.kind",
+                f"hinge scores each sample with one output unit, but the last layer has"
+                f" {last.units} units; expected units = 1 at model.layers[{n - 1}]",
+            )
         return kind
+
+    def loss_delta(self, table: dict[str, Any], kind: str) -> float:
+        """huber's ``delta`` (default 1.0, as torch.nn.HuberLoss)."""
+        if "delta" not in table:
+            return 1.0
+        if kind != "huber":
+            self.fail("loss.delta", f"delta is a setting of kind = 'huber', not of kind = {kind!r}")
+        return self.number(table["delta"], "loss.delta", "a finite number > 0", lambda v: v > 0)
 
     # -- [data] ----------------------------------------------------------------------------
 
     def data(self, table: dict[str, Any], model: ModelSpec, loss: str) -> DataSpec:
         self.keys(table, "data", _DATA_KEYS)
+        if "file" in table:
+            return self.data_file(table, model, loss)
+        for key in ("target", "targets"):
+            if key in table:
+                self.fail(
+                    f"data.{key}",
+                    f"{key} names columns of a CSV data file; it needs data.file",
+                )
         if "generator" in table:
             for key in ("x", "y"):
                 if key in table:
@@ -420,14 +479,46 @@ class _Loader(Checker):
         )
         samples = x.shape[0]
         y_value = self.required(table, "y", "data", "the targets, one per sample")
-        units = model.layers[-1].units
+        y = self.targets(y_value, "data.y", samples, model.layers[-1].units, loss)
+        return DataSpec(x=x, y=y)
+
+    def targets(
+        self,
+        value: Any,
+        place: str,
+        samples: int,
+        units: int,
+        loss: str,
+        locate: Callable[[int, tuple[int, ...]], tuple[str, str]] | None = None,
+    ) -> np.ndarray:
+        """Targets checked against the last layer and the loss: class indices of shape
+        (samples,) for cross_entropy, else (samples, units); probabilities for bce, −1 or +1
+        for hinge.
+
+        Args:
+            value: The TOML value of ``data.y``, or an array read from a data file.
+            place: Where it comes from, for messages.
+            locate: ``(flat index, shape) -> (place, prefix)`` naming a bad element; by
+                default ``place`` with the element's index, and no prefix.
+        """
+
+        def where(i: int, shape: tuple[int, ...]) -> tuple[str, str]:
+            if locate is not None:
+                return locate(i, shape)
+            return place + element_index(i, shape), ""
 
         def y_samples(shape: tuple[int, ...]) -> None:
             if shape and shape[0] != samples:
                 self.fail(
-                    "data.y",
+                    place,
                     f"y has {shape[0]} samples but x has {samples}; expected one target per sample",
                 )
+
+        def convert(check: Callable[[tuple[int, ...]], None]) -> np.ndarray:
+            if isinstance(value, np.ndarray):
+                check(value.shape)
+                return read_only(np.array(value, dtype=np.float64))
+            return self.tensor(value, place, check=check)
 
         if loss == "cross_entropy":
 
@@ -436,13 +527,13 @@ class _Loader(Checker):
                     shape = shape[:1]
                 if len(shape) != 1:
                     self.fail(
-                        "data.y",
+                        place,
                         f"cross_entropy takes class indices of shape (samples,) = ({samples},);"
                         f" found shape {shape_text(shape)}",
                     )
                 y_samples(shape)
 
-            labels = self.tensor(y_value, "data.y", check=labels_shape)
+            labels = convert(labels_shape)
             original = labels.shape
             labels = labels.reshape(samples)
             for bad, problem in (
@@ -452,37 +543,164 @@ class _Loader(Checker):
                 hits = np.flatnonzero(bad)
                 if hits.size:
                     i = int(hits[0])
+                    at, prefix = where(i, original)
                     self.fail(
-                        "data.y" + element_index(i, original),
-                        f"class index {labels[i]:g} {problem}; expected a whole number from 0"
-                        f" to {units - 1} (the last layer has {units_text(units)})",
+                        at,
+                        f"{prefix}class index {labels[i]:g} {problem}; expected a whole number"
+                        f" from 0 to {units - 1} (the last layer has {units_text(units)})",
                     )
-            return DataSpec(x=x, y=labels)
+            return labels
 
         def targets_shape(shape: tuple[int, ...]) -> None:
             # A plain list of numbers is the natural way to write one output per sample.
             one_column = len(shape) == 1 and units == 1
             if not one_column and (len(shape) != 2 or shape[1] != units):
                 self.fail(
-                    "data.y",
+                    place,
                     f"expected shape (samples, {units}), as the last layer has {units_text(units)};"
                     f" found shape {shape_text(shape)}",
                 )
             y_samples(shape)
 
-        y = self.tensor(y_value, "data.y", check=targets_shape)
+        y = convert(targets_shape)
         original = y.shape
         y = y.reshape(samples, units)
-        if loss == "bce":
-            hits = np.flatnonzero((y < 0) | (y > 1))
+        checks = {
+            "bce": (
+                (y < 0) | (y > 1),
+                "bce targets are probabilities; expected a number from 0 to 1",
+            ),
+            "hinge": (
+                (y != 1) & (y != -1),
+                "hinge targets are labels −1 or +1 (the side of the margin); expected -1 or 1",
+            ),
+        }
+        if loss in checks:
+            bad, expected = checks[loss]
+            hits = np.flatnonzero(bad)
             if hits.size:
                 i = int(hits[0])
+                at, prefix = where(i, original)
+                self.fail(at, f"{prefix}{expected}, found {y.flat[i]:g}")
+        return y
+
+    def data_file(self, table: dict[str, Any], model: ModelSpec, loss: str) -> DataSpec:
+        """Samples and targets from a CSV or NPZ file beside the scenario."""
+        for key in ("x", "y", "generator", *_GENERATOR_KEYS):
+            if key in table:
                 self.fail(
-                    "data.y" + element_index(i, original),
-                    f"bce targets are probabilities; expected a number from 0 to 1,"
-                    f" found {y.flat[i]:g}",
+                    f"data.{key}",
+                    f"{key} cannot be given together with data.file; the samples come from the"
+                    " file (give either a file, x and y, or a generator)",
                 )
-        return DataSpec(x=x, y=y)
+        name = table["file"]
+        if not isinstance(name, str):
+            self.fail(
+                "data.file", f'expected a file name such as "points.csv", found {describe(name)}'
+            )
+        if self.folder is None:
+            self.fail(
+                "data.file",
+                "a data file is found beside the scenario file, but this scenario was not read"
+                " from a file",
+            )
+        try:
+            raw = _datafile.read(self.folder, name)
+            if name.lower().endswith(".csv"):
+                return self.csv_data(table, model, loss, name, raw)
+            for key in ("target", "targets"):
+                if key in table:
+                    self.fail(
+                        f"data.{key}",
+                        f"{key} names columns of a CSV file; an .npz holds its targets as array y",
+                    )
+            x, y = _datafile.parse_npz(raw, name)
+        except _datafile.DataFileError as err:
+            self.fail("data.file", str(err))
+        if x.ndim != 2 or x.shape[1] != model.inputs:
+            self.fail(
+                "data.file",
+                f"{name}: array x has shape {shape_text(x.shape)}; expected (samples,"
+                f" {model.inputs}), as model.inputs = {model.inputs}",
+            )
+        if x.shape[0] > MAX_SAMPLES:
+            self.fail(
+                "data.file", f"{name}: {x.shape[0]:,} samples, above the limit of {MAX_SAMPLES:,}"
+            )
+
+        def locate(i: int, shape: tuple[int, ...]) -> tuple[str, str]:
+            return "data.file", f"{name}: y{element_index(i, shape)}: "
+
+        units = model.layers[-1].units
+        labels = self.targets(y, "data.file", x.shape[0], units, loss, locate)
+        return DataSpec(x=read_only(x), y=labels, file=name)
+
+    def csv_data(
+        self, table: dict[str, Any], model: ModelSpec, loss: str, name: str, raw: bytes
+    ) -> DataSpec:
+        """A CSV's target columns (``target`` or ``targets``) and every other column as an
+        input, in the file's order."""
+        given = [k for k in ("target", "targets") if k in table]
+        if len(given) != 1:
+            self.fail(
+                "data.target" if not given else "data.targets",
+                f'a CSV data file needs exactly one of target = "column" or targets = ["a", "b"]'
+                f" (which columns are the targets); found {'both' if given else 'neither'}",
+            )
+        key = given[0]
+        wanted = table[key]
+        if key == "target":
+            if not isinstance(wanted, str) or not wanted:
+                self.fail("data.target", f"expected a column name, found {describe(wanted)}")
+            names = [wanted]
+        else:
+            if not isinstance(wanted, list) or not wanted:
+                self.fail(
+                    "data.targets", f"expected an array of column names, found {describe(wanted)}"
+                )
+            for i, item in enumerate(wanted):
+                if not isinstance(item, str):
+                    self.fail(
+                        f"data.targets[{i}]", f"expected a column name, found {describe(item)}"
+                    )
+            names = list(wanted)
+            if len(set(names)) != len(names):
+                self.fail("data.targets", "a column is named twice")
+            if loss == "cross_entropy" and len(names) != 1:
+                self.fail(
+                    "data.targets",
+                    'cross_entropy takes one column of class indices: use target = "column"',
+                )
+        header, values = _datafile.parse_csv(raw, name)
+        for i, column in enumerate(names):
+            if column not in header:
+                at = "data.target" if key == "target" else f"data.targets[{i}]"
+                shown = ", ".join(header[:20]) + (", …" if len(header) > 20 else "")
+                self.fail(at, f"{name} has no column {quote(column)}; its columns are {shown}")
+        inputs = [c for c in header if c not in names]
+        if len(inputs) != model.inputs:
+            self.fail(
+                "data.file",
+                f"{name} has {len(inputs)} input column{'s' if len(inputs) != 1 else ''}"
+                f" (every column but the targets: {', '.join(inputs[:20]) or 'none'}), but"
+                f" model.inputs = {model.inputs}",
+            )
+        x = values[:, [header.index(c) for c in inputs]]
+        y = values[:, [header.index(c) for c in names]]
+        if key == "target" and model.layers[-1].units != 1 and loss != "cross_entropy":
+            self.fail(
+                "data.target",
+                f"one target column, but the last layer has {model.layers[-1].units} units;"
+                " name one column per unit with targets = [...]",
+            )
+
+        def locate(i: int, shape: tuple[int, ...]) -> tuple[str, str]:
+            row, col = divmod(i, len(names)) if len(shape) == 2 else (i, 0)
+            return "data.file", f"{name}: line {row + 2}, column {names[col]!r}: "
+
+        units = model.layers[-1].units
+        labels = self.targets(y, "data.file", x.shape[0], units, loss, locate)
+        return DataSpec(x=read_only(np.ascontiguousarray(x)), y=labels, file=name)
 
     def generated(self, table: dict[str, Any], model: ModelSpec, loss: str) -> DataSpec:
         kind = self.choice(table["generator"], "data.generator", GENERATORS, "generator")
@@ -525,6 +743,8 @@ class _Loader(Checker):
                     f" found {classes} (use cross_entropy for more classes)",
                 )
         x, labels = _data.generate(kind, samples, noise, seed, classes)
+        if loss == "hinge":  # a margin loss wants the classes on either side: −1 and +1
+            labels = 2 * labels - 1
         y = read_only(labels.astype(np.float64))
         if loss != "cross_entropy":
             y = y.reshape(samples, 1)
@@ -640,11 +860,12 @@ class _Loader(Checker):
             OPTIMIZERS,
             "optimizer",
         )
-        for key, owner in _OPTIMIZER_SETTINGS.items():
-            if key in table and owner != kind:
+        for key, owners in _OPTIMIZER_SETTINGS.items():
+            if key in table and kind not in owners:
+                kinds = " or ".join(repr(o) for o in owners)
                 self.fail(
                     f"optimizer.{key}",
-                    f"{key} is a setting of kind = {owner!r}, not of kind = {kind!r}",
+                    f"{key} is a setting of kind = {kinds}, not of kind = {kind!r}",
                 )
         lr = self.number(
             self.required(table, "lr", "optimizer", "a finite number > 0"),
@@ -652,24 +873,50 @@ class _Loader(Checker):
             "a finite number > 0",
             lambda v: v > 0,
         )
-        in_unit = "a number in [0, 1)"
-        momentum = self.number(
-            table.get("momentum", 0.9), "optimizer.momentum", in_unit, lambda v: 0 <= v < 1
-        )
-        betas_value = table.get("betas", [0.9, 0.999])
-        if not isinstance(betas_value, list) or len(betas_value) != 2:
-            self.fail(
-                "optimizer.betas",
-                f"expected an array of two numbers [beta1, beta2], found {describe(betas_value)}",
+        defaults = OPTIMIZER_DEFAULTS[kind]
+        settings: dict[str, Any] = {}
+        in_unit, closed_unit = "a number in [0, 1)", "a number in [0, 1]"
+        for key, expected, ok in (
+            ("momentum", in_unit, lambda v: 0 <= v < 1),
+            ("eps", "a finite number > 0", lambda v: v > 0),
+            ("weight_decay", "a finite number ≥ 0", lambda v: v >= 0),
+            ("dampening", closed_unit, lambda v: 0 <= v <= 1),
+            ("alpha", closed_unit, lambda v: 0 <= v <= 1),
+            ("lr_decay", "a finite number ≥ 0", lambda v: v >= 0),
+            ("initial_accumulator_value", "a finite number ≥ 0", lambda v: v >= 0),
+        ):
+            if key in table:
+                settings[key] = self.number(table[key], f"optimizer.{key}", expected, ok)
+        for key in ("nesterov", "centered"):
+            if key in table:
+                if not isinstance(table[key], bool):
+                    self.fail(
+                        f"optimizer.{key}", f"expected true or false, found {describe(table[key])}"
+                    )
+                settings[key] = table[key]
+        if "betas" in table:
+            betas_value = table["betas"]
+            if not isinstance(betas_value, list) or len(betas_value) != 2:
+                self.fail(
+                    "optimizer.betas",
+                    "expected an array of two numbers [beta1, beta2],"
+                    f" found {describe(betas_value)}",
+                )
+            settings["betas"] = tuple(
+                self.number(b, f"optimizer.betas[{i}]", in_unit, lambda v: 0 <= v < 1)
+                for i, b in enumerate(betas_value)
             )
-        beta1, beta2 = (
-            self.number(b, f"optimizer.betas[{i}]", in_unit, lambda v: 0 <= v < 1)
-            for i, b in enumerate(betas_value)
-        )
-        eps = self.number(
-            table.get("eps", 1e-8), "optimizer.eps", "a finite number > 0", lambda v: v > 0
-        )
-        return OptimizerSpec(kind=kind, lr=lr, momentum=momentum, betas=(beta1, beta2), eps=eps)
+        if settings.get("nesterov"):
+            # torch.optim.SGD refuses this too: Nesterov's look-ahead needs an undamped buffer.
+            momentum = settings.get("momentum", defaults.get("momentum", 0.9))
+            dampening = settings.get("dampening", 0.0)
+            if momentum <= 0 or dampening != 0:
+                self.fail(
+                    "optimizer.nesterov",
+                    "nesterov = true needs momentum > 0 and dampening = 0, as torch.optim.SGD"
+                    f" requires; found momentum = {momentum:g}, dampening = {dampening:g}",
+                )
+        return optimizer_spec(kind, lr, **settings)
 
     def train(self, table: dict[str, Any], samples: int | None) -> TrainSpec:
         self.keys(table, "train", _TRAIN_KEYS)

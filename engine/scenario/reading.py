@@ -85,38 +85,53 @@ def file_problem(err: OSError) -> str:
     return f"cannot read the file: {(err.strerror or str(err)).lower()}"
 
 
-def _check_file(info: os.stat_result, fail: Callable[[str, str], NoReturn]) -> None:
-    """Refuse anything but a regular file within :data:`MAX_FILE_BYTES`."""
+def _check_file(
+    info: os.stat_result, fail: Callable[[str, str], NoReturn], limit: int = MAX_FILE_BYTES
+) -> None:
+    """Refuse anything but a regular file within ``limit`` bytes."""
     why = not_regular(info.st_mode)
     if why is not None:
         fail("", why)
-    if info.st_size > MAX_FILE_BYTES:
-        fail("", f"file is {info.st_size:,} bytes; the limit is {MAX_FILE_BYTES:,} (4 MiB)")
+    if info.st_size > limit:
+        fail("", f"file is {info.st_size:,} bytes; the limit is {limit:,} ({_mib(limit)})")
+
+
+def _mib(n: int) -> str:
+    return f"{n // (1024 * 1024)} MiB"
 
 
 def _read_regular(path: str | os.PathLike[str], fail: Callable[[str, str], NoReturn]) -> bytes:
-    """The bytes of a regular file, at most :data:`MAX_FILE_BYTES` + 1 of them.
+    return read_regular(path, MAX_FILE_BYTES, fail)
+
+
+def read_regular(
+    path: str | os.PathLike[str], limit: int, fail: Callable[[str, str], NoReturn]
+) -> bytes:
+    """The bytes of a regular file, at most ``limit`` + 1 of them.
 
     ``O_NONBLOCK`` guards against the path being replaced by a pipe between the caller's
     ``stat`` and this ``open``: opening a pipe then returns at once, and ``fstat`` on the
     open descriptor (the file actually opened) refuses it.
+
+    Raises:
+        OSError: The file cannot be opened or read (the caller words it).
     """
     flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
     fd = os.open(path, flags)
     try:
-        _check_file(os.fstat(fd), fail)
+        _check_file(os.fstat(fd), fail, limit)
         chunks: list[bytes] = []
         size = 0
-        while size <= MAX_FILE_BYTES:
-            chunk = os.read(fd, MAX_FILE_BYTES + 1 - size)
+        while size <= limit:
+            chunk = os.read(fd, limit + 1 - size)
             if not chunk:
                 break
             chunks.append(chunk)
             size += len(chunk)
     finally:
         os.close(fd)
-    if size > MAX_FILE_BYTES:  # the file grew after fstat
-        fail("", f"file is larger than the limit of {MAX_FILE_BYTES:,} bytes (4 MiB)")
+    if size > limit:  # the file grew after fstat
+        fail("", f"file is larger than the limit of {limit:,} bytes ({_mib(limit)})")
     return b"".join(chunks)
 
 

@@ -93,7 +93,7 @@ MAX_BREAKPOINTS = 64
 MAX_STEP_ELEMENTS = 20_000_000
 
 INITS: tuple[str, ...] = ("xavier", "he", "zeros", "normal")
-OPTIMIZERS: tuple[str, ...] = ("sgd", "momentum", "adam")
+OPTIMIZERS: tuple[str, ...] = ("sgd", "momentum", "adam", "adamw", "rmsprop", "adagrad")
 GENERATORS: tuple[str, ...] = _data.KINDS
 # ACTIVATIONS, LOSSES and FUNCTIONS come from the op table: one list of names each.
 
@@ -139,16 +139,50 @@ class DataSpec(msgspec.Struct, frozen=True, eq=False):
     holding whole numbers) for ``cross_entropy``."""
     generator: str | None = None
     """The generator's name when the data was generated, for display."""
+    file: str | None = None
+    """The data file's name (as the scenario gives it) when it was read from one."""
 
 
 class OptimizerSpec(msgspec.Struct, frozen=True):
-    """The update rule (``[optimizer]``); settings of the other kinds keep their defaults."""
+    """The update rule (``[optimizer]``), every setting resolved to a number.
+
+    Settings a kind does not use keep their defaults; those whose default depends on the
+    kind (``momentum``, ``eps``, ``weight_decay``) are filled in by :func:`optimizer_spec`,
+    which is how anything but the loader should make one.
+    """
 
     kind: str
     lr: float
     momentum: float = 0.9
     betas: tuple[float, float] = (0.9, 0.999)
     eps: float = 1e-8
+    weight_decay: float = 0.0
+    dampening: float = 0.0
+    nesterov: bool = False
+    alpha: float = 0.99
+    centered: bool = False
+    lr_decay: float = 0.0
+    initial_accumulator_value: float = 0.0
+
+
+OPTIMIZER_DEFAULTS: dict[str, dict[str, float]] = {
+    "sgd": {},
+    "momentum": {"momentum": 0.9},
+    "adam": {"eps": 1e-8},
+    "adamw": {"eps": 1e-8, "weight_decay": 0.01},
+    "rmsprop": {"momentum": 0.0, "eps": 1e-8},
+    "adagrad": {"eps": 1e-10},
+}
+"""The defaults that differ between kinds, as ``torch.optim`` has them."""
+
+
+def optimizer_spec(
+    kind: str, lr: float, **settings: float | bool | tuple[float, float]
+) -> OptimizerSpec:
+    """An :class:`OptimizerSpec` of ``kind`` with torch's defaults for that kind, and
+    ``settings`` (already checked) over them."""
+    values: dict = {**OPTIMIZER_DEFAULTS[kind], **settings}
+    return OptimizerSpec(kind, lr, **values)
 
 
 class TrainSpec(msgspec.Struct, frozen=True):
@@ -182,6 +216,9 @@ class Scenario(msgspec.Struct, frozen=True, eq=False):
     graph: GraphSpec | None = None
     data: DataSpec | None = None
     loss: str | None = None
-    """The loss kind for ``[model]`` scenarios: mse, sse, bce or cross_entropy."""
+    """The loss kind for ``[model]`` scenarios: mse, sse, bce, cross_entropy, l1, huber or
+    hinge."""
+    loss_delta: float = 1.0
+    """``huber``'s ``delta`` (where the square turns into a straight line)."""
     breakpoints: tuple[BreakpointSpec, ...] = ()
     """The file's ``[[breakpoints]]``, in file order."""

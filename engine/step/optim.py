@@ -1,15 +1,26 @@
-"""Optimizers, defined exactly as ``torch.optim`` defines them (float64, no weight decay).
+"""Optimizers, defined exactly as ``torch.optim`` defines them, in float64.
 
 Each optimizer is a pure function of (parameter, gradient, state, step) to
 (new parameter, new state): it returns new arrays and never mutates its inputs, so a
-step can be replayed from a keyframe and give the same bits.
+step can be replayed from a keyframe and give the same bits. ``t`` below is the 1-based
+update count (``step + 1``); ``λ`` is ``weight_decay``, which every kind but ``adamw``
+adds to the gradient first (``g ← g + λ·θ``), as torch does.
 
-- ``sgd``: ``p ← p − lr·g``  (``torch.optim.SGD`` with momentum 0).
-- ``momentum``: ``buf ← μ·buf + g`` (``buf = g`` on the first step), ``p ← p − lr·buf``
-  (``torch.optim.SGD(momentum=μ)``, no dampening, no Nesterov).
+- ``sgd``: ``θ ← θ − lr·g`` (``torch.optim.SGD`` with momentum 0).
+- ``momentum``: ``buf ← g`` on the first update, then ``buf ← μ·buf + (1 − dampening)·g``;
+  ``θ ← θ − lr·buf``, or with ``nesterov``, ``θ ← θ − lr·(g + μ·buf)``
+  (``torch.optim.SGD(momentum=μ, dampening=…, nesterov=…)``).
 - ``adam``: ``m ← β₁·m + (1−β₁)·g``, ``v ← β₂·v + (1−β₂)·g²``,
-  ``p ← p − (lr / (1−β₁ᵗ)) · m / (√v / √(1−β₂ᵗ) + ε)`` with ``t`` the 1-based update
-  count (``torch.optim.Adam``, bias-corrected).
+  ``θ ← θ − (lr / (1−β₁ᵗ)) · m / (√v / √(1−β₂ᵗ) + ε)`` (``torch.optim.Adam``).
+- ``adamw``: first ``θ ← θ·(1 − lr·λ)`` (decoupled weight decay, default λ = 0.01), then
+  Adam's step without weight decay in the gradient (``torch.optim.AdamW``).
+- ``rmsprop``: ``square_avg ← α·square_avg + (1−α)·g²``; with ``centered``,
+  ``grad_avg ← lerp(grad_avg, g, 1−α)`` and ``avg = √(square_avg − grad_avg²) + ε``, else
+  ``avg = √square_avg + ε``; then ``θ ← θ − lr·g/avg``, or with momentum μ > 0,
+  ``momentum_buffer ← μ·momentum_buffer + g/avg`` and ``θ ← θ − lr·momentum_buffer``
+  (``torch.optim.RMSprop``; lr default there is 0.01, here lr is always given).
+- ``adagrad``: ``clr = lr / (1 + (t−1)·lr_decay)``, ``sum ← sum + g²`` (starting at
+  ``initial_accumulator_value``), ``θ ← θ − clr·g/(√sum + ε)`` (``torch.optim.Adagrad``).
 """
 
 from __future__ import annotations
@@ -23,9 +34,33 @@ import numpy as np
 from engine.scenario.records import OptimizerSpec
 
 State = Mapping[str, np.ndarray]
+Derivation = list[tuple[str, np.ndarray]]
+"""The steps of one update, for the chain-rule pane: ``(formula, value)`` pairs in order."""
 
-STATE_KEYS = {"sgd": (), "momentum": ("momentum_buffer",), "adam": ("m", "v")}
-"""The buffers each optimizer keeps per parameter, as the trace names them."""
+STATE_KEYS = {"sgd": (), "momentum": ("momentum_buffer",), "adam": ("m", "v"), "adamw": ("m", "v")}
+"""The buffers of the kinds whose buffers do not depend on their settings, as the trace
+names them; :func:`state_keys` gives every kind's."""
+
+
+def state_keys(spec: OptimizerSpec) -> tuple[str, ...]:
+    """The buffers the optimizer keeps per parameter (the ``state`` of update events)."""
+    if spec.kind in STATE_KEYS:
+        return STATE_KEYS[spec.kind]
+    if spec.kind == "adagrad":
+        return ("sum",)
+    keys: tuple[str, ...] = ("square_avg",)
+    if spec.momentum > 0:
+        keys += ("momentum_buffer",)
+    if spec.centered:
+        keys += ("grad_avg",)
+    return keys
+
+
+def _lerp(start: np.ndarray, end: np.ndarray, weight: float) -> np.ndarray:
+    """``torch.lerp``: from ``start`` towards ``end``, rounded as torch rounds it."""
+    if weight < 0.5:
+        return start + weight * (end - start)
+    return end - (end - start) * (1.0 - weight)
 
 
 class Optimizer(msgspec.Struct, frozen=True):
@@ -37,9 +72,25 @@ class Optimizer(msgspec.Struct, frozen=True):
     def kind(self) -> str:
         return self.spec.kind
 
+    @property
+    def plain(self) -> bool:
+        """True for the v1 rules (sgd, momentum, adam) with none of the v2 options set:
+        the chain-rule pane writes those out with every number substituted."""
+        s = self.spec
+        return (
+            s.kind in ("sgd", "momentum", "adam")
+            and s.weight_decay == 0
+            and s.dampening == 0
+            and not s.nesterov
+        )
+
     def init_state(self, p: np.ndarray) -> dict[str, np.ndarray]:
-        """The buffers before the first update: zeros of the parameter's shape."""
-        return {k: np.zeros_like(p) for k in STATE_KEYS[self.spec.kind]}
+        """The buffers before the first update: zeros of the parameter's shape (Adagrad's
+        ``sum`` starts at ``initial_accumulator_value``)."""
+        keys = state_keys(self.spec)
+        if self.spec.kind == "adagrad":
+            return {"sum": np.full(np.shape(p), self.spec.initial_accumulator_value)}
+        return {k: np.zeros_like(p) for k in keys}
 
     def update(
         self, p: np.ndarray, g: np.ndarray, state: State, step: int
@@ -50,30 +101,117 @@ class Optimizer(msgspec.Struct, frozen=True):
             p: The parameter before the update.
             g: Its gradient.
             state: Its buffers before the update (from :meth:`init_state` on step 0).
-            step: The 0-based training step; Adam's bias correction uses ``step + 1``.
+            step: The 0-based training step; bias corrections and Adagrad's decay use
+                ``step + 1``.
 
         Returns:
             The parameter after the update and the buffers after it.
         """
         s = self.spec
-        if s.kind == "sgd":
+        if s.kind == "sgd" and s.weight_decay == 0:  # the hot path of most scenarios
             return p - s.lr * g, {}
-        if s.kind == "momentum":
-            buf = g.copy() if step == 0 else s.momentum * state["momentum_buffer"] + g
-            return p - s.lr * buf, {"momentum_buffer": buf}
-        b1, b2 = s.betas
+        return self._step(p, g, state, step, None)
+
+    def derivation(self, p: np.ndarray, g: np.ndarray, state: State, step: int) -> Derivation:
+        """The update's intermediate quantities in order, each with its formula: what the
+        chain-rule pane shows for the rules and options it does not write out by hand."""
+        lines: Derivation = []
+        self._step(p, g, state, step, lines)
+        return lines
+
+    def _step(
+        self, p: np.ndarray, g: np.ndarray, state: State, step: int, lines: Derivation | None
+    ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        s = self.spec
         t = step + 1
-        m = b1 * state["m"] + (1.0 - b1) * g
-        v = b2 * state["v"] + (1.0 - b2) * (g * g)
-        step_size = s.lr / (1.0 - b1**t)
-        denom = np.sqrt(v) / math.sqrt(1.0 - b2**t) + s.eps
-        return p - step_size * (m / denom), {"m": m, "v": v}
+
+        def show(formula: str, value: np.ndarray | float) -> None:
+            if lines is not None:
+                lines.append((formula, np.asarray(value, dtype=np.float64)))
+
+        if s.weight_decay and s.kind != "adamw":
+            g = g + s.weight_decay * p
+            show("g ← g + λ·θ", g)
+        if s.kind == "sgd":
+            after = p - s.lr * g
+            show("θ ← θ − lr·g", after)
+            return after, {}
+        if s.kind == "momentum":
+            if step == 0 or s.momentum == 0:
+                # With μ = 0 torch skips the buffer (and its dampening) altogether: the step
+                # is the gradient itself, which the buffer then shows.
+                buf = g.copy()
+                show("buf ← g (first update)" if step == 0 else "buf ← g (μ = 0)", buf)
+            elif s.dampening:
+                buf = s.momentum * state["momentum_buffer"] + (1.0 - s.dampening) * g
+                show("buf ← μ·buf + (1 − τ)·g", buf)
+            else:
+                buf = s.momentum * state["momentum_buffer"] + g
+                show("buf ← μ·buf + g", buf)
+            if s.nesterov:
+                d = g + s.momentum * buf
+                show("g ← g + μ·buf (Nesterov)", d)
+                after = p - s.lr * d
+                show("θ ← θ − lr·g", after)
+            else:
+                after = p - s.lr * buf
+                show("θ ← θ − lr·buf", after)
+            return after, {"momentum_buffer": buf}
+        if s.kind in ("adam", "adamw"):
+            if s.kind == "adamw" and s.weight_decay:
+                p = p * (1.0 - s.lr * s.weight_decay)
+                show("θ ← θ·(1 − lr·λ)", p)
+            b1, b2 = s.betas
+            m = b1 * state["m"] + (1.0 - b1) * g
+            show("m ← β₁·m + (1−β₁)·g", m)
+            v = b2 * state["v"] + (1.0 - b2) * (g * g)
+            show("v ← β₂·v + (1−β₂)·g²", v)
+            step_size = s.lr / (1.0 - b1**t)
+            denom = np.sqrt(v) / math.sqrt(1.0 - b2**t) + s.eps
+            show(f"√v̂ + ε = √v/√(1−β₂ᵗ) + ε   (t = {t})", denom)
+            after = p - step_size * (m / denom)
+            show("θ ← θ − lr/(1−β₁ᵗ) · m/(√v̂ + ε)", after)
+            return after, {"m": m, "v": v}
+        if s.kind == "rmsprop":
+            new: dict[str, np.ndarray] = {}
+            a = s.alpha
+            sq = a * state["square_avg"] + (1.0 - a) * (g * g)
+            show("square_avg ← α·square_avg + (1−α)·g²", sq)
+            new["square_avg"] = sq
+            if s.centered:
+                ga = _lerp(state["grad_avg"], g, 1.0 - a)
+                show("grad_avg ← α·grad_avg + (1−α)·g", ga)
+                new["grad_avg"] = ga
+                avg = np.sqrt(sq - ga * ga) + s.eps
+                show("avg = √(square_avg − grad_avg²) + ε", avg)
+            else:
+                avg = np.sqrt(sq) + s.eps
+                show("avg = √square_avg + ε", avg)
+            if s.momentum > 0:
+                buf = s.momentum * state["momentum_buffer"] + g / avg
+                show("buf ← μ·buf + g/avg", buf)
+                new["momentum_buffer"] = buf
+                after = p - s.lr * buf
+                show("θ ← θ − lr·buf", after)
+            else:
+                after = p - s.lr * (g / avg)
+                show("θ ← θ − lr·g/avg", after)
+            # The trace lists buffers in state_keys' order.
+            return after, {k: new[k] for k in state_keys(s)}
+        assert s.kind == "adagrad", s.kind
+        clr = s.lr / (1.0 + (t - 1) * s.lr_decay)
+        show(f"clr = lr/(1 + (t−1)·lr_decay)   (t = {t})", clr)
+        total = state["sum"] + g * g
+        show("sum ← sum + g²", total)
+        std = np.sqrt(total) + s.eps
+        show("√sum + ε", std)
+        after = p - clr * (g / std)
+        show("θ ← θ − clr·g/(√sum + ε)", after)
+        return after, {"sum": total}
 
     def terms(self, g: np.ndarray, state_after: State, step: int) -> dict[str, object]:
-        """The intermediate quantities of one update, for the chain-rule pane.
-
-        For Adam: the bias corrections, the corrected moments and the step taken.
-        """
+        """The intermediate quantities of one update of a :attr:`plain` rule, for the
+        chain-rule pane. For Adam: the bias corrections, the corrected moments."""
         s = self.spec
         if s.kind != "adam":
             terms: dict[str, object] = {"lr": s.lr}
@@ -95,3 +233,19 @@ class Optimizer(msgspec.Struct, frozen=True):
             "m_hat": m / c1,
             "v_hat": v / c2,
         }
+
+    def settings(self) -> list[tuple[str, float | bool]]:
+        """The hyper-parameters the rule uses, as ``(symbol, value)`` for display."""
+        s = self.spec
+        out: list[tuple[str, float | bool]] = [("lr", s.lr)]
+        if s.weight_decay or s.kind == "adamw":
+            out.append(("λ", s.weight_decay))
+        if s.kind == "momentum":
+            out += [("μ", s.momentum), ("τ", s.dampening), ("nesterov", s.nesterov)]
+        elif s.kind in ("adam", "adamw"):
+            out += [("β₁", s.betas[0]), ("β₂", s.betas[1]), ("ε", s.eps)]
+        elif s.kind == "rmsprop":
+            out += [("α", s.alpha), ("ε", s.eps), ("μ", s.momentum), ("centered", s.centered)]
+        elif s.kind == "adagrad":
+            out += [("lr_decay", s.lr_decay), ("ε", s.eps)]
+        return out

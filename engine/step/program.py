@@ -17,10 +17,10 @@ import numpy as np
 from engine.errors import PlaceError, ScenarioError
 from engine.graph.build import build, const_value
 from engine.graph.graph import Graph, Node
-from engine.scenario.records import MAX_STEP_ELEMENTS, ModelSpec, Scenario
+from engine.scenario.records import MAX_STEP_ELEMENTS, ModelSpec, OptimizerSpec, Scenario
 from engine.step.events import frozen
 from engine.step.layout import step_layout
-from engine.step.optim import STATE_KEYS, Optimizer
+from engine.step.optim import STATE_KEYS, Optimizer, state_keys
 
 Params = Mapping[str, np.ndarray]
 BATCH_CACHE_ENTRIES = 4096
@@ -133,7 +133,7 @@ def make_program(scenario: Scenario) -> Program:
     return program
 
 
-def step_footprint(graph: Graph, optimizer: str) -> list[tuple[Node, int]]:
+def step_footprint(graph: Graph, optimizer: str | OptimizerSpec) -> list[tuple[Node, int]]:
     """How many float64 numbers one recorded step holds, by the node that brings them.
 
     Counted from the shapes alone, before anything is allocated, after what
@@ -152,12 +152,16 @@ def step_footprint(graph: Graph, optimizer: str) -> list[tuple[Node, int]]:
 
     Args:
         graph: The graph, with every node's shape.
-        optimizer: The optimizer's kind (its buffers per parameter).
+        optimizer: The optimizer (its buffers per parameter), or the kind of one whose
+            buffers do not depend on its settings (``sgd``, ``momentum``, ``adam``).
 
     Returns:
         ``(node, numbers)`` for every node, in the graph's (topological) order.
     """
-    buffers = len(STATE_KEYS[optimizer])
+    if isinstance(optimizer, str):
+        buffers = len(STATE_KEYS[optimizer])
+    else:
+        buffers = len(state_keys(optimizer))
     sizes = {n.name: math.prod(n.shape) for n in graph.nodes}
     cost = dict(sizes)
     for name in graph.backward_order:
@@ -183,7 +187,7 @@ def check_footprint(scenario: Scenario, graph: Graph) -> None:
         ScenarioError: Naming the place where the running total (in graph order) passes
             the limit, the total, and what to make smaller.
     """
-    footprint = step_footprint(graph, scenario.optimizer.kind)
+    footprint = step_footprint(graph, scenario.optimizer)
     total = sum(numbers for _, numbers in footprint)
     if total <= MAX_STEP_ELEMENTS:
         return

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 import msgspec
 import numpy as np
 
+from engine.graph.ops import SEED
 from engine.step.events import Backward, Event, Forward, Loss, Term, Update, frozen
 from engine.step.program import OptState, Params, Program
 
@@ -48,9 +49,15 @@ def forward_values(program: Program, params: Params, step: int) -> dict[str, np.
 def _forward(program: Program, params: Params, step: int) -> dict[str, np.ndarray]:
     values = program.inputs(step)
     values.update(params)
+    # Calls spelled out by arity: no argument list is built for the common ops (this loop
+    # is most of the fast path's own time; the arithmetic is numpy's).
     for name, forward, inputs, attrs in program.graph.forward_plan:
         if attrs:
             values[name] = forward(*[values[i] for i in inputs], **attrs)
+        elif len(inputs) == 1:
+            values[name] = forward(values[inputs[0]])
+        elif len(inputs) == 2:
+            values[name] = forward(values[inputs[0]], values[inputs[1]])
         else:
             values[name] = forward(*[values[i] for i in inputs])
     return values
@@ -94,7 +101,10 @@ def run_step(
                     )
                 )
             events.append(Loss(len(events) + seq0, step, graph.loss, loss, frozen(loss_arr)))
-        grads = _backward(program, values, events if record else None, seq0, step)
+        if record:
+            grads = _backward(program, values, events, seq0, step)
+        else:
+            grads = _backward_fast(program, values)
         params_after: dict[str, np.ndarray] = {}
         state_after: dict[str, dict[str, np.ndarray]] = {}
         update = program.optimizer.update
@@ -141,7 +151,7 @@ def _backward(
     for name, shape, op, inputs, wanted, need, attrs, distinct in graph.backward_plan:
         parts = pending.pop(name, None)
         if parts is None:
-            g = np.ones(shape) if name == loss else np.zeros(shape)
+            g = (SEED if shape == () else np.ones(shape)) if name == loss else np.zeros(shape)
         else:
             g = parts[-1]
             for k in range(len(parts) - 2, -1, -1):  # in consumer order
@@ -189,6 +199,53 @@ def _backward(
             if record:
                 terms.setdefault(i, []).append((name, g, loc, val))
     return grads
+
+
+def _backward_fast(program: Program, values: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """:func:`_backward` without events: the same contributions, summed in the same order
+    (so the bits agree), with none of the recording's bookkeeping. A node with one
+    consumer keeps its one contribution as it is; only a node with several collects them
+    in a list."""
+    graph = program.graph
+    loss = graph.loss
+    pending: dict[str, np.ndarray | list[np.ndarray]] = {}  # a list: last consumer first
+    grads: dict[str, np.ndarray] = {}
+    for name, shape, op, inputs, wanted, need, attrs, distinct in graph.backward_plan:
+        parts = pending.pop(name, None)
+        g: np.ndarray
+        if parts is None:
+            g = (SEED if shape == () else np.ones(shape)) if name == loss else np.zeros(shape)
+        elif isinstance(parts, list):
+            g = parts[-1]
+            for k in range(len(parts) - 2, -1, -1):  # in consumer order
+                g = g + parts[k]
+        else:
+            g = parts
+        grads[name] = g
+        if op is None:  # a leaf, or a node none of whose inputs needs a gradient
+            continue
+        contrib = op.vjp(g, values[name], [values[i] for i in inputs], need, attrs)
+        if distinct:
+            for k in wanted:
+                _pend(pending, inputs[k], contrib[k])
+            continue
+        merged: dict[str, np.ndarray] = {}  # one consumer reading a node twice: one term
+        for k in wanted:
+            i = inputs[k]
+            merged[i] = merged[i] + contrib[k] if i in merged else contrib[k]
+        for i, val in merged.items():
+            _pend(pending, i, val)
+    return grads
+
+
+def _pend(pending: dict, name: str, value: np.ndarray) -> None:
+    prev = pending.get(name)
+    if prev is None:
+        pending[name] = value
+    elif type(prev) is list:
+        prev.append(value)
+    else:
+        pending[name] = [prev, value]
 
 
 def _seal(a: np.ndarray) -> np.ndarray:

@@ -252,7 +252,7 @@ class Timeline:
         self.first_nonfinite_step: int | None = None
         """The first step whose loss or gradients are not all finite, once computed."""
         self._records: OrderedDict[int, StepRecord] = OrderedDict()
-        step_bytes = 8 * sum(n for _, n in step_footprint(program.graph, program.optimizer.kind))
+        step_bytes = 8 * sum(n for _, n in step_footprint(program.graph, program.optimizer.spec))
         self._record_cap = max(1, min(RECORD_CACHE, RECORD_BUDGET // max(1, step_bytes)))
         """Materialised steps kept: :data:`RECORD_CACHE`, fewer for large steps."""
 
@@ -326,8 +326,9 @@ class Timeline:
         )
         row = None
         if step % self.history.stride == 0:  # most steps of a long run are not sampled
-            with np.errstate(all="ignore"):
-                norms = [float(np.linalg.norm(grads[p])) for p in self.graph_params]
+            # ‖g‖ = √(g·g): the squared norms above give them (np.linalg.norm takes the
+            # same square root of the same dot product, so the bits are the same).
+            norms = [math.sqrt(sq) if sq == sq else sq for sq in sq_norms]
             row = np.concatenate([params[p].reshape(-1) for p in self.graph_params] + [norms])
         with self._lock:
             i = step - self.first_step

@@ -20,7 +20,7 @@ import msgspec
 import numpy as np
 
 from engine import fmt
-from engine.scenario.records import MAX_DIMS, OPTIMIZERS, OptimizerSpec
+from engine.scenario.records import MAX_DIMS, OPTIMIZERS, OptimizerSpec, optimizer_spec
 from engine.step.events import frozen
 from engine.step.optim import Optimizer
 from engine.timeline.runs import Branch
@@ -242,7 +242,7 @@ def parse_optimizer(text: str, lr: float, current: OptimizerSpec) -> OptimizerSp
         raise WhatIfError(
             f"optimizer: unknown optimizer {_shown(kind)}; expected one of {', '.join(OPTIMIZERS)}"
         )
-    spec = current if kind == current.kind else OptimizerSpec(kind, lr)
+    spec = current if kind == current.kind else optimizer_spec(kind, lr)
     spec = msgspec.structs.replace(spec, kind=kind, lr=lr)
     allowed = OPTIMIZER_SETTINGS.get(kind, ())
     for word in settings:
@@ -308,7 +308,7 @@ def _optimizer_changes(old: OptimizerSpec, new: OptimizerSpec) -> list[str]:
     if new.lr != old.lr:
         changes.append(f"lr={fmt.num(new.lr)}")
     # Settings are news when they differ from before, or from the defaults of a new kind.
-    base = old if new.kind == old.kind else OptimizerSpec(new.kind, new.lr)
+    base = old if new.kind == old.kind else optimizer_spec(new.kind, new.lr)
     if new.kind == "momentum" and new.momentum != base.momentum:
         changes.append(f"momentum={fmt.num(new.momentum)}")
     if new.kind == "adam":

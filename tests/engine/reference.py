@@ -19,7 +19,10 @@ The definitions it implements:
   nearest 1e-12, 9.999999960041972e-13, not the double 1e-12 (they differ by 4e-9
   relative, which shows wherever ``p (1 - p) < 1e-12``: a sigmoid output with
   ``|z| > 27.6``, a softmax probability below 1e-12, or p exactly 0 or 1);
-- optimizers as ``torch.optim``: SGD ``p -= lr g``; SGD with momentum ``buf = g`` on the
+- v2 losses: ``l1`` mean ``|a - y|`` (slope ``sign``), ``huber`` with ``delta`` (torch's
+  HuberLoss), ``hinge`` mean ``max(0, 1 - y a)`` (slope 0 at the margin);
+- optimizers as ``torch.optim`` (v2: weight decay, dampening, Nesterov, AdamW, RMSprop,
+  Adagrad; see :func:`update`): SGD ``p -= lr g``; SGD with momentum ``buf = g`` on the
   first update, then ``buf = mu buf + g``, ``p -= lr buf``; Adam with ``t = step + 1``,
   ``m = b1 m + (1 - b1) g``, ``v = b2 v + (1 - b2) g^2``,
   ``p -= lr m̂ / (sqrt(v̂) + eps)`` with ``m̂ = m / (1 - b1^t)``, ``v̂ = v / (1 - b2^t)``
@@ -92,11 +95,21 @@ def initial_params(scenario: Scenario) -> dict[str, np.ndarray]:
 
 
 def initial_state(scenario: Scenario, params: dict[str, np.ndarray]) -> dict[str, dict]:
-    kind = scenario.optimizer.kind
+    opt = scenario.optimizer
+    kind = opt.kind
     if kind == "sgd":
         return {p: {} for p in params}
     if kind == "momentum":
         return {p: {"momentum_buffer": np.zeros_like(v)} for p, v in params.items()}
+    if kind == "rmsprop":
+        names = ["square_avg"]
+        names += ["momentum_buffer"] if opt.momentum > 0 else []
+        names += ["grad_avg"] if opt.centered else []
+        return {p: {k: np.zeros_like(v) for k in names} for p, v in params.items()}
+    if kind == "adagrad":
+        return {
+            p: {"sum": np.full_like(v, opt.initial_accumulator_value)} for p, v in params.items()
+        }
     return {p: {"m": np.zeros_like(v), "v": np.zeros_like(v)} for p, v in params.items()}
 
 
@@ -161,7 +174,9 @@ def _act_back(kind: str, z: np.ndarray, a: np.ndarray, da: np.ndarray) -> np.nda
 # --- losses --------------------------------------------------------------------------------
 
 
-def _loss_and_grad(kind: str, pred: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
+def _loss_and_grad(
+    kind: str, pred: np.ndarray, y: np.ndarray, delta: float = 1.0
+) -> tuple[float, np.ndarray]:
     """The loss and ∂L/∂pred (pred is the last ``a``, or the last ``z`` for cross_entropy)."""
     if kind == "mse":
         d = pred - y
@@ -187,6 +202,18 @@ def _loss_and_grad(kind: str, pred: np.ndarray, y: np.ndarray) -> tuple[float, n
         onehot = np.zeros_like(pred)
         onehot[np.arange(n), labels] = 1.0
         return loss, (np.exp(log_probs) - onehot) / n
+    d = pred - y
+    n = d.size
+    if kind == "l1":
+        return float(np.mean(np.abs(d))), np.sign(d) / n
+    if kind == "huber":
+        small = np.abs(d) < delta
+        loss = float(np.mean(np.where(small, 0.5 * d * d, delta * (np.abs(d) - 0.5 * delta))))
+        grad = np.where(d < -delta, -delta, np.where(d > delta, delta, d)) / n
+        return loss, grad
+    if kind == "hinge":
+        margin = 1.0 - y * pred
+        return float(np.mean(np.maximum(margin, 0.0))), np.where(margin > 0, -y, 0.0) / n
     raise ValueError(kind)
 
 
@@ -194,15 +221,43 @@ def _loss_and_grad(kind: str, pred: np.ndarray, y: np.ndarray) -> tuple[float, n
 
 
 def update(scenario: Scenario, step: int, p, g, state):
-    """One parameter's update at training step ``step``: (new value, new buffers)."""
+    """One parameter's update at training step ``step``: (new value, new buffers).
+
+    Written from the algorithms torch.optim documents (its docstrings' pseudocode), with
+    ``t = step + 1`` and ``λ`` the weight decay, which all but AdamW add to the gradient.
+    """
     opt = scenario.optimizer
+    t = step + 1
+    if opt.weight_decay and opt.kind != "adamw":
+        g = g + opt.weight_decay * p
     if opt.kind == "sgd":
         return p - opt.lr * g, {}
     if opt.kind == "momentum":
-        buf = g.copy() if step == 0 else opt.momentum * state["momentum_buffer"] + g
-        return p - opt.lr * buf, {"momentum_buffer": buf}
+        if step == 0 or opt.momentum == 0:  # torch.optim.SGD keeps no buffer with μ = 0
+            buf = g.copy()
+        else:
+            buf = opt.momentum * state["momentum_buffer"] + (1.0 - opt.dampening) * g
+        step_dir = g + opt.momentum * buf if opt.nesterov else buf
+        return p - opt.lr * step_dir, {"momentum_buffer": buf}
+    if opt.kind == "rmsprop":
+        a = opt.alpha
+        new = {"square_avg": a * state["square_avg"] + (1.0 - a) * g * g}
+        if opt.centered:
+            new["grad_avg"] = a * state["grad_avg"] + (1.0 - a) * g
+            avg = np.sqrt(new["square_avg"] - new["grad_avg"] ** 2) + opt.eps
+        else:
+            avg = np.sqrt(new["square_avg"]) + opt.eps
+        if opt.momentum > 0:
+            new["momentum_buffer"] = opt.momentum * state["momentum_buffer"] + g / avg
+            return p - opt.lr * new["momentum_buffer"], new
+        return p - opt.lr * g / avg, new
+    if opt.kind == "adagrad":
+        clr = opt.lr / (1.0 + (t - 1) * opt.lr_decay)
+        total = state["sum"] + g * g
+        return p - clr * g / (np.sqrt(total) + opt.eps), {"sum": total}
+    if opt.kind == "adamw":
+        p = p * (1.0 - opt.lr * opt.weight_decay)
     b1, b2 = opt.betas
-    t = step + 1
     m = b1 * state["m"] + (1.0 - b1) * g
     v = b2 * state["v"] + (1.0 - b2) * g * g
     m_hat = m / (1.0 - b1**t)
@@ -230,7 +285,7 @@ def step(
             a = _act(layer.activation, z)
             nodes[f"z{k}"], nodes[f"a{k}"] = z, a
         pred = nodes[f"z{n}"] if scenario.loss == "cross_entropy" else nodes[f"a{n}"]
-        loss, dpred = _loss_and_grad(scenario.loss, pred, y)
+        loss, dpred = _loss_and_grad(scenario.loss, pred, y, scenario.loss_delta)
 
         grads: dict[str, np.ndarray] = {}
         if scenario.loss == "cross_entropy":

@@ -21,7 +21,7 @@ BAD = Path(__file__).parent.parent / "data" / "bad_graph"
 
 CASES = [
     ("attribute", "graph.nodes[0]", "only calls of plain function names"),
-    ("subscript", "graph.nodes[0]", "a subscript is not allowed"),
+    ("subscript", "graph.nodes[0]", "a literal index is not allowed: 0; an index must be the name"),
     ("import_call", "graph.nodes[0]", "only calls of plain function names"),
     ("unknown_function", "graph.nodes[0]", "unknown function 'foo'"),
     ("lambda", "graph.nodes[0]", "only calls of plain function names"),
@@ -45,6 +45,29 @@ CASES = [
     ("conditional", "graph.nodes[0]", "a conditional expression is not allowed"),
     ("boolean", "graph.nodes[0]", "a boolean operator is not allowed"),
     ("starred", "graph.nodes[0]", "unpacking is not allowed"),
+    # v2: reductions along an axis, transpose, maximum/minimum, integer indexing
+    ("axis_not_literal", "graph.nodes[0]", "axis must be an integer literal such as axis=0"),
+    ("axis_float", "graph.nodes[0]", "found axis=1.0 (column 22)"),
+    ("axis_out_of_range", "graph.nodes[1]", "axis=2 is out of range for shape (3, 2); expected"),
+    ("axis_of_scalar", "graph.nodes[0]", "axis=0 is out of range for a scalar"),
+    ("keepdims_not_bool", "graph.nodes[0]", "keepdims must be True or False, found keepdims=1"),
+    ("keepdims_lowercase", "graph.nodes[0]", "(Python's spelling, not true)"),
+    ("keyword_unknown", "graph.nodes[0]", "takes the keywords axis and keepdims only, found dim"),
+    ("axis_positional", "graph.nodes[0]", "write sum(M, axis=1) (column 16)"),
+    ("transpose_attribute", "graph.nodes[0]", "M.T; for the transpose write transpose(M)"),
+    ("method_call", "graph.nodes[0]", "found M.sum(…); write sum(M, axis=…)"),
+    ("max_two_args", "graph.nodes[0]", "for the elementwise larger of two write maximum(x, w)"),
+    ("maximum_one_arg", "graph.nodes[0]", "maximum() takes exactly two arguments, found 1"),
+    ("index_param", "graph.nodes[0]", "the index 'w' is a param; an index must be an input"),
+    ("index_node", "graph.nodes[1]", "the index 'i2' is a node"),
+    ("index_expression", "graph.nodes[0]", "found an expression ix + 1 (column 11)"),
+    ("index_slice", "graph.nodes[0]", "a slice is not allowed in M[:, 0]"),
+    ("index_three", "graph.nodes[0]", "at most two indices are allowed"),
+    ("index_out_of_range", "graph.nodes[0]", "ix[1] = 2 is out of range; expected a whole number"),
+    ("index_negative", "graph.nodes[0]", "ix[1][0] = -1 is out of range"),
+    ("index_not_whole", "graph.nodes[0]", "ix[1] = 1.5 is not a whole number"),
+    ("index_shapes_differ", "graph.nodes[0]", "the two indices must have one shape"),
+    ("index_of_scalar", "graph.nodes[0]", "a scalar cannot be indexed"),
 ]
 
 
@@ -71,8 +94,8 @@ def test_bad_graph_is_refused_with_file_place_and_reason(
 def test_columns_count_from_the_start_of_the_shown_line():
     with pytest.raises(ScenarioError) as info:
         open_program(str(BAD / "subscript.toml"))
-    # "L = sum(x[0])": the subscript x[0] starts at column 9
-    assert "(column 9)" in info.value.message
+    # "L = sum(x[0])": the literal index 0 stands at column 11
+    assert "(column 11)" in info.value.message
 
 
 def graph(nodes, params, inputs=None, loss=None):

@@ -98,7 +98,7 @@ def test_linear_splits_along_the_diagonal() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"kind": "moons", "samples": 10}, "unknown generator 'moons'"),
+        ({"kind": "blobs", "samples": 10}, "unknown generator 'blobs'"),
         ({"kind": "xor", "samples": 10, "classes": 3}, "takes exactly 2 classes"),
         ({"kind": "circle", "samples": 10, "classes": 1}, "takes exactly 2 classes"),
         ({"kind": "gauss", "samples": 10, "classes": 9}, "takes 2 to 8 classes"),
@@ -122,6 +122,7 @@ def test_max_classes() -> None:
         "gauss": 8,
         "spiral": 8,
         "linear": 2,
+        "moons": 2,
     }
 
 
@@ -131,3 +132,17 @@ def test_every_generator_is_documented(kind: str) -> None:
 
     doc = getattr(data, f"_{kind}").__doc__
     assert doc and len(doc.strip()) > 40
+
+
+def test_moons_lie_on_scikit_learns_two_half_circles() -> None:
+    x, labels = generate("moons", 9, seed=3)
+    outer, inner = x[labels == 0], x[labels == 1]
+    # Class 0: the upper unit half circle; class 1: the lower one, shifted by (1, 0.5).
+    np.testing.assert_allclose(np.hypot(outer[:, 0], outer[:, 1]), 1.0)
+    np.testing.assert_allclose(np.hypot(1.0 - inner[:, 0], 0.5 - inner[:, 1]), 1.0)
+    assert np.all(outer[:, 1] >= 0) and np.all(inner[:, 1] <= 0.5 + 1e-15)
+    # Evenly spaced in angle, ends included, in the order the points appear.
+    np.testing.assert_allclose(np.arctan2(outer[:, 1], outer[:, 0]), np.linspace(0, np.pi, 5))
+    np.testing.assert_allclose(
+        np.arctan2(0.5 - inner[:, 1], 1.0 - inner[:, 0]), np.linspace(0, np.pi, 4)
+    )

@@ -389,7 +389,11 @@ def test_non_finite_values_are_explained_not_raised():
 @pytest.mark.parametrize("ident", scenarios.builtin_ids())
 def test_every_event_of_every_builtin_is_explained(ident):
     program = make_program(
-        loads((scenarios.builtin_dir() / f"{ident}.toml").read_text(encoding="utf-8"), ident)
+        loads(
+            (scenarios.builtin_dir() / f"{ident}.toml").read_text(encoding="utf-8"),
+            ident,
+            folder=str(scenarios.builtin_dir()),
+        )
     )
     for f in frames(program, step=1):
         lines = explain(f)

@@ -77,8 +77,20 @@ UNARY = {
     "mean": anything,
     "softmax": anything,
     "log_softmax": anything,
+    "max": anything,
+    "min": anything,
+    "logsumexp": anything,
+    "var": anything,
 }
-BINARY = {"add": anything, "sub": anything, "mul": anything, "div": away_from_zero}
+BINARY = {
+    "add": anything,
+    "sub": anything,
+    "mul": anything,
+    "div": away_from_zero,
+    "maximum": anything,
+    "minimum": anything,
+}
+REDUCTIONS = ("sum", "mean", "max", "min", "logsumexp", "var")
 
 shapes = st.lists(st.integers(1, 4), min_size=0, max_size=3).map(tuple)
 
@@ -97,8 +109,10 @@ def check_op(name, inputs, attrs, seed):
     out = np.asarray(op.forward(*inputs, **attrs))
     g = rng.normal(size=out.shape)
     need = [True] * len(inputs)
-    if name in ("mse", "sse", "bce", "cross_entropy"):
+    if name in ("mse", "sse", "bce", "cross_entropy", "l1", "huber", "hinge"):
         need = [True, False]
+    if name in ("index", "index2"):
+        need = [True] + [False] * (len(inputs) - 1)
     vj = op.vjp(g, out, inputs, need, attrs)
     locs = op.local(out, inputs, attrs)
     for k, a in enumerate(inputs):
@@ -196,9 +210,120 @@ def test_cross_entropy_vjp(n, c, seed):
     check_op("cross_entropy", [rng.normal(size=(n, c)) * 3, labels], {}, seed)
 
 
+@pytest.mark.parametrize("name", REDUCTIONS)
+@given(
+    shape=st.lists(st.integers(1, 4), min_size=1, max_size=3).map(tuple),
+    pick=st.integers(0, 5),
+    keepdims=st.booleans(),
+    seed=st.integers(0, 2**32 - 1),
+)
+@settings(max_examples=30, deadline=None)
+def test_reductions_along_an_axis(name, shape, pick, keepdims, seed):
+    rng = np.random.default_rng(seed)
+    axis = pick % len(shape) - (len(shape) if pick >= 3 else 0)  # negative axes too
+    attrs = {"axis": axis, "keepdims": keepdims}
+    x = anything(rng, shape)
+    assert OPS[name].shape(shape, **attrs) == np.asarray(OPS[name].forward(x, **attrs)).shape
+    check_op(name, [x], attrs, seed)
+
+
+@pytest.mark.parametrize("name", REDUCTIONS)
+@given(shape=shapes, seed=st.integers(0, 2**32 - 1))
+@settings(max_examples=15, deadline=None)
+def test_reductions_of_every_element_with_keepdims(name, shape, seed):
+    rng = np.random.default_rng(seed)
+    check_op(name, [anything(rng, shape)], {"keepdims": True}, seed)
+
+
+@given(shape=shapes, seed=st.integers(0, 2**32 - 1))
+@settings(max_examples=25, deadline=None)
+def test_transpose_vjp(shape, seed):
+    rng = np.random.default_rng(seed)
+    check_op("transpose", [anything(rng, shape)], {}, seed)
+
+
+@given(
+    rows=st.integers(1, 5),
+    tail=st.lists(st.integers(1, 3), max_size=2).map(tuple),
+    index_shape=st.lists(st.integers(1, 4), max_size=2).map(tuple),
+    seed=st.integers(0, 2**32 - 1),
+)
+@settings(max_examples=30, deadline=None)
+def test_row_indexing_accumulates_repeated_rows(rows, tail, index_shape, seed):
+    rng = np.random.default_rng(seed)
+    ix = rng.integers(0, rows, size=index_shape).astype(np.float64)
+    check_op("index", [anything(rng, (rows, *tail)), ix], {}, seed)
+
+
+@given(
+    rows=st.integers(1, 4),
+    cols=st.integers(1, 4),
+    index_shape=st.lists(st.integers(1, 5), max_size=2).map(tuple),
+    seed=st.integers(0, 2**32 - 1),
+)
+@settings(max_examples=30, deadline=None)
+def test_element_indexing_accumulates_repeated_elements(rows, cols, index_shape, seed):
+    rng = np.random.default_rng(seed)
+    ix = rng.integers(0, rows, size=index_shape).astype(np.float64)
+    jx = rng.integers(0, cols, size=index_shape).astype(np.float64)
+    check_op("index2", [anything(rng, (rows, cols)), ix, jx], {}, seed)
+
+
+@given(n=st.integers(1, 5), m=st.integers(1, 4), seed=st.integers(0, 2**32 - 1))
+@settings(max_examples=30, deadline=None)
+def test_v2_losses_vjp(n, m, seed):
+    rng = np.random.default_rng(seed)
+    y = rng.normal(size=(n, m))
+    # Predictions kept away from the kinks: |a − y| ≥ 0.1, and |a − y| ≠ delta.
+    check_op("l1", [y + away_from_zero(rng, (n, m)), y], {}, seed)
+    for delta in (1.0, 0.3, 2.5):
+        d = away_from_zero(rng, (n, m))
+        d = np.where(np.abs(np.abs(d) - delta) < 0.05, d * 1.2, d)
+        check_op("huber", [y + d, y], {"delta": delta}, seed)
+    labels = rng.choice([-1.0, 1.0], size=(n, 1))
+    scores = away_from_zero(rng, (n, 1)) + labels  # margins 1 − y·s ≠ 0
+    check_op("hinge", [scores, labels], {}, seed)
+
+
+def test_max_and_min_split_ties_evenly_like_amax():
+    x = np.array([[1.0, 3.0, 3.0], [2.0, 2.0, 2.0]])
+    g = np.array([6.0, 3.0])
+    for name in ("max", "min"):
+        out = OPS[name].forward(x, axis=1)
+        got = OPS[name].vjp(g, out, [x], [True], {"axis": 1})[0]
+        want = [[0, 3, 3], [1, 1, 1]] if name == "max" else [[6, 0, 0], [1, 1, 1]]
+        np.testing.assert_array_equal(got, want)
+    out = OPS["max"].forward(x)
+    np.testing.assert_array_equal(
+        OPS["max"].vjp(np.float64(1.0), out, [x], [True], {})[0], [[0, 0.5, 0.5], [0, 0, 0]]
+    )
+
+
+def test_maximum_and_minimum_split_ties_in_half():
+    a, b = np.array([1.0, 2.0, 3.0]), np.array([2.0, 2.0, 1.0])
+    g = np.ones(3)
+    for name, want_a in (("maximum", [0, 0.5, 1]), ("minimum", [1, 0.5, 0])):
+        out = OPS[name].forward(a, b)
+        ga, gb = OPS[name].vjp(g, out, [a, b], [True, True], {})
+        np.testing.assert_array_equal(ga, want_a)
+        np.testing.assert_array_equal(gb, 1.0 - np.array(want_a))
+
+
+def test_logsumexp_is_stable_and_var_divides_by_n():
+    x = np.array([[1000.0, 1000.0], [-1000.0, 0.0]])
+    with np.errstate(over="raise", invalid="raise"):
+        out = OPS["logsumexp"].forward(x, axis=1)
+    np.testing.assert_allclose(out, [1000.0 + np.log(2.0), 0.0])
+    assert OPS["var"].forward(np.array([1.0, 3.0])) == 1.0
+
+
 def test_every_op_is_covered():
     covered = (
-        set(UNARY) | set(BINARY) | {"pow", "matmul", "affine", "mse", "sse", "bce", "cross_entropy"}
+        set(UNARY)
+        | set(BINARY)
+        | set(REDUCTIONS)
+        | {"pow", "matmul", "affine", "mse", "sse", "bce", "cross_entropy"}
+        | {"transpose", "index", "index2", "l1", "huber", "hinge"}
     )
     assert covered == set(OPS)
 
@@ -245,6 +370,10 @@ def test_unbroadcast_sums_stretched_and_added_axes():
         ("softmax", ((),)),
         ("mse", ((2, 1), (2, 2))),
         ("cross_entropy", ((4, 3), (3,))),
+        ("hinge", ((4, 2), (4, 2))),
+        ("index", ((), (3,))),
+        ("index2", ((3,), (2,), (2,))),
+        ("index2", ((3, 3), (2,), (3,))),
     ],
 )
 def test_shape_errors_are_found_before_running(name, shapes):

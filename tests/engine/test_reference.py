@@ -78,8 +78,8 @@ reference = _load_reference()
 RTOL = 1e-9
 ATOL = 1e-12
 ACTIVATIONS = ("identity", "sigmoid", "tanh", "relu", "leaky_relu", "softmax")
-LOSSES = ("mse", "sse", "bce", "cross_entropy")
-OPTIMIZERS = ("sgd", "momentum", "adam")
+LOSSES = ("mse", "sse", "bce", "cross_entropy", "l1", "huber", "hinge")
+OPTIMIZERS = ("sgd", "momentum", "adam", "adamw", "rmsprop", "adagrad")
 INITS = ("xavier", "he", "zeros", "normal")
 
 
@@ -219,10 +219,36 @@ libm, not the engine, so such generated cases are discarded (``assume``).
 """
 
 
+NEAR_TIE = 1e-12
+"""How close (relatively) two candidates of max/min/maximum/minimum may come in the torch
+comparisons without being exactly equal. A tie splits the gradient, a near tie does not:
+where one library rounds two candidates equal and the other a last bit apart (a power
+computed by numpy's and by torch's libm, say), the gradients differ by design."""
+
+
+def _near_tie(e: dict, node: str, op: str, floor: float = 0.0) -> bool:
+    values = e["all_values"]
+    ins = [np.asarray(values[i]) for i in e["inputs"][node]]
+    if op in ("maximum", "minimum"):
+        a, b = np.broadcast_arrays(*ins)
+    else:  # neighbours in sorted order: any two elements (conservatively, of any group)
+        flat = np.sort(ins[0].reshape(-1))
+        a, b = flat[1:], flat[:-1]
+    with np.errstate(all="ignore"):
+        gap = np.abs(a - b)
+        scale = np.maximum(np.abs(a), np.abs(b))
+    return bool(np.any((gap > floor) & (gap <= NEAR_TIE * scale)))
+
+
 def well_conditioned(eng: list[dict]) -> bool:
-    """No tanh/sigmoid/softmax output of any step comes within SATURATION of ±1."""
+    """No tanh/sigmoid/softmax output of any step comes within SATURATION of ±1, and no
+    max/min/maximum/minimum has candidates within :data:`NEAR_TIE` but not equal."""
     for e in eng:
         for node, op in e["ops"].items():
+            if op in ("max", "min", "maximum", "minimum"):
+                if _near_tie(e, node, op):
+                    return False
+                continue
             a = np.asarray(e["values"][node])
             if op == "tanh":
                 gap = 1.0 - np.abs(a)
@@ -277,21 +303,29 @@ def rounding_sensitive(scenario: Scenario, eng: list[dict]) -> str | None:
     for t, e in enumerate(eng):
         if t:
             for node, op in e["ops"].items():
+                if op in ("max", "min", "maximum", "minimum") and _near_tie(e, node, op, -1.0):
+                    return f"step {t}: {op} has (nearly) tied candidates"
                 if op not in KINKS:
                     continue
                 for name in e["inputs"][node]:
                     v = np.abs(np.asarray(e["all_values"][name]))
                     if v.size and np.any(v <= 1e-12 * max(1.0, float(np.nanmax(v)))):
                         return f"step {t}: an input of {op} is ~0"
+        if t and scenario.loss in ("l1", "hinge"):
+            values = e["all_values"]
+            pred, y = (np.asarray(values[n]) for n in ("a" + str(len(scenario.model.layers)), "y"))
+            gap = np.abs(pred - y) if scenario.loss == "l1" else np.abs(1.0 - y * pred)
+            if gap.size and np.any(gap <= 1e-12 * max(1.0, float(np.nanmax(np.abs(pred))))):
+                return f"step {t}: {scenario.loss} at its kink"
         o = scenario.optimizer
-        if o.kind == "adam":
+        if o.kind in ("adam", "adamw", "rmsprop", "adagrad"):
             # Adam's step lr·ĝ/(|ĝ| + eps) has slope ~lr/(|g| + eps) in g: a last-bit
             # difference δg ≈ 1e-16·G in a gradient whose terms are of size G moves the
             # parameter by ~lr·δg/(|g| + eps), beyond 1e-12 when |g| + eps < 1e-4·lr·G.
             gs = [np.abs(np.asarray(g)).reshape(-1) for g in e["grads"].values()]
             top = max((float(np.nanmax(g)) for g in gs if g.size), default=0.0)
             if any(np.any(g + o.eps < 1e-4 * o.lr * max(1.0, top)) for g in gs):
-                return f"step {t}: Adam on a gradient element near 0 (slope lr/eps)"
+                return f"step {t}: {o.kind} on a gradient element near 0 (slope lr/eps)"
     return None
 
 
@@ -377,6 +411,8 @@ def layered_tomls(draw, max_steps: int = 6) -> str:
         units[-1] = max(units[-1], 2)
     elif loss == "bce":
         acts[-1] = draw(st.sampled_from(("sigmoid", "softmax")))
+    elif loss == "hinge":
+        units[-1] = 1
     samples = draw(st.integers(1, 7))
     lines = [f'name = "generated {loss}"', "", "[model]", f"inputs = {inputs}"]
     if draw(st.booleans()):
@@ -404,11 +440,15 @@ def layered_tomls(draw, max_steps: int = 6) -> str:
         target = (
             st.one_of(st.sampled_from((0.0, 1.0, 0.5)), st.floats(0, 1, allow_subnormal=False))
             if loss == "bce"
+            else st.sampled_from((-1.0, 1.0))
+            if loss == "hinge"
             else values()
         )
         ys = matrix(draw, samples, out, target)
         y = arr([r[0] for r in ys]) if out == 1 and draw(st.booleans()) else arr(ys)
     lines += ["", "[data]", f"x = {arr(x)}", f"y = {y}", "", "[loss]", f'kind = "{loss}"']
+    if loss == "huber" and draw(st.booleans()):
+        lines.append(f"delta = {num(draw(st.sampled_from((0.5, 2.0)) | st.floats(0.05, 3)))}")
 
     kind = draw(st.sampled_from(OPTIMIZERS))
     lr_hi = 0.05 if loss == "sse" else 0.5
@@ -423,6 +463,7 @@ def layered_tomls(draw, max_steps: int = 6) -> str:
             lines.append(f"betas = [{num(b1)}, {num(b2)}]")
         if draw(st.booleans()):
             lines.append(f"eps = {num(draw(st.floats(1e-8, 1e-2)))}")
+    lines += optimizer_options(draw, kind, has_momentum=lines[-1].startswith("momentum ="))
 
     lines += ["", "[train]", f"steps = {draw(st.integers(1, max_steps))}"]
     choice = draw(st.sampled_from(("absent", "zero", "size")))
@@ -431,6 +472,38 @@ def layered_tomls(draw, max_steps: int = 6) -> str:
     elif choice == "size":
         lines.append(f"batch_size = {draw(st.integers(1, samples))}")
     return "\n".join(lines) + "\n"
+
+
+def optimizer_options(draw, kind: str, has_momentum: bool = False) -> list[str]:
+    """Random SPEC v2 settings of ``kind`` (each present or absent), as TOML lines;
+    ``has_momentum``: a momentum line is written already (then Nesterov is left out)."""
+    lines = []
+
+    def maybe(key: str, strategy) -> None:
+        if draw(st.booleans()):
+            value = draw(strategy)
+            lines.append(f"{key} = {str(value).lower() if isinstance(value, bool) else num(value)}")
+
+    maybe("weight_decay", st.sampled_from((0.0, 0.01)) | st.floats(0, 0.5))
+    if kind == "momentum":
+        if not has_momentum and draw(st.booleans()):
+            lines.append("nesterov = true")
+            lines.append(f"momentum = {num(draw(st.floats(0.05, 0.95)))}")
+        else:
+            maybe("dampening", st.sampled_from((0.0, 0.5)) | st.floats(0, 1))
+    if kind == "adamw" and draw(st.booleans()):
+        b1, b2 = draw(st.floats(0, 0.99)), draw(st.floats(0, 0.9999))
+        lines.append(f"betas = [{num(b1)}, {num(b2)}]")
+    if kind == "rmsprop":
+        maybe("alpha", st.sampled_from((0.9, 0.99)) | st.floats(0.5, 1))
+        maybe("momentum", st.sampled_from((0.0, 0.9)) | st.floats(0, 0.95))
+        maybe("centered", st.booleans())
+        maybe("eps", st.floats(1e-8, 1e-2))
+    if kind == "adagrad":
+        maybe("lr_decay", st.sampled_from((0.0, 0.1)) | st.floats(0, 1))
+        maybe("initial_accumulator_value", st.sampled_from((0.0, 0.1)) | st.floats(0, 1))
+        maybe("eps", st.floats(1e-10, 1e-2))
+    return lines
 
 
 @examples(400)
@@ -888,10 +961,51 @@ def torch():
 def torch_optimizer(torch, scenario: Scenario, params: list):
     o = scenario.optimizer
     if o.kind == "sgd":
-        return torch.optim.SGD(params, lr=o.lr)
+        return torch.optim.SGD(params, lr=o.lr, weight_decay=o.weight_decay)
     if o.kind == "momentum":
-        return torch.optim.SGD(params, lr=o.lr, momentum=o.momentum)
-    return torch.optim.Adam(params, lr=o.lr, betas=o.betas, eps=o.eps)
+        return torch.optim.SGD(
+            params,
+            lr=o.lr,
+            momentum=o.momentum,
+            dampening=o.dampening,
+            nesterov=o.nesterov,
+            weight_decay=o.weight_decay,
+        )
+    if o.kind == "rmsprop":
+        return torch.optim.RMSprop(
+            params,
+            lr=o.lr,
+            alpha=o.alpha,
+            eps=o.eps,
+            weight_decay=o.weight_decay,
+            momentum=o.momentum,
+            centered=o.centered,
+        )
+    if o.kind == "adagrad":
+        return torch.optim.Adagrad(
+            params,
+            lr=o.lr,
+            lr_decay=o.lr_decay,
+            weight_decay=o.weight_decay,
+            initial_accumulator_value=o.initial_accumulator_value,
+            eps=o.eps,
+        )
+    cls = torch.optim.AdamW if o.kind == "adamw" else torch.optim.Adam
+    return cls(params, lr=o.lr, betas=o.betas, eps=o.eps, weight_decay=o.weight_decay)
+
+
+# The engine's buffer names and torch.optim's, per kind (the step count is torch's too).
+TORCH_STATE = {
+    "momentum": {"momentum_buffer": "momentum_buffer"},
+    "adam": {"m": "exp_avg", "v": "exp_avg_sq"},
+    "adamw": {"m": "exp_avg", "v": "exp_avg_sq"},
+    "rmsprop": {
+        "square_avg": "square_avg",
+        "momentum_buffer": "momentum_buffer",
+        "grad_avg": "grad_avg",
+    },
+    "adagrad": {"sum": "sum"},
+}
 
 
 def torch_step(torch, scenario, t, params, state, loss_fn, use_grads=None):
@@ -928,24 +1042,31 @@ def torch_step(torch, scenario, t, params, state, loss_fn, use_grads=None):
         k: (p.grad.detach().numpy().copy() if p.grad is not None else np.zeros(p.shape))
         for k, p in leaves.items()
     }
+    for p in leaves.values():
+        if p.grad is None:
+            # A parameter the loss does not reach has a zero gradient in the engine, and is
+            # updated as torch updates one whose .grad is zeros (weight decay still acts).
+            p.grad = torch.zeros_like(p)
     if use_grads is not None:  # step from these gradients rather than torch's own
         for k, p in leaves.items():
-            if p.grad is not None:
-                p.grad = torch.tensor(np.array(use_grads[k], dtype=np.float64))
+            p.grad = torch.tensor(np.array(use_grads[k], dtype=np.float64))
     opt = torch_optimizer(torch, scenario, list(leaves.values()))
     kind = scenario.optimizer.kind
+    names = TORCH_STATE.get(kind, {})
     for k, p in leaves.items():
-        if t == 0 or p.grad is None:
+        if p.grad is None:
+            continue
+        if kind == "adagrad":  # torch makes Adagrad's state when the optimizer is made
+            if t:
+                opt.state[p]["step"] = torch.tensor(float(t), dtype=torch.float64)
+                opt.state[p]["sum"] = torch.tensor(np.array(state[k]["sum"]))
+            continue
+        if t == 0:
             continue  # torch creates its buffers on a parameter's first update
-        s = state[k]
-        if kind == "momentum":
-            opt.state[p] = {"momentum_buffer": torch.tensor(np.array(s["momentum_buffer"]))}
-        elif kind == "adam":
-            opt.state[p] = {
-                "step": torch.tensor(float(t), dtype=torch.float64),
-                "exp_avg": torch.tensor(np.array(s["m"])),
-                "exp_avg_sq": torch.tensor(np.array(s["v"])),
-            }
+        own = {names[e]: torch.tensor(np.array(v)) for e, v in state[k].items()}
+        if kind != "momentum":
+            own["step"] = torch.tensor(float(t), dtype=torch.float64)
+        opt.state[p] = own
     opt.step()
     after = {k: p.detach().numpy().copy() for k, p in leaves.items()}
     state_after = {}
@@ -954,19 +1075,15 @@ def torch_step(torch, scenario, t, params, state, loss_fn, use_grads=None):
         if kind == "sgd":
             state_after[k] = {}
         elif kind == "momentum":
-            buf = s.get("momentum_buffer")
-            if scenario.optimizer.momentum == 0:
-                # SGD(momentum=0) is plain SGD and keeps no buffer (it ignores one handed to
-                # it); the engine's buffer is then 0·buf + g = g.
-                buf = p.grad
-            state_after[k] = {
-                "momentum_buffer": np.zeros(p.shape) if buf is None else buf.numpy().copy()
-            }
+            # SGD(momentum=0) is plain SGD and keeps no buffer (it ignores one handed to it):
+            # there is nothing of torch's to compare the engine's buffer with.
+            buf = s.get("momentum_buffer") if scenario.optimizer.momentum else None
+            state_after[k] = {"momentum_buffer": buf.numpy().copy()} if buf is not None else {}
         else:
-            m, v = s.get("exp_avg"), s.get("exp_avg_sq")
             state_after[k] = {
-                "m": np.zeros(p.shape) if m is None else m.numpy().copy(),
-                "v": np.zeros(p.shape) if v is None else v.numpy().copy(),
+                e: (s[n].numpy().copy() if n in s else np.zeros(p.shape))
+                for e, n in names.items()
+                if e in state.get(k, {}) or (t == 0 and n in s)
             }
     return float(loss.detach().reshape(())), grads, after, state_after, extra, node_grads
 
@@ -1058,6 +1175,12 @@ def layered_loss_fn(torch, scenario: Scenario):
             return F.mse_loss(a, y, reduction="sum"), extra
         if kind == "bce":
             return F.binary_cross_entropy(a, y), extra
+        if kind == "l1":
+            return F.l1_loss(a, y), extra
+        if kind == "huber":
+            return F.huber_loss(a, y, delta=scenario.loss_delta), extra
+        if kind == "hinge":  # micrograd's max-margin loss
+            return torch.relu(1 - y * a).mean(), extra
         return F.cross_entropy(z, torch.tensor(y_np.reshape(-1).astype(np.int64))), extra
 
     return loss_fn
@@ -1151,9 +1274,49 @@ class TorchExpr:
             }
             return ops[type(node.op)](a, b)
         if isinstance(node, ast.Call):
-            assert isinstance(node.func, ast.Name) and len(node.args) == 1
-            return self.functions[node.func.id](self.walk(node.args[0]))
+            assert isinstance(node.func, ast.Name)
+            name = node.func.id
+            args = [self.walk(a) for a in node.args]
+            keywords = {k.arg: self.literal_or_flag(k.value) for k in node.keywords}
+            if name in ("maximum", "minimum"):
+                return getattr(torch, name)(*args)
+            if name == "transpose":
+                (x,) = args
+                return x if x.ndim < 2 else x.permute(*reversed(range(x.ndim)))
+            if name in ("max", "min", "logsumexp", "var") or keywords:
+                return self.reduce(name, args[0], keywords)
+            assert len(args) == 1
+            return self.functions[name](args[0])
+        if isinstance(node, ast.Subscript):
+            elts = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
+            index = tuple(self.walk(e).long() for e in elts)
+            return self.walk(node.value)[index]
         raise ValueError(f"unexpected syntax: {ast.unparse(node)}")
+
+    def literal_or_flag(self, node):
+        if isinstance(node, ast.Constant) and isinstance(node.value, bool):
+            return node.value
+        return int(self.literal(node))
+
+    def reduce(self, name: str, x, keywords: dict):
+        """A SPEC v2 reduction with torch's own: amax/amin, logsumexp, var(correction=0)."""
+        torch = self.torch
+        keep = bool(keywords.get("keepdims", False))
+        if x.ndim == 0:  # torch reduces a 0-d tensor over dim 0 as over a 1-element one
+            out = self.reduce(name, x.reshape(1), {"axis": 0, "keepdims": False})
+            return out.reshape(()) if not keep else out.reshape(())
+        dim = keywords["axis"] if "axis" in keywords else tuple(range(x.ndim))
+        if name == "sum":
+            return torch.sum(x, dim=dim, keepdim=keep)
+        if name == "mean":
+            return torch.mean(x, dim=dim, keepdim=keep)
+        if name == "max":
+            return torch.amax(x, dim=dim, keepdim=keep)
+        if name == "min":
+            return torch.amin(x, dim=dim, keepdim=keep)
+        if name == "logsumexp":
+            return torch.logsumexp(x, dim=dim, keepdim=keep)
+        return torch.var(x, dim=dim, correction=0, keepdim=keep)
 
 
 def graph_loss_fn(torch, scenario: Scenario):
@@ -1233,6 +1396,17 @@ class GraphGen:
             pairs.append(((n, n), (n, n)))
         return pairs
 
+    def axis_sources(self, shape):
+        """``(inner shape, axis, keepdims)`` whose reduction along the axis has ``shape``."""
+        found = []
+        for inner in self.universe:
+            for axis in range(len(inner)):
+                for keep in (False, True):
+                    reduced = inner[:axis] + ((1,) if keep else ()) + inner[axis + 1 :]
+                    if reduced == shape:
+                        found.append((inner, axis - len(inner) if axis % 2 else axis, keep))
+        return found
+
     def expr(self, shape, depth: int) -> str:
         if depth <= 0:
             return self.leaf(shape)
@@ -1243,6 +1417,9 @@ class GraphGen:
             kinds += ["reduce", "reduce"]
         else:
             kinds.append("normalise")
+        if self.axis_sources(shape):
+            kinds.append("reduce_axis")  # SPEC v2
+        kinds += ["extreme", "transpose"]
         kind = self.pick(kinds)
         d = depth - 1
         if kind == "leaf":
@@ -1293,7 +1470,24 @@ class GraphGen:
             return f"({self.expr(a_shape, d)} @ {self.expr(b_shape, d)})"
         if kind == "reduce":
             inner = self.pick(self.universe)
-            return f"{self.pick(('sum', 'mean'))}({self.expr(inner, d)})"
+            f = self.pick(("sum", "mean", "sum", "mean", "max", "min", "logsumexp", "var"))
+            return f"{f}({self.expr(inner, d)})"
+        if kind == "reduce_axis":
+            inner, axis, keep = self.pick(self.axis_sources(shape))
+            f = self.pick(("sum", "mean", "max", "min", "logsumexp", "var"))
+            keyword = ", keepdims=True" if keep else ""
+            return f"{f}({self.expr(inner, d)}, axis={axis}{keyword})"
+        if kind == "extreme":
+            subs = self.subshapes(shape)
+            pairs = [(a, b) for a in subs for b in subs if _broadcast(a, b) == shape]
+            a_shape, b_shape = self.pick(pairs)
+            f = self.pick(("maximum", "minimum"))
+            return f"{f}({self.expr(a_shape, d)}, {self.expr(b_shape, d)})"
+        if kind == "transpose":
+            flipped = tuple(reversed(shape))
+            if flipped not in self.universe:
+                return self.expr(shape, d)
+            return f"transpose({self.expr(flipped, d)})"
         assert kind == "normalise"
         return f"{self.pick(('softmax', 'log_softmax'))}({self.expr(shape, d)})"
 
@@ -1373,6 +1567,7 @@ def graph_tomls(draw) -> str:
     if kind == "adam":
         b1, b2 = draw(st.floats(0, 0.95)), draw(st.floats(0, 0.9999))
         text.append(f"betas = [{num(b1)}, {num(b2)}]")
+    text += optimizer_options(draw, kind, has_momentum=kind == "momentum")
     text += ["", "[train]", f"steps = {draw(st.integers(1, 4))}"]
     return "\n".join(text) + "\n"
 
@@ -1470,6 +1665,108 @@ nodes = [
 ]
 """,
 }
+
+
+GRAPH_EDGES_V2 = {
+    # Batch norm: per-feature mean and variance over the batch (axis 0), then scale/shift.
+    "batch-norm": """
+[graph]
+inputs = { x = [[0.5, -1.0, 2.0], [1.5, 0.25, -0.5], [-0.75, 1.0, 0.0], [2.0, -0.5, 1.0]], t = [[1.0, 0.0], [0.0, 1.0], [1.0, 1.0], [0.0, 0.0]] }
+params = { W = [[0.2, -0.4], [0.5, 0.1], [-0.3, 0.6]], gamma = [1.2, 0.8], beta = [0.1, -0.2] }
+nodes = [
+  "h = x @ W",
+  "mu = mean(h, axis=0)",
+  "v = var(h, axis=0)",
+  "hn = (h - mu) / sqrt(v + 1e-5)",
+  "y = gamma * hn + beta",
+  "L = mean(square(tanh(y) - t))",
+]
+""",
+    # Layer norm: per-sample statistics over the features, kept as a column.
+    "layer-norm": """
+[graph]
+inputs = { x = [[0.5, -1.0, 2.0, 0.3], [1.5, 0.25, -0.5, 0.0]], t = [[1.0, 0.0, 0.5, -1.0], [0.0, 1.0, 0.0, 0.5]] }
+params = { g = [1.1, 0.9, 1.0, 0.7], b = [0.0, 0.1, -0.1, 0.2] }
+nodes = [
+  "mu = mean(x * g, axis=-1, keepdims=True)",
+  "d = x * g - mu",
+  "v = var(x * g, axis=1, keepdims=True)",
+  "y = d / sqrt(v + 1e-5) + b",
+  "L = sum(square(y - t)) / 8",
+]
+""",
+    # One self-attention head.
+    "attention": """
+[graph]
+inputs = { X = [[0.5, -1.0, 2.0, 0.3], [1.5, 0.25, -0.5, 0.0], [-0.2, 0.4, 0.1, -0.6]] }
+params = { Wq = [[0.2, -0.1], [0.3, 0.4], [-0.5, 0.1], [0.2, 0.2]], Wk = [[0.1, 0.3], [-0.2, 0.2], [0.4, -0.3], [0.1, 0.5]], Wv = [[0.3, 0.1], [0.1, -0.4], [0.2, 0.2], [-0.3, 0.1]] }
+nodes = [
+  "Q = X @ Wq",
+  "K = X @ Wk",
+  "V = X @ Wv",
+  "A = softmax(Q @ transpose(K) / sqrt(2))",
+  "O = A @ V",
+  "L = sum(square(O - 0.25))",
+]
+""",
+    # Cross-entropy written out, backprop-ninja style: the max shift, integer labels.
+    "ninja-cross-entropy": """
+[graph]
+inputs = { X = [[0.5, -1.0, 2.0], [1.5, 0.25, -0.5], [-0.75, 1.0, 0.0], [2.0, -0.5, 1.0]], rows = [0, 1, 2, 3], labels = [2, 0, 1, 2] }
+params = { W = [[0.2, -0.4, 0.1], [0.5, 0.1, -0.3], [-0.3, 0.6, 0.2]], b = [0.1, -0.2, 0.05] }
+nodes = [
+  "logits = X @ W + b",
+  "shifted = logits - max(logits, axis=1, keepdims=True)",
+  "counts = exp(shifted)",
+  "probs = counts / sum(counts, axis=1, keepdims=True)",
+  "logprobs = log(probs)",
+  "L = -mean(logprobs[rows, labels])",
+]
+""",
+    # An embedding lookup with repeated rows (their gradients accumulate).
+    "embedding": """
+[graph]
+inputs = { ix = [[0, 2], [1, 2], [2, 2]], t = [1.0, -1.0, 0.5] }
+params = { C = [[0.1, -0.2], [0.4, 0.3], [-0.5, 0.2]], w = [0.3, -0.7] }
+nodes = [
+  "e = C[ix]",
+  "s = sum(e, axis=1)",
+  "p = tanh(s) @ w",
+  "L = mean(square(p - t))",
+]
+""",
+    # Ties: max/min split evenly among tied elements, maximum/minimum in half.
+    "ties": """
+[graph]
+inputs = { b = [[1.0, 0.0, 0.5], [0.0, 0.0, 2.0]] }
+params = { a = [[1.0, 1.0, 0.5], [2.0, -1.0, 2.0]] }
+nodes = [
+  "r = sum(max(a, axis=1)) + sum(min(a, axis=0, keepdims=True))",
+  "L = r + max(a) + sum(maximum(a, b)) + sum(minimum(a, b) * a) + sum(logsumexp(a, axis=0, keepdims=True))",
+]
+""",
+    # Reductions of a 3-D value along each axis; var, logsumexp, transpose of 3-D.
+    "three-d-reductions": """
+[graph]
+inputs = { c = [[[1.0, -2.0, 0.5], [0.3, 0.2, 0.1]], [[0.25, 3.0, -1.0], [1.0, 1.5, -0.5]]] }
+params = { k = [[[1.5], [0.5]], [[-0.5], [2.0]]], v = [0.1, -0.2, 0.3] }
+nodes = [
+  "h = tanh(c * v + k)",
+  "L = sum(var(h, axis=1)) + sum(mean(h, axis=-2, keepdims=True)) + sum(logsumexp(h, axis=0)) + sum(transpose(h) * transpose(c))",
+]
+""",
+}
+
+
+@pytest.mark.parametrize("case", sorted(GRAPH_EDGES_V2))
+@pytest.mark.parametrize("kind", OPTIMIZERS)
+def test_v2_graph_edges_match_torch(torch, case, kind):
+    text = (
+        f'name = "{case}"\n{GRAPH_EDGES_V2[case]}\n'
+        f'[optimizer]\nkind = "{kind}"\nlr = 0.05\n\n[train]\nsteps = 4\n'
+    )
+    scenario = _graph_scenario(text)
+    check_against_torch(torch, scenario, graph_loss_fn(torch, scenario), f"{case}/{kind}: ")
 
 
 @pytest.mark.parametrize("case", sorted(GRAPH_EDGES))

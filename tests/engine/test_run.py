@@ -351,7 +351,7 @@ def test_a_recorded_step_holds_no_more_than_its_footprint(sid):
         for term in getattr(ev, "terms", ()):
             arrays += [a for a in (term.upstream, term.local, term.value) if a is not None]
         arrays += list(getattr(ev, "state", {}).values())
-    bound = 8 * sum(n for _, n in step_footprint(program.graph, program.optimizer.kind))
+    bound = 8 * sum(n for _, n in step_footprint(program.graph, program.optimizer.spec))
     assert _owned_bytes(arrays) <= bound
 
 
@@ -400,7 +400,7 @@ def test_large_steps_keep_fewer_materialised_steps(monkeypatch):
     import engine.timeline.timeline as timeline_module
 
     program = open_program("spiral-mlp")
-    step_bytes = 8 * sum(n for _, n in step_footprint(program.graph, program.optimizer.kind))
+    step_bytes = 8 * sum(n for _, n in step_footprint(program.graph, program.optimizer.spec))
     monkeypatch.setattr(timeline_module, "RECORD_BUDGET", 3 * step_bytes)
     timeline = Timeline(program)
     for step in range(6):

@@ -130,7 +130,7 @@ def test_optimizer_edits() -> None:
     assert parse_optimizer("momentum", 0.1, mom).momentum == 0.5  # kept when the kind stays
     assert parse_optimizer("momentum momentum=0.95", 0.1, sgd).momentum == 0.95
     for text, why in [
-        ("adamw", "unknown optimizer 'adamw'; expected one of sgd, momentum, adam"),
+        ("lbfgs", "unknown optimizer 'lbfgs'; expected one of sgd, momentum, adam"),
         ("", "found nothing"),
         ("sgd momentum=0.9", "momentum is a setting of momentum, not of sgd"),
         ("adam momentum=0.9", "not of adam"),
@@ -286,7 +286,7 @@ async def test_a_branch_of_a_branch_compares_with_its_parent() -> None:
         ("lr", "-0.5", "learning rate: expected a number > 0"),
         ("lr", "0", "learning rate: expected a number > 0"),
         ("lr", "fast", "learning rate: expected a number"),
-        ("optimizer", "rmsprop", "unknown optimizer 'rmsprop'"),
+        ("optimizer", "lbfgs", "unknown optimizer 'lbfgs'"),
         ("optimizer", "adam betas=2,0.9", "expected a number in [0, 1)"),
         ("params", "", "nothing to change"),
     ],
