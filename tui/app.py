@@ -112,10 +112,12 @@ class BpdbgApp(Debugger, App[int]):
     """Whether the data view (v) is shown in the graph's place."""
 
     class Computed(Message):
-        """The worker advanced ``timeline``'s frontier."""
+        """The worker advanced ``timeline``'s frontier (``stopped``: and computes no more,
+        after an error)."""
 
-        def __init__(self, timeline: Timeline) -> None:
+        def __init__(self, timeline: Timeline, stopped: bool = False) -> None:
             self.timeline = timeline
+            self.stopped = stopped
             super().__init__()
 
     def __init__(
@@ -136,6 +138,9 @@ class BpdbgApp(Debugger, App[int]):
         self.selected: str | None = None
         """The node picked in the graph, which ``b`` toggles; None: the event's subject."""
         self._compute_ahead = compute_ahead
+        self._ahead: Timeline | None = None
+        """The run being trained ahead, until the app has shown that it is all computed
+        (or has stopped): see :attr:`training_ahead`."""
         self._cursor_blink = cursor_blink
         self._live_reload = live_reload
         self.served_from = served_from
@@ -270,7 +275,8 @@ class BpdbgApp(Debugger, App[int]):
         self.set_reactive(BpdbgApp.cursor, self.validate_cursor(cursor))
         self._debugger_start()
         self._show()
-        if self._compute_ahead and not self.timeline.done:
+        self._ahead = self.timeline if self._compute_ahead and not self.timeline.done else None
+        if self._ahead is not None:
             # Once the screen shows this timeline: a worker computing beside the first
             # paint would only slow it down (they share the interpreter).
             self.call_after_refresh(self._start_training, self.timeline)
@@ -451,7 +457,7 @@ class BpdbgApp(Debugger, App[int]):
                     reported = began
                     self.post_message(self.Computed(timeline))
         except Exception as err:  # the steps computed so far stay steppable; say why no more
-            self.post_message(self.Computed(timeline))
+            self.post_message(self.Computed(timeline, stopped=True))
             self.notify(
                 f"Training ahead stopped at step {timeline.computed_steps:,}:"
                 f" {type(err).__name__}: {err}",
@@ -459,9 +465,18 @@ class BpdbgApp(Debugger, App[int]):
                 timeout=10,
             )
 
+    @property
+    def training_ahead(self) -> bool:
+        """Whether the run shown is still being computed ahead: from when it is shown
+        until the app has handled the news that it is all computed (or that computing
+        stopped). False for a run that needed no training ahead."""
+        return self._ahead is not None and self._ahead is self.timeline
+
     def on_bpdbg_app_computed(self, message: Computed) -> None:
         if message.timeline is not self.timeline or not self.history_view.is_attached:
             return  # from the scenario that was open before, or the app is closing
+        if message.stopped or self.timeline.done:
+            self._ahead = None
         self.timeline_view.set_computed(self.timeline.computed_events)
         now = time.monotonic()
         if self.frame is not None and (

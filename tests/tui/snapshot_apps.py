@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import re
 import time
+import weakref
 from collections.abc import Awaitable, Callable
 
 import numpy as np
@@ -15,6 +16,7 @@ from rich.console import Console
 from textual import events
 from textual.app import App
 from textual.drivers.headless_driver import HeadlessDriver
+from textual.notifications import Notification, Notifications
 from textual.pilot import Pilot
 from textual.screen import Screen
 from textual.worker import WorkerCancelled
@@ -122,10 +124,32 @@ def xor() -> Program:
 
 
 def make_app(program: Program) -> BpdbgApp:
-    """An app for tests: fixed theme, no blinking cursor."""
+    """An app for tests: fixed theme, no blinking cursor, its notifications recorded."""
     app = BpdbgApp(program, cursor_blink=False)
     app.theme = THEME
+    _record_notifications(app)
     return app
+
+
+_SHOWN: weakref.WeakKeyDictionary[App, list[Notification]] = weakref.WeakKeyDictionary()
+
+
+def _record_notifications(app: App) -> None:
+    """Keep each notification the app shows, also once it has expired: a note with a
+    3-second timeout can come and go between two looks of a test on a busy machine."""
+    shown = _SHOWN[app] = []
+    add = app._notifications.add
+
+    def recording(notification: Notification) -> Notifications:
+        shown.append(notification)
+        return add(notification)
+
+    app._notifications.add = recording  # type: ignore[method-assign]
+
+
+def notes_shown(app: App) -> list[Notification]:
+    """Every notification the app has shown, in order (expired ones too)."""
+    return _SHOWN.get(app, list(app._notifications))
 
 
 def event_seq(program: Program, phase: str, subject: str, step: int = 0) -> int:
@@ -165,6 +189,10 @@ async def settle(pilot: Pilot) -> None:
     """Wait until training ahead (and any other worker) has finished, and every pane shows
     the current frame: the history's plots, which follow the first frame, included."""
     app = pilot.app
+    if isinstance(app, BpdbgApp):
+        # Training ahead starts after the first frame is painted: waiting for the workers
+        # alone may find none started yet on a busy machine.
+        await wait_until(pilot, lambda: not app.training_ahead, "training ahead to finish")
     for _ in range(10):
         try:
             await app.workers.wait_for_complete()
@@ -240,8 +268,9 @@ async def send_keys(pilot: Pilot, *keys: str, pause: bool = True) -> None:
 
 def said(app: App, text: str) -> bool:
     """Whether the latest notification says ``text`` (for :func:`wait_until`: a
-    notification is a message the app handles after the code that sent it)."""
-    shown = list(app._notifications)
+    notification is a message the app handles after the code that sent it), even if it
+    has expired since."""
+    shown = notes_shown(app)
     return bool(shown) and text in shown[-1].message
 
 

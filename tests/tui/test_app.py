@@ -587,3 +587,13 @@ def test_wrap_never_cuts_a_number() -> None:
         words = " ".join(texts).split()
         for number in ("0.123456", "-1.5e-07", "[[0.25,", "-0.5],", "[1.0,", "2.0]]"):
             assert number in words, (width, texts)
+
+
+async def test_training_ahead_is_said_until_the_whole_run_is_shown_computed() -> None:
+    """``training_ahead`` (what tests settle on) turns false only once the app has handled
+    the news that the run is all computed: the timeline lists every event by then."""
+    app = make_app(xor())
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: not app.training_ahead, "training ahead to finish")
+        assert app.timeline.done
+        assert app.timeline_view.listed == app.timeline.total_steps * app.timeline.events_per_step

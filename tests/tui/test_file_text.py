@@ -7,7 +7,16 @@ import re
 from pathlib import Path
 
 import pytest
-from snapshot_apps import header, make_app, open_dialog, said, settle, wait_until, worked_example
+from snapshot_apps import (
+    header,
+    make_app,
+    notes_shown,
+    open_dialog,
+    said,
+    settle,
+    wait_until,
+    worked_example,
+)
 from textual import events
 from textual.content import Content
 from textual.widgets import Input, Markdown, OptionList, Static
@@ -96,7 +105,7 @@ async def test_opened_says_the_name_as_text(tmp_path: Path) -> None:
         await settle(pilot)
         app.set_program(open_program(str(nasty_scenario(tmp_path))))
         await wait_until(pilot, lambda: said(app, "Opened Nasty"), "the Opened note")
-        note = list(app._notifications)[-1]
+        note = notes_shown(app)[-1]
         assert "[/]" in note.message and "\\x1b[2J\\x07" in note.message
         assert not CONTROL.search(note.message) and not note.markup
         await wait_until(pilot, lambda: app.screen.query("Toast"), "its toast")

@@ -352,6 +352,8 @@ class HistoryView(Widget, can_focus=True):
         plots = (Plot(id="loss-plot"), Plot(id="param-plot"))
         row = Widget(chooser, id="chooser")
         await self.mount(row, *plots)
+        if not self.is_attached or not chooser.query("SelectOverlay"):
+            return  # removed while they mounted: the app is closing
         _mend_page_keys(chooser)
         self._chooser, self._chooser_row, self._plots = chooser, row, plots
         self._fit_parts()

@@ -121,6 +121,11 @@ class TimelineView(RestyledOnCss, ScrollView, can_focus=False):
             self.refresh_line(was)  # the list stays put: only the highlight moves
             self.refresh_line(self._cursor)
 
+    @property
+    def listed(self) -> int:
+        """How many events the list holds (those computed so far)."""
+        return self._total
+
     def set_computed(self, total: int) -> None:
         """Tell the view how many events exist so far."""
         total = max(total, self._cursor + 1)
