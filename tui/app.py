@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from textual.command import CommandListItem
     from textual.widget import AwaitMount
     from tui.panes.data.widget import DataPane
+    from tui.panes.inspector.widget import InspectorView
 
     from engine.debug.breakpoints import Breakpoint
     from tui.live_reload import FileNews, FileReloaded, ScenarioWatcher
@@ -110,6 +111,8 @@ class BpdbgApp(Debugger, App[int]):
     """On small terminals, whether the history takes the graph's place."""
     data_shown: reactive[bool] = reactive(False, init=False, repaint=False)
     """Whether the data view (v) is shown in the graph's place."""
+    inspector_shown: reactive[bool] = reactive(False, init=False, repaint=False)
+    """Whether the inspector (i) is shown in the place of the graph and the panes under it."""
 
     class Computed(Message):
         """The worker advanced ``timeline``'s frontier."""
@@ -156,6 +159,8 @@ class BpdbgApp(Debugger, App[int]):
         self.gradients_view = GradientsView(id="gradients")
         self.data_view: DataPane | None = None
         """The data view, mounted the first time it is shown (tui.panes.data.widget)."""
+        self.inspector: InspectorView | None = None
+        """The inspector, mounted the first time it is shown (tui.panes.inspector)."""
         self.set_reactive(BpdbgApp.breakpoints, _scenario_breakpoints(program))
 
     # --- layout ---------------------------------------------------------------------------
@@ -261,6 +266,8 @@ class BpdbgApp(Debugger, App[int]):
         self.gradients_view.show(frame, self.timeline)
         if self.data_shown and self.data_view is not None:
             self.data_view.show(frame, self.timeline)
+        if self.inspector_shown:
+            self._show_inspector()
         self._history_shown_at = time.monotonic()
         self._update_header()
         self._refresh_footer()
@@ -484,6 +491,8 @@ class BpdbgApp(Debugger, App[int]):
         if message.name in self.timeline.program.graph.params:
             self.history_view.select_param(message.name)
         self._graph_subtitle()
+        if self.inspector_shown:
+            self._show_inspector()
 
     @on(GraphView.PlanChanged)
     def _graph_plan_changed(self) -> None:
@@ -627,6 +636,37 @@ class BpdbgApp(Debugger, App[int]):
     def _show_data(self) -> None:
         if self.data_shown and self.data_view is not None and self.frame is not None:
             self.data_view.show(self.frame, self.timeline)
+
+    def action_inspect(self) -> None:
+        self.inspector_shown = not self.inspector_shown
+
+    def watch_inspector_shown(self, shown: bool) -> None:
+        if shown and self.inspector is None:
+            # Loaded and mounted when first asked for: start-up need not pay for it.
+            from tui.panes.inspector.widget import InspectorView
+
+            self.inspector = InspectorView(id="inspector")
+            self.query_one("#right").mount(self.inspector)
+        self.screen_stack[0].set_class(shown, "-inspector-shown")
+        if self.inspector is None:
+            return
+        if shown:
+            self.inspector.focus()
+            self.call_after_refresh(self._show_inspector)  # once it is laid out
+        elif self.inspector.has_focus:
+            self.graph_view.focus()
+
+    def _show_inspector(self) -> None:
+        """The inspector at the cursor: the graph's selected node, else the event's."""
+        if not self.inspector_shown or self.inspector is None or self.frame is None:
+            return
+        graph = self.timeline.program.graph
+        node = self.selected if self.selected in graph.by_name else self.frame.event.subject
+        assert node is not None
+        self.inspector.show(self.frame, node)
+
+    def on_inspector_view_closed(self) -> None:
+        self.inspector_shown = False
 
     def action_next_event(self) -> None:
         self.cursor += 1
