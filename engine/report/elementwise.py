@@ -442,7 +442,7 @@ def reduction(*, mean: bool) -> Form:
     def forward(e: Elem, idx: Index) -> Derivation:
         elems, sym = _reduce_slots(e, idx)
         x = e.inputs[0]
-        pieces = [Piece(e.at(0, i), fmt.num(x[i]), float(x[i])) for i in elems]
+        pieces = [Piece(e.at(0, i), num(x[i]), float(x[i])) for i in elems]
         formula = f"{sigma([s for s in sym if isinstance(s, str)])} {e.at(0, sym)}"
         n = len(elems) if mean else 1
         return _fwd(e, idx, f"({formula})/{n}" if mean else formula, pieces, divisor=n)
@@ -559,7 +559,7 @@ def _matmul_forward(e: Elem, idx: Index, bias: bool) -> Derivation:
     formula = f"Σᵢ {e.at(0, back_a((r, 'i')))}·{e.at(1, back_b(('i', c)))}"
     if bias:
         bi = _bmap(idx, e.inputs[2].shape)
-        pieces.append(Piece(e.at(2, bi), fmt.num(e.inputs[2][bi]), float(e.inputs[2][bi])))
+        pieces.append(Piece(e.at(2, bi), num(e.inputs[2][bi]), float(e.inputs[2][bi])))
         formula += f" + {e.at(2, bi)}"
     return _fwd(e, idx, formula, pieces)
 

@@ -235,7 +235,9 @@ class InspectorView(RestyledOnCss, Widget, can_focus=True, inherit_bindings=Fals
         self._left = ig.scroll(self._left, fit, cols, self.col)
         header = [Segment(" " * (lw + 1), self._st(""))]
         for c in range(self._left, min(cols, self._left + fit)):
-            header.append(Segment(str(c).rjust(cw) + " ", self._st("label")))
+            label = str(c)
+            header.append(Segment(" " * (cw - len(label)), self._st("")))
+            header.append(Segment(label + " ", self._st("label")))
         out = [header]
         for k, r in enumerate(range(self._top, self._top + visible)):
             line = [Segment(labels[k].rjust(lw) + " ", self._st("label"))]
@@ -249,7 +251,10 @@ class InspectorView(RestyledOnCss, Widget, can_focus=True, inherit_bindings=Fals
                 )
                 if (r, c) == (self.row, self.col):
                     style = style + self._st("cursor")
-                line.append(Segment(text.rjust(cw), style))
+                # The padding a segment of its own: an SVG screenshot drops a segment's
+                # leading spaces, which would show the numbers left-aligned.
+                line.append(Segment(" " * (cw - len(text)), style))
+                line.append(Segment(text, style))
                 line.append(Segment(" ", self._st("")))
             out.append(line)
         return out
