@@ -622,7 +622,7 @@ def _element(ctx: _Ctx, ev: Backward, term: Term) -> list[Line]:
     return lines
 
 
-INSPECT_NOTE = "in the app, i opens every element of a tensor with its own sum like this one"
+INSPECT_NOTE = "press i (the inspector) for every element, each written out like this"
 
 
 def _without_via(text: str) -> str:
