@@ -159,6 +159,9 @@ class BpdbgApp(Debugger, App[int]):
         self.gradients_view = GradientsView(id="gradients")
         self.data_view: DataPane | None = None
         """The data view, mounted the first time it is shown (tui.panes.data.widget)."""
+        self._goto_target: int | None = None
+        """An event ``:`` asked for that is not computed yet: the cursor goes there once
+        it is (esc cancels)."""
         self.inspector: InspectorView | None = None
         """The inspector, mounted the first time it is shown (tui.panes.inspector)."""
         self.set_reactive(BpdbgApp.breakpoints, _scenario_breakpoints(program))
@@ -274,6 +277,7 @@ class BpdbgApp(Debugger, App[int]):
 
     def _start(self, cursor: int = 0) -> None:
         """Show the current timeline at event ``cursor`` (clamped), start training ahead."""
+        self._goto_target = None  # a place in the run shown before
         self.set_reactive(BpdbgApp.cursor, self.validate_cursor(cursor))
         self._debugger_start()
         self._show()
@@ -478,6 +482,7 @@ class BpdbgApp(Debugger, App[int]):
             self._history_shown_at = now
         self._update_status()
         self._refresh_footer()
+        self._reach_goto_target()
 
     # --- messages from the panes -------------------------------------------------------------
 
@@ -553,7 +558,8 @@ class BpdbgApp(Debugger, App[int]):
                 size = self.graph_view.scrollable_content_region.size
                 enabled = plan is not None and not plan.fits(size.width, size.height)
             case "cancel_search":
-                return bool(self._searching)  # else esc is free for others
+                # Else esc is free for others.
+                return bool(self._searching) or self._goto_target is not None
             case _:
                 return True
         return True if enabled else None  # None: shown in the footer, greyed out
@@ -636,6 +642,49 @@ class BpdbgApp(Debugger, App[int]):
     def _show_data(self) -> None:
         if self.data_shown and self.data_view is not None and self.frame is not None:
             self.data_view.show(self.frame, self.timeline)
+
+    def action_go_to(self) -> None:
+        """``:``: a prompt for a step, step.event or #event; the cursor goes there."""
+        from tui.screens.goto import GoToScreen
+
+        t = self.timeline
+
+        def chosen(seq: int | None) -> None:
+            if seq is None or t is not self.timeline:
+                return
+            self._goto_target = None
+            if seq <= self.last:
+                self.cursor = seq
+                return
+            step = seq // t.events_per_step
+            self._goto_target = seq
+            self.notify(
+                f"Step {step:,} is not computed yet: going there once it is"
+                " (the header shows the progress; esc cancels).",
+                timeout=4,
+            )
+            if not t.done and not any(w.group == "compute" for w in self.workers):
+                self._train_ahead(t)  # training ahead was off or stopped: it runs now
+            self._refresh_footer()
+
+        screen = GoToScreen(t.events_per_step, t.total_steps, cursor_blink=self._cursor_blink)
+        self.push_screen(screen, chosen)
+
+    def _reach_goto_target(self) -> None:
+        """Move to the event ``:`` asked for, once it is computed."""
+        seq = self._goto_target
+        if seq is not None and seq <= self.last:
+            self._goto_target = None
+            self.cursor = seq
+            self._refresh_footer()
+
+    def action_cancel_search(self) -> None:
+        if self._goto_target is not None:
+            self._goto_target = None
+            self.notify("Go to cancelled: the cursor stays here.", timeout=3)
+            self._refresh_footer()
+            return
+        super().action_cancel_search()
 
     def action_inspect(self) -> None:
         self.inspector_shown = not self.inspector_shown
