@@ -264,8 +264,12 @@ class BpdbgApp(Debugger, App[int]):
     def _show(self) -> None:
         """Build the frame at the cursor and hand it to every pane."""
         frame = self.frame = self.timeline.frame(self.cursor)
+        # The inspector covers the graph, chain-rule and history panes: they catch up
+        # when it closes (watch_inspector_shown), a step need not draw them meanwhile.
+        covered = self.inspector_shown
         for pane in self.panes:
-            pane.show(frame, self.timeline)
+            if not covered or pane is self.timeline_view:
+                pane.show(frame, self.timeline)
         self.gradients_view.show(frame, self.timeline)
         if self.data_shown and self.data_view is not None:
             self.data_view.show(frame, self.timeline)
@@ -702,8 +706,11 @@ class BpdbgApp(Debugger, App[int]):
         if shown:
             self.inspector.focus()
             self.call_after_refresh(self._show_inspector)  # once it is laid out
-        elif self.inspector.has_focus:
-            self.graph_view.focus()
+        else:
+            if self.inspector.has_focus:
+                self.graph_view.focus()
+            if self.frame is not None:
+                self._show()  # the panes it covered show the cursor's frame again
 
     def _show_inspector(self) -> None:
         """The inspector at the cursor: the graph's selected node, else the event's."""
