@@ -18,6 +18,9 @@
    new step recomputes the network's output over the input plane: goal p95 under 1.5×
    the baseline's. And what that costs alone: one step's heatmap (the output at every
    pixel of the pane's grid) as a multiple of one training step (the fast path).
+5. The same with the inspector open (``i``) on ``spiral-mlp`` (150×64 tensors: a
+   scrolled grid, and each element's derivation summing up to 150 terms) and on
+   ``xor``: goal p95 under 1.5× the baseline's.
 
 "Refreshed" means: the action has run, every message it caused has been handled, and
 the screen's update has been rendered and handed to the (headless) driver; and again
@@ -177,12 +180,18 @@ def builtin_program(name: str, steps: int):
 
 
 async def latencies(
-    program, presses: int, start_step: int, view: str | None = None, *, data: bool = False
+    program,
+    presses: int,
+    start_step: int,
+    view: str | None = None,
+    *,
+    data: bool = False,
+    inspector: bool = False,
 ) -> tuple[tuple[list[float], list[float], list[float]], float]:
     """Step and label times (ms) from ``start_step``, and the seconds spent computing
     the run up to there first. ``view``: the graph pane must be drawing this view
     (``"neurons"``), or the measurement is of something else; with ``data``, the data
-    view open."""
+    view open; with ``inspector``, the inspector open."""
     from textual.widgets import Static
 
     from tui.app import BpdbgApp
@@ -216,6 +225,13 @@ async def latencies(
                     break
                 await pilot.pause()
             assert app.data_view is not None and app.data_view.rendered
+        if inspector:
+            await app.run_action("inspect")
+            for _ in range(200):
+                if app.inspector is not None and app.inspector.snapshot_text():
+                    break
+                await pilot.pause()
+            assert app.inspector is not None and app.inspector.snapshot_text()
 
         async def refreshed() -> None:
             # Private but exact: drain the messages the action caused, then render the
@@ -319,9 +335,13 @@ def main() -> None:
     ap.add_argument("--far", type=int, default=100_000)
     ap.add_argument("--rounds", type=int, default=31)
     ap.add_argument("--data-only", action="store_true", help="only the data view's part (4)")
+    ap.add_argument("--inspector-only", action="store_true", help="only the inspector's part (5)")
     args = ap.parse_args()
     if args.data_only:
         data_view(args)
+        return
+    if args.inspector_only:
+        inspector_view(args)
         return
     first_frame(args.rounds)
     print(f"step latency at 120×40 ({args.presses} presses of n, each followed by label changes)")
@@ -339,6 +359,16 @@ def main() -> None:
             print(f"  ({name}: computing the first {args.far:,} steps took {computing:.1f} s)")
             report(f"{name}, after jumping to step {args.far:,}", *result)
     data_view(args)
+    inspector_view(args)
+
+
+def inspector_view(args: argparse.Namespace) -> None:
+    """Part 5: stepping with the inspector open."""
+    print(f"step latency with the inspector open (i), {args.presses} presses of n from step 0")
+    for name in ("spiral-mlp", "xor"):
+        program = builtin_program(name, args.presses + 10)
+        result, _ = asyncio.run(latencies(program, args.presses, 0, inspector=True))
+        report(f"{name}, inspector", *result)
 
 
 def data_view(args: argparse.Namespace) -> None:

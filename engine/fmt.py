@@ -28,6 +28,9 @@ NUM_WIDTH = 13
 (``-1.23457e-100``)."""
 ELIDED = "…"
 """Stands for the elements (or the whole text) :func:`fit` leaves out."""
+PENDING = "◌"
+"""Stands for a number not computed yet at the event shown (a value before its forward
+event, a gradient before its backward event). Not ``·``, which means "times"."""
 
 
 def num(x: float | np.ndarray | Any, digits: int = SIGNIFICANT) -> str:

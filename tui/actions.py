@@ -210,6 +210,30 @@ ACTIONS: tuple[Action, ...] = (
         " and the path they took. Step with ] to watch it change.",
     ),
     Action(
+        "i",
+        "inspect",
+        "inspect",
+        "Inspect a tensor: every element, and the chain rule of one",
+        "i",
+        "The current node's (or the graph's selected node's) value or gradient as a grid of"
+        " numbers coloured by sign and size. Arrows move the element cursor, tab switches"
+        " value and gradient, esc (or i) closes. Under the grid, the selected element's"
+        " forward and backward derivations with every term's numbers. Stepping keeps"
+        " working: the inspector follows the event.",
+        footer=False,
+    ),
+    Action(
+        "colon",
+        "go_to",
+        "go to",
+        "Go to a step or event",
+        ":",
+        "Type a step (120), a step and an event within it (120.7, counted from 0) or an"
+        " event's number over the whole run (#5000). A step not computed yet is computed"
+        " first (esc cancels).",
+        footer=False,
+    ),
+    Action(
         "o",
         "open_scenario",
         "open",

@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from engine.debug.breakpoints import Breakpoint
     from tui.live_reload import FileNews, FileReloaded, ScenarioWatcher
     from tui.panes.data.widget import DataPane
+    from tui.panes.inspector.widget import InspectorView
 
 PHASE_COLORS = {
     "forward": "text-primary",
@@ -110,6 +111,8 @@ class BpdbgApp(Debugger, App[int]):
     """On small terminals, whether the history takes the graph's place."""
     data_shown: reactive[bool] = reactive(False, init=False, repaint=False)
     """Whether the data view (v) is shown in the graph's place."""
+    inspector_shown: reactive[bool] = reactive(False, init=False, repaint=False)
+    """Whether the inspector (i) is shown in the place of the graph and the panes under it."""
 
     class Computed(Message):
         """The worker advanced ``timeline``'s frontier (``stopped``: and computes no more,
@@ -161,6 +164,11 @@ class BpdbgApp(Debugger, App[int]):
         self.gradients_view = GradientsView(id="gradients")
         self.data_view: DataPane | None = None
         """The data view, mounted the first time it is shown (tui.panes.data.widget)."""
+        self._goto_target: int | None = None
+        """An event ``:`` asked for that is not computed yet: the cursor goes there once
+        it is (esc cancels)."""
+        self.inspector: InspectorView | None = None
+        """The inspector, mounted the first time it is shown (tui.panes.inspector)."""
         self.set_reactive(BpdbgApp.breakpoints, _scenario_breakpoints(program))
 
     # --- layout ---------------------------------------------------------------------------
@@ -261,17 +269,24 @@ class BpdbgApp(Debugger, App[int]):
     def _show(self) -> None:
         """Build the frame at the cursor and hand it to every pane."""
         frame = self.frame = self.timeline.frame(self.cursor)
+        # The inspector covers the graph, chain-rule and history panes: they catch up
+        # when it closes (watch_inspector_shown), a step need not draw them meanwhile.
+        covered = self.inspector_shown
         for pane in self.panes:
-            pane.show(frame, self.timeline)
+            if not covered or pane is self.timeline_view:
+                pane.show(frame, self.timeline)
         self.gradients_view.show(frame, self.timeline)
         if self.data_shown and self.data_view is not None:
             self.data_view.show(frame, self.timeline)
+        if self.inspector_shown:
+            self._show_inspector()
         self._history_shown_at = time.monotonic()
         self._update_header()
         self._refresh_footer()
 
     def _start(self, cursor: int = 0) -> None:
         """Show the current timeline at event ``cursor`` (clamped), start training ahead."""
+        self._goto_target = None  # a place in the run shown before
         self.set_reactive(BpdbgApp.cursor, self.validate_cursor(cursor))
         self._debugger_start()
         self._show()
@@ -486,6 +501,7 @@ class BpdbgApp(Debugger, App[int]):
             self._history_shown_at = now
         self._update_status()
         self._refresh_footer()
+        self._reach_goto_target()
 
     # --- messages from the panes -------------------------------------------------------------
 
@@ -499,6 +515,8 @@ class BpdbgApp(Debugger, App[int]):
         if message.name in self.timeline.program.graph.params:
             self.history_view.select_param(message.name)
         self._graph_subtitle()
+        if self.inspector_shown:
+            self._show_inspector()
 
     @on(GraphView.PlanChanged)
     def _graph_plan_changed(self) -> None:
@@ -559,7 +577,8 @@ class BpdbgApp(Debugger, App[int]):
                 size = self.graph_view.scrollable_content_region.size
                 enabled = plan is not None and not plan.fits(size.width, size.height)
             case "cancel_search":
-                return bool(self._searching)  # else esc is free for others
+                # Else esc is free for others.
+                return bool(self._searching) or self._goto_target is not None
             case _:
                 return True
         return True if enabled else None  # None: shown in the footer, greyed out
@@ -642,6 +661,83 @@ class BpdbgApp(Debugger, App[int]):
     def _show_data(self) -> None:
         if self.data_shown and self.data_view is not None and self.frame is not None:
             self.data_view.show(self.frame, self.timeline)
+
+    def action_go_to(self) -> None:
+        """``:``: a prompt for a step, step.event or #event; the cursor goes there."""
+        from tui.screens.goto import GoToScreen
+
+        t = self.timeline
+
+        def chosen(seq: int | None) -> None:
+            if seq is None or t is not self.timeline:
+                return
+            self._goto_target = None
+            if seq <= self.last:
+                self.cursor = seq
+                return
+            step = seq // t.events_per_step
+            self._goto_target = seq
+            self.notify(
+                f"Step {step:,} is not computed yet: going there once it is"
+                " (the header shows the progress; esc cancels).",
+                timeout=4,
+            )
+            if not t.done and not any(w.group == "compute" for w in self.workers):
+                self._train_ahead(t)  # training ahead was off or stopped: it runs now
+            self._refresh_footer()
+
+        screen = GoToScreen(t.events_per_step, t.total_steps, cursor_blink=self._cursor_blink)
+        self.push_screen(screen, chosen)
+
+    def _reach_goto_target(self) -> None:
+        """Move to the event ``:`` asked for, once it is computed."""
+        seq = self._goto_target
+        if seq is not None and seq <= self.last:
+            self._goto_target = None
+            self.cursor = seq
+            self._refresh_footer()
+
+    def action_cancel_search(self) -> None:
+        if self._goto_target is not None:
+            self._goto_target = None
+            self.notify("Go to cancelled: the cursor stays here.", timeout=3)
+            self._refresh_footer()
+            return
+        super().action_cancel_search()
+
+    def action_inspect(self) -> None:
+        self.inspector_shown = not self.inspector_shown
+
+    def watch_inspector_shown(self, shown: bool) -> None:
+        if shown and self.inspector is None:
+            # Loaded and mounted when first asked for: start-up need not pay for it.
+            from tui.panes.inspector.widget import InspectorView
+
+            self.inspector = InspectorView(id="inspector")
+            self.query_one("#right").mount(self.inspector)
+        self.screen_stack[0].set_class(shown, "-inspector-shown")
+        if self.inspector is None:
+            return
+        if shown:
+            self.inspector.focus()
+            self.call_after_refresh(self._show_inspector)  # once it is laid out
+        else:
+            if self.inspector.has_focus:
+                self.graph_view.focus()
+            if self.frame is not None:
+                self._show()  # the panes it covered show the cursor's frame again
+
+    def _show_inspector(self) -> None:
+        """The inspector at the cursor: the graph's selected node, else the event's."""
+        if not self.inspector_shown or self.inspector is None or self.frame is None:
+            return
+        graph = self.timeline.program.graph
+        node = self.selected if self.selected in graph.by_name else self.frame.event.subject
+        assert node is not None
+        self.inspector.show(self.frame, node)
+
+    def on_inspector_view_closed(self) -> None:
+        self.inspector_shown = False
 
     def action_next_event(self) -> None:
         self.cursor += 1

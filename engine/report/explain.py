@@ -497,15 +497,25 @@ def _backward(ctx: _Ctx, ev: Backward, max_paths: int) -> list[Line]:
 
 
 def _term(ctx: _Ctx, ev: Backward, term: Term, notes: dict[str, None]) -> list[Line]:
-    """One consumer's contribution, and the local derivative it multiplies by."""
+    """One consumer's contribution, as a teacher writes it: the local derivative first
+    (its formula, its numbers, its value), then the product with the upstream gradient.
+
+    Where the consumer is the loss, its upstream ∂L/∂L is 1 and the contribution is the
+    loss's own derivative, written as its formula (``∂L/∂a1 = 2·(a1 − y)/n = …``)."""
     g, loss = ctx.graph, ctx.graph.loss
     node, via = g[ev.node], g[term.via]
     op = OPS[via.op or "identity"]
     idx = [k for k, i in enumerate(via.inputs) if i == node.name]
     lhs = ctx.grad(loss, node.name) + _txt(" via ") + ctx.name(term.via)[0]
     up, loc, val = term.upstream, term.local, term.value
+    if term.via == loss and loc is not None and _broadcasts_to(val.shape, loc.shape):
+        line = _local_line(ctx, via, node, idx, loc)
+        if len(ev.terms) > 1:  # the sum above names each term by its consumer
+            line = _line(line.kind, lhs, [(line.text.split(" = ", 1)[1], "")])
+        return [line]
     if loc is not None and _size1(up, loc, val):
         return [
+            _local_line(ctx, via, node, idx, loc),
             _line(
                 "formula",
                 lhs,
@@ -520,11 +530,11 @@ def _term(ctx: _Ctx, ev: Backward, term: Term, notes: dict[str, None]) -> list[L
                 _eq(),
                 _n(val),
             ),
-            _local_line(ctx, via, node, idx, loc),
         ]
     if loc is not None and _broadcasts_to(val.shape, up.shape, loc.shape):
         times = " ⊙ " if up.size > 1 and loc.size > 1 else " · "
         return [
+            _local_line(ctx, via, node, idx, loc),
             _line(
                 "formula",
                 lhs,
@@ -535,14 +545,17 @@ def _term(ctx: _Ctx, ev: Backward, term: Term, notes: dict[str, None]) -> list[L
                 _eq(),
                 _t(val),
             ),
-            _local_line(ctx, via, node, idx, loc),
+            *_element(ctx, ev, term),
         ]
-    # A full Jacobian (a matrix product, softmax) or a broadcast operand: the matrix form.
+    # A full Jacobian (a matrix product, softmax) or a broadcast operand: the matrix form,
+    # the operands' numbers where they fit, and one element written out.
     matrix = _join_plus([ctx.substitute(op.vjp_text[k], via) for k in idx])
     lines = [_line("formula", lhs, _eq(), matrix, _eq(), _t(val))]
     if via.op in ("affine", "matmul") or loc is not None:
         sh = _join_plus([ctx.substitute(op.vjp_text[k], via, mode="shape") for k in idx])
         lines.append(_line("matrix", sh, _op(" → "), _txt(_shape_text(val.shape))))
+    lines += _operands(ctx, via, node)
+    lines += _element(ctx, ev, term)
     text = _text_of(matrix)
     if "unbroadcast" in text:
         notes["unbroadcast(…) sums over the axes that broadcasting stretched"] = None
@@ -551,6 +564,104 @@ def _term(ctx: _Ctx, ev: Backward, term: Term, notes: dict[str, None]) -> list[L
     if via.op in ("softmax", "log_softmax"):
         notes[f"s = softmax of {via.inputs[0]}, row by row; Σ sums along each row"] = None
     return lines
+
+
+OPERAND_ROWS = 3
+"""Rows of a medium-sized operand shown in the chain-rule pane (the rest elided)."""
+OPERAND_MAX = 64
+"""Operands with more elements than this are summarised."""
+
+
+def _operand_text(a: np.ndarray) -> str:
+    """An operand's numbers: in full when small, its first rows when medium, else a
+    summary."""
+    if a.size <= fmt.MAX_ELEMS:
+        return fmt.tensor(a)
+    if a.ndim == 2 and a.shape[1] <= fmt.MAX_ELEMS and a.size <= OPERAND_MAX:
+        rows = ", ".join(fmt.tensor(r, max_elems=a.shape[1]) for r in a[:OPERAND_ROWS])
+        more = a.shape[0] - OPERAND_ROWS
+        return f"[{rows}, … {more} more rows]" if more > 0 else f"[{rows}]"
+    return fmt.summary(a)
+
+
+def _operands(ctx: _Ctx, via: Node, node: Node) -> list[Line]:
+    """The numbers the matrix form multiplies: the consumer's other inputs and its
+    upstream gradient."""
+    if via.op in ("affine", "matmul"):
+        # ∂L/∂a reads the weights, ∂L/∂W the inputs, ∂L/∂b the upstream gradient alone.
+        pos = via.inputs.index(node.name)
+        others = [via.inputs[1 - pos]] if pos < 2 else []
+    elif via.op in ("softmax", "log_softmax"):
+        others = [via.name]
+    else:
+        others = [i for i in dict.fromkeys(via.inputs) if i != node.name]
+    lines = [
+        _line("state", ctx.name(i)[0], _eq(), _txt(_operand_text(ctx.values[i])))
+        for i in others
+        if not (ctx.graph[i].kind == "const" and ctx.values[i].size == 1)
+    ]
+    up = ctx.frame.record.result.grads[via.name]
+    lines.append(_line("state", ctx.grad(ctx.graph.loss, via.name), _eq(), _txt(_operand_text(up))))
+    return lines
+
+
+_SUMMED = re.compile(r"Σ([ₙⱼᵢₖₘₚ]+)")
+_LETTER_NAMES = {"ₙ": "samples", "ⱼ": "units", "ᵢ": "inputs"}
+
+
+def _element(ctx: _Ctx, ev: Backward, term: Term) -> list[Line]:
+    """A tensor contribution's first element written out term by term, in plain words
+    first, and where to see every element (the inspector, ``i``)."""
+    from engine.report import elementwise as ew  # only for tensors
+
+    node = ev.node
+    first = (0,) * term.value.ndim
+    try:
+        d = ew.contribution(
+            ctx.graph, ctx.values, ctx.frame.record.result.grads, term.via, node, first
+        )
+    except (KeyError, IndexError, ValueError):  # a graph the forms cannot read: no example
+        return []
+    d = msgspec.structs.replace(d, value=float(term.value[first]))
+    words = _in_words(ctx, node, term.via, d)
+    lines = [_line("note", _txt(words))] if words else []
+    lines.append(_line("note", _txt("for example " + _without_via(d.text()))))
+    lines.append(_line("note", _txt(INSPECT_NOTE)))
+    return lines
+
+
+INSPECT_NOTE = "press i (the inspector) for every element, each written out like this"
+
+
+def _without_via(text: str) -> str:
+    head, _, rest = text.partition(" = ")
+    return head.split(" via ", 1)[0] + " = " + rest
+
+
+def _in_words(ctx: _Ctx, node: str, via: str, d: Any) -> str:
+    """What a matrix-form contribution does, in plain words."""
+    v = ctx.graph[via]
+    g = f"∂{ctx.graph.loss}/∂{node}"
+    if v.op in ("affine", "matmul") and v.inputs[0] != node and len(v.inputs) > 1:
+        if node == v.inputs[1]:
+            n = ctx.values[v.inputs[0]].shape[0] if ctx.values[v.inputs[0]].ndim == 2 else 1
+            if n > 1:
+                return (
+                    f"each entry of {g} sums, over the {n} samples, "
+                    f"input × upstream gradient ({v.inputs[0]} × ∂{ctx.graph.loss}/∂{via})"
+                )
+        elif len(v.inputs) > 2 and node == v.inputs[2]:
+            n = ctx.values[via].shape[0] if ctx.values[via].ndim == 2 else 1
+            return f"each entry of {g} sums the upstream gradient ∂{ctx.graph.loss}/∂{via} over the {n} samples"
+    if v.op in ("affine", "matmul") and node == v.inputs[0]:
+        w = ctx.values[v.inputs[1]]
+        m = w.shape[1] if w.ndim == 2 else 1
+        if m > 1:
+            return (
+                f"each entry of {g} sums, over the {m} outputs of {via}, "
+                f"upstream gradient × weight (∂{ctx.graph.loss}/∂{via} × {v.inputs[1]})"
+            )
+    return ""
 
 
 def _local_line(ctx: _Ctx, via: Node, node: Node, idx: list[int], loc: np.ndarray) -> Line:
@@ -612,8 +723,10 @@ def _paths(ctx: _Ctx, ev: Backward, max_paths: int) -> list[Line]:
     """Each path from the loss down to the node, as a product of local derivatives."""
     g = ctx.graph
     paths, total = _enumerate_paths(g, ev.node, max_paths)
-    if all(len(p) <= 2 for p in paths) and total == len(paths):
-        return []  # the node feeds the loss directly: the term above is the whole story
+    if all(len(p) <= 3 for p in paths) and total == len(paths):
+        # The node feeds the loss directly, or through one node whose gradient is the
+        # loss's own derivative: each term above already states its path's product.
+        return []
     lines: list[Line] = []
     for k, path in enumerate(paths):
         # path = [node, c1, …, L]; the factors read from the loss down.
@@ -634,16 +747,6 @@ def _paths(ctx: _Ctx, ev: Backward, max_paths: int) -> list[Line]:
                 product = product * loc
             frags += [_eq(), nums, _eq(), _n(product)]
         lines.append(_line("path", *frags))
-    if any(loc is None or loc.size > 1 for path in paths for loc in _path_locals(ctx, path)):
-        lines.append(
-            _line(
-                "note",
-                _txt(
-                    "with tensors, each factor of a path acts as in its term: "
-                    "⊙ elementwise, a matrix product through @"
-                ),
-            )
-        )
     if total > len(paths):
         lines.append(_line("note", _txt(f"… and {total - len(paths)} more paths")))
     elif total > 1:
@@ -708,7 +811,8 @@ def _enumerate_paths(graph: Graph, node: str, limit: int) -> tuple[list[list[str
 
 
 def _update(ctx: _Ctx, ev: Update) -> list[Line]:
-    """The update rule with numbers: the parameter's new value first, then how it came."""
+    """The update with numbers, as a teacher writes it: the gradient, the optimizer's
+    buffers from it (m, v, m̂, v̂), then the rule that gives the new value."""
     opt = ctx.program.optimizer
     p = ev.param
     P: Frag = [(p, "param")]
@@ -731,17 +835,18 @@ def _update(ctx: _Ctx, ev: Update) -> list[Line]:
     if opt.kind == "sgd":
         sym = P + _op(" ← ") + P + _op(" − lr·") + G
         nums = _n(ev.before) + _op(" − ") + _n(lr) + _op("·") + _paren_neg(ev.grad)
-        lines = [title, rule(sym, nums, ev.after)]
+        lines = [title]
         if not scalar:
             lines += [before_line, _line("state", G, _eq(), _t(ev.grad)), lr_line]
-        return lines
+        return lines + [rule(sym, nums, ev.after)]
     g_line = _line("formula", _op("g = "), G, _eq(), _t(ev.grad))
     if opt.kind == "momentum":
         buf = ev.state["momentum_buffer"]
         mu = terms["momentum"]
         sym = P + _op(" ← ") + P + _op(" − lr·buf")
         nums = _n(ev.before) + _op(" − ") + _n(lr) + _op("·") + _paren_neg(buf)
-        lines = [title, rule(sym, nums, ev.after), g_line]
+        final = rule(sym, nums, ev.after)
+        lines = [title, g_line]
         if ev.step == 0:
             # torch starts the buffer as a copy of the first gradient, not μ·0 + g.
             lines.append(_line("formula", _op("buf ← g"), _eq(), _t(buf)))
@@ -760,7 +865,7 @@ def _update(ctx: _Ctx, ev: Update) -> list[Line]:
         if not scalar:
             lines += [before_line, lr_line]
         lines.append(_line("state", _op("μ"), _eq(), _n(mu)))
-        return lines
+        return lines + [final]
     b1, b2, eps, t = terms["beta1"], terms["beta2"], terms["eps"], terms["t"]
     m, v = ev.state["m"], ev.state["v"]
     m_hat, v_hat = terms["m_hat"], terms["v_hat"]
@@ -777,7 +882,8 @@ def _update(ctx: _Ctx, ev: Update) -> list[Line]:
         + _n(eps)
         + _op(")")
     )
-    lines = [title, rule(sym, nums, ev.after), g_line]
+    final = rule(sym, nums, ev.after)
+    lines = [title, g_line]
     nums = (
         _n(b1)
         + _op("·")
@@ -820,6 +926,7 @@ def _update(ctx: _Ctx, ev: Update) -> list[Line]:
             _n(eps),
         )
     )
+    lines.append(final)
     lines.append(
         _line(
             "note",

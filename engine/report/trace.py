@@ -333,15 +333,28 @@ def text(timeline: Timeline, steps: int | None = None, keep: Keep = ALL) -> Iter
     for rec in _records(timeline, steps, keep):
         for frame in _frames(timeline, rec, keep):
             kept: list[str] = []
+            head = -1
+            subject = ""
             for ln in explain(frame):
-                if ln.kind == "title" or ln.kind == "note" and ln.text in seen_notes:
+                if ln.kind == "title":
+                    subject = ln.text.split(": ", 1)[-1].split(" (")[0]
+                    continue
+                if ln.kind == "note" and ln.text in seen_notes:
                     continue
                 if ln.kind == "note":
                     seen_notes.add(ln.text)
+                elif (
+                    head < 0
+                    and ln.kind != "state"
+                    and ln.text.startswith((subject + " ", subject + "["))
+                ):
+                    head = len(kept)
                 kept.append(ln.text)
-            # explain always puts the event's headline formula right after its title.
-            yield f"step {frame.step} · {frame.phase} · {kept[0]}"
-            for line in kept[1:]:
+            # The headline is the line that says what the event computed (explain writes
+            # its derivation in textbook order: what it uses comes before it).
+            head = max(head, 0)
+            yield f"step {frame.step} · {frame.phase} · {kept[head]}"
+            for line in kept[:head] + kept[head + 1 :]:
                 yield INDENT + line
             if not nonfinite_seen:
                 found = nonfinite_in_event(frame.event)

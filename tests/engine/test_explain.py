@@ -121,19 +121,22 @@ def test_worked_example_loss(worked):
 
 
 def test_worked_example_backward(worked):
+    """Textbook order: the loss's derivative as its own formula (no ∂L/∂L · ∂L/∂a1), each
+    local derivative before the product it enters, and no product stated twice."""
     assert texts(lines_for(worked, "backward", "L"), "formula") == ["∂L/∂L = 1"]
     assert texts(lines_for(worked, "backward", "a1"), "formula") == [
-        "∂L/∂a1 via L = ∂L/∂L · ∂L/∂a1 = 1.0 · 1.0 = 1.0",
         "∂L/∂a1 = 2·(a1 − y)/n = 2·(0.5 − 0.0)/1 = 1.0",
     ]
-    assert texts(lines_for(worked, "backward", "z1"), "formula") == [
-        "∂L/∂z1 via a1 = ∂L/∂a1 · ∂a1/∂z1 = 1.0 · 1.0 = 1.0",
+    z1 = lines_for(worked, "backward", "z1")
+    assert texts(z1, "formula") == [
         "∂a1/∂z1 = 1",
+        "∂L/∂z1 via a1 = ∂L/∂a1 · ∂a1/∂z1 = 1.0 · 1.0 = 1.0",
     ]
+    assert texts(z1, "path") == []  # the product above is the whole path
     w1 = lines_for(worked, "backward", "W1")
     assert texts(w1, "formula") == [
-        "∂L/∂W1 via z1 = ∂L/∂z1 · ∂z1/∂W1 = 1.0 · 1.0 = 1.0",
         "∂z1/∂W1 = x = 1.0",
+        "∂L/∂W1 via z1 = ∂L/∂z1 · ∂z1/∂W1 = 1.0 · 1.0 = 1.0",
     ]
     assert texts(w1, "path") == ["∂L/∂W1 = ∂L/∂a1 · ∂a1/∂z1 · ∂z1/∂W1 = 1.0 · 1.0 · 1.0 = 1.0"]
 
@@ -155,7 +158,7 @@ def test_lines_are_well_formed(worked):
     for f in frames(worked):
         lines = explain(f)
         assert lines[0].kind == "title"
-        assert lines[1].kind != "note"  # the headline comes straight after the title
+        assert lines[1].kind != "note"  # the derivation comes straight after the title
         for ln in lines:
             assert ln.kind in KINDS
             assert ln.text == "".join(t for t, _ in ln.parts)
@@ -191,8 +194,8 @@ def test_sub_expressions_are_called_by_short_names_and_expanded_in_formulas():
     ]
     w = lines_for(program, "backward", "W")
     assert texts(w, "formula") == [
-        "∂L/∂W via t1 = ∂L/∂t1 · ∂t1/∂W = 1.0 · 1.0 = 1.0",
         "∂t1/∂W = x = 1.0",
+        "∂L/∂W via t1 = ∂L/∂t1 · ∂t1/∂W = 1.0 · 1.0 = 1.0",
     ]
     assert texts(w, "path") == [
         "∂L/∂W = ∂L/∂t2 · ∂t2/∂z · ∂z/∂t1 · ∂t1/∂W = 1.0 · 1.0 · 1.0 · 1.0 = 1.0"
@@ -200,10 +203,7 @@ def test_sub_expressions_are_called_by_short_names_and_expanded_in_formulas():
     # Every short name an event uses is defined in a note, in graph order.
     assert texts(w, "note") == ["t1 = W·x", "t2 = z − y"]
     t2 = lines_for(program, "backward", "t2")
-    assert texts(t2, "formula") == [
-        "∂L/∂t2 via L = ∂L/∂L · ∂L/∂t2 = 1.0 · 1.0 = 1.0",
-        "∂L/∂t2 = 2·t2 = 2·0.5 = 1.0",
-    ]
+    assert texts(t2, "formula") == ["∂L/∂t2 = 2·t2 = 2·0.5 = 1.0"]
     assert texts(t2, "note") == ["t2 = z − y"]
     # The forward of a sub-expression defines it already: no note repeats it.
     assert "t1 = W·x" not in texts(lines_for(program, "forward", "t1"), "note")
@@ -303,15 +303,33 @@ def test_tensor_backward_uses_the_matrix_form(xor):
     b1 = lines_for(xor, "backward", "b1")
     assert texts(b1, "matrix") == ["Σ_rows (4×2) → (2)"]
     z1 = texts(lines_for(xor, "backward", "z1"), "formula")
-    assert z1[0].startswith("∂L/∂z1 via a1 = ∂L/∂a1 ⊙ ∂a1/∂z1 = [[")
-    assert z1[1].startswith("∂a1/∂z1 = 1 − tanh²(z1) = [[")
+    assert z1[0].startswith("∂a1/∂z1 = 1 − tanh²(z1) = [[")
+    assert z1[1].startswith("∂L/∂z1 via a1 = ∂L/∂a1 ⊙ ∂a1/∂z1 = [[")
+
+
+def test_tensor_backward_shows_its_operands_and_one_element_in_words(xor):
+    """The chain-rule pane for tensors: the operands' numbers, the matrix form in plain
+    words, one element written out with the x values, and where to see every element."""
+    f = next(f for f in frames(xor) if f.phase == "backward" and f.event.subject == "W1")
+    lines = explain(f)
+    x, gz = f.record.result.values["x"], f.record.result.grads["z1"]
+    assert f"x = {fmt.tensor(x)}" in texts(lines, "state")
+    assert f"∂L/∂z1 = {fmt.tensor(gz)}" in texts(lines, "state")
+    notes = texts(lines, "note")
+    assert "each entry of ∂L/∂W1 sums, over the 4 samples, input × upstream gradient" in notes[0]
+    example = f"for example ∂L/∂W1[0,0] = Σₙ x[n,0]·∂L/∂z1[n,0] = {fmt.num(x[0, 0])}·"
+    assert any(n.startswith(example) for n in notes)
+    assert any(n.endswith(f" = {fmt.num(f.event.grad[0, 0])}") for n in notes)
+    assert any("press i (the inspector) for every element" in n for n in notes)
+    assert not any("with tensors, each factor" in n for n in notes)
 
 
 def test_adam_update_with_tensors(xor):
     lines = lines_for(xor, "update", "W1")
     formulas = texts(lines, "formula")
-    assert formulas[0].startswith("W1 ← W1 − lr·m̂/(√v̂ + ε) = [[")
-    assert [f.split(" = ")[0] for f in formulas[1:]] == [
+    # From g through the buffers to the new value.
+    assert formulas[-1].startswith("W1 ← W1 − lr·m̂/(√v̂ + ε) = [[")
+    assert [f.split(" = ")[0] for f in formulas[:-1]] == [
         "g",
         "m ← β₁·m + (1−β₁)·g",
         "v ← β₂·v + (1−β₂)·g²",
@@ -340,13 +358,13 @@ def test_momentum_update_numbers_come_from_the_events():
         ["L = w * w"], "{ w = 1.0 }", optimizer='kind = "momentum"\nlr = 0.1\nmomentum = 0.9'
     )
     first = texts(lines_for(program, "update", "w", step=0), "formula")
-    assert first == ["w ← w − lr·buf = 1.0 − 0.1·2.0 = 0.8", "g = ∂L/∂w = 2.0", "buf ← g = 2.0"]
+    assert first == ["g = ∂L/∂w = 2.0", "buf ← g = 2.0", "w ← w − lr·buf = 1.0 − 0.1·2.0 = 0.8"]
     second = texts(lines_for(program, "update", "w", step=1), "formula")
     # g = 2·0.8 = 1.6; buf = 0.9·2.0 + 1.6 = 3.4; w = 0.8 − 0.34 = 0.46
     assert second == [
-        "w ← w − lr·buf = 0.8 − 0.1·3.4 = 0.46",
         "g = ∂L/∂w = 1.6",
         "buf ← μ·buf + g = 0.9·2.0 + 1.6 = 3.4",
+        "w ← w − lr·buf = 0.8 − 0.1·3.4 = 0.46",
     ]
 
 
@@ -355,12 +373,12 @@ def test_adam_update_numbers_come_from_the_events():
     ev = next(f.event for f in frames(program) if f.phase == "update")
     formulas = texts(lines_for(program, "update", "w"), "formula")
     assert formulas == [
-        f"w ← w − lr·m̂/(√v̂ + ε) = 1.0 − 0.1·2.0/(√4.0 + 1e-08) = {fmt.num(ev.after)}",
         "g = ∂L/∂w = 2.0",
         "m ← β₁·m + (1−β₁)·g = 0.9·0.0 + 0.1·2.0 = 0.2",
         "v ← β₂·v + (1−β₂)·g² = 0.999·0.0 + 0.001·2.0² = 0.004",
         "m̂ = m/(1−β₁ᵗ) = 0.2/0.1 = 2.0",
         "v̂ = v/(1−β₂ᵗ) = 0.004/0.001 = 4.0",
+        f"w ← w − lr·m̂/(√v̂ + ε) = 1.0 − 0.1·2.0/(√4.0 + 1e-08) = {fmt.num(ev.after)}",
     ]
     assert fmt.num(ev.state["m"]) == "0.2" and fmt.num(ev.state["v"]) == "0.004"
 

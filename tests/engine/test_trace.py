@@ -306,7 +306,7 @@ def test_text_worked_example_step_zero():
         "step 0 · forward · a1 = z1 = 0.5",
         "step 0 · loss · L = mean((a1 − y)²) = (0.5 − 0.0)² = 0.25",
         "step 0 · backward · ∂L/∂L = 1",
-        "step 0 · backward · ∂L/∂a1 via L = ∂L/∂L · ∂L/∂a1 = 1.0 · 1.0 = 1.0",
+        "step 0 · backward · ∂L/∂a1 = 2·(a1 − y)/n = 2·(0.5 − 0.0)/1 = 1.0",
         "step 0 · backward · ∂L/∂z1 via a1 = ∂L/∂a1 · ∂a1/∂z1 = 1.0 · 1.0 = 1.0",
         "step 0 · backward · ∂L/∂b1 via z1 = ∂L/∂z1 · ∂z1/∂b1 = 1.0 · 1.0 = 1.0",
         "step 0 · backward · ∂L/∂W1 via z1 = ∂L/∂z1 · ∂z1/∂W1 = 1.0 · 1.0 = 1.0",

@@ -50,8 +50,9 @@ def test_worked_example_loss(snap_compare) -> None:
 
 
 def test_worked_example_backward(snap_compare) -> None:
-    """Backward of W1: `∂L/∂W1 = ∂L/∂z1 · ∂z1/∂W1 = 1.0 · 1.0 = 1.0` and the whole path
-    from the loss; gradients in the gradient colour."""
+    """Backward of W1 in textbook order: first the local derivative `∂z1/∂W1 = x = 1.0`,
+    then `∂L/∂W1 via z1 = ∂L/∂z1 · ∂z1/∂W1 = 1.0 · 1.0 = 1.0`, then the whole path from
+    the loss; gradients in the gradient colour; `◌` nowhere (everything is computed)."""
     app = make_app(worked_example())
     assert snap_compare(app, terminal_size=BIG, run_before=goto("backward", "W1"))
 
@@ -71,14 +72,15 @@ def test_fan_out_backward(snap_compare) -> None:
 
 def test_matrix_backward(snap_compare) -> None:
     """XOR 2-2-1, 4 samples: the backward event of W1, a 2×2 gradient from a matrix
-    product, with shapes shown."""
+    product, with shapes shown, then the operands' numbers (x, ∂L/∂z1), in words what
+    each entry sums, and ∂L/∂W1[0,0] written out term by term with the x values."""
     app = make_app(xor())
     assert snap_compare(app, terminal_size=BIG, run_before=goto("backward", "W1"))
 
 
 def test_adam_update(snap_compare) -> None:
-    """The worked example under Adam, update of W1 in step 1: the moment estimates m and v,
-    their bias corrections and the step."""
+    """The worked example under Adam, update of W1 in step 1, from g through the moment
+    estimates m and v and their bias corrections to the new value, last."""
     app = make_app(adam_example())
     assert snap_compare(app, terminal_size=BIG, run_before=goto("update", "W1", step=1))
 

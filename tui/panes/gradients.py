@@ -19,6 +19,7 @@ from rich.text import Text
 from textual.content import Content
 from textual.widget import Widget
 
+from engine import fmt
 from engine.report.diagnose import (
     EXPLODING_ABS,
     RELU_OPS,
@@ -36,8 +37,8 @@ EIGHTHS = " ▏▎▍▌▋▊▉█"
 """Partial cells for a bar's end: 0 to 8 eighths."""
 THRESHOLD = "┊"
 """A threshold's mark, where no bar covers it."""
-PENDING = "·"
-"""A gradient not computed yet at this event."""
+PENDING = fmt.PENDING
+"""A gradient not computed yet at this event (never ``·``, which means "times")."""
 LOWEST_DECADE = -30
 """Bars start at 10⁻³⁰ at the lowest: smaller norms (and zeros) draw no bar."""
 

@@ -29,8 +29,8 @@ from engine.step.events import Backward, Forward, Loss
 from engine.timeline.timeline import Frame
 from tui.panes.graph.plan import LIVE_PREFIX, MARKER, Plan, Slot
 
-PENDING = "·"
-"""Stands for a number the run has not reached yet."""
+PENDING = fmt.PENDING
+"""Stands for a number the run has not reached yet (never ``·``, which means "times")."""
 LEVELS = 5
 """Intensities of a weight's colour, from faint (small) to full (the largest)."""
 
