@@ -702,7 +702,12 @@ class BpdbgApp(Debugger, App[int]):
             if program is not None:
                 self.set_program(program)
 
-        picker = PickerScreen(current, cursor_blink=self._cursor_blink, within=self.served_from)
+        picker = PickerScreen(
+            current,
+            cursor_blink=self._cursor_blink,
+            within=self.served_from,
+            branches=len(self.runs.branches),
+        )
         self.push_screen(picker, opened)
 
     def action_description(self) -> None:
