@@ -70,7 +70,9 @@ ACTIONS: tuple[Action, ...] = (
         "last",
         "Last computed event",
         "G",
-        "Later steps appear as they are computed.",
+        "While later steps are still being computed (the header says so), G goes to the"
+        " last one computed and says more are coming; G again follows them: the cursor"
+        " stays on the newest event as steps are computed, until any move or esc.",
         footer=False,
     ),
     Action(
@@ -136,6 +138,26 @@ ACTIONS: tuple[Action, ...] = (
         "Cancel a search",
         "esc",
         "While c or C is searching (the header says so): stop where it is.",
+        footer=False,
+    ),
+    Action(
+        "escape",
+        "stop_following",
+        "stop",
+        "Stop following the computed steps",
+        "esc",
+        "After G G: leave the cursor where it is.",
+        footer=False,
+    ),
+    Action(
+        "escape",
+        "chain_back",
+        "back",
+        "Chain rule: back to the cursor's event",
+        "esc",
+        "Selecting a node in the graph (↑↓ then enter, or a click) shows its latest event's"
+        " derivation in the chain-rule pane, until the cursor moves; esc shows the cursor's"
+        " event again.",
         footer=False,
     ),
     Action(

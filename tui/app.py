@@ -146,6 +146,11 @@ class BpdbgApp(Debugger, App[int]):
         self._quitting = False
         self._watcher: ScenarioWatcher | None = None
         """The open scenario's file watcher (live reload), if it comes from a file."""
+        self._frontier_at: int | None = None
+        """Where the last G put the cursor while steps were still being computed: G there
+        again follows the frontier."""
+        self.following_frontier = False
+        """Whether the cursor moves on to the newest event as steps are computed (G G)."""
         self._file_note: Notification | None = None
         """Live reload's news shown now: the next replaces it."""
         self.header = HeaderBar(id="header")
@@ -250,7 +255,9 @@ class BpdbgApp(Debugger, App[int]):
     def validate_cursor(self, cursor: int) -> int:
         return max(0, min(cursor, self.last))
 
-    def watch_cursor(self) -> None:
+    def watch_cursor(self, cursor: int) -> None:
+        if self.following_frontier and cursor != self._frontier_at:
+            self.following_frontier = False  # the user moved: the cursor is theirs again
         self._show()
 
     def _show(self) -> None:
@@ -268,6 +275,8 @@ class BpdbgApp(Debugger, App[int]):
     def _start(self, cursor: int = 0) -> None:
         """Show the current timeline at event ``cursor`` (clamped), start training ahead."""
         self.set_reactive(BpdbgApp.cursor, self.validate_cursor(cursor))
+        self.following_frontier = False
+        self._frontier_at = None
         self._debugger_start()
         self._show()
         if self._compute_ahead and not self.timeline.done:
@@ -420,6 +429,8 @@ class BpdbgApp(Debugger, App[int]):
                 total=f"{t.total_steps:,}",
                 bar="▰" * filled + "▱" * (8 - filled),
             )
+            if self.following_frontier:
+                text = Content.assemble(Content.from_markup("[b]following[/b]  "), text)
         elif self.playing:
             text = Content.from_markup("[b]▶ playing[/b]")
         else:
@@ -463,6 +474,8 @@ class BpdbgApp(Debugger, App[int]):
         if message.timeline is not self.timeline or not self.history_view.is_attached:
             return  # from the scenario that was open before, or the app is closing
         self.timeline_view.set_computed(self.timeline.computed_events)
+        if self.following_frontier:
+            self._follow_frontier()
         now = time.monotonic()
         if self.frame is not None and (
             self.timeline.done or now - self._history_shown_at > HISTORY_REFRESH_SECONDS
@@ -484,6 +497,23 @@ class BpdbgApp(Debugger, App[int]):
         if message.name in self.timeline.program.graph.params:
             self.history_view.select_param(message.name)
         self._graph_subtitle()
+        self._chain_shows_node(message.name)
+
+    def _chain_shows_node(self, name: str) -> None:
+        """The chain-rule pane shows ``name``'s latest event (up to the cursor) until the
+        cursor moves or ``esc`` (:meth:`action_chain_back`)."""
+        from engine.step.layout import step_layout
+
+        seq = step_layout(self.timeline.program.graph).latest_event(name, self.cursor)
+        if seq is None:
+            self.notify(f"{name} is an input: no event computes it.", timeout=3)
+            return
+        self.chain_view.show_node_event(name, self.timeline.frame(seq), self.timeline)
+        self._refresh_footer()
+
+    def action_chain_back(self) -> None:
+        if self.frame is not None:
+            self.chain_view.show(self.frame, self.timeline)
 
     @on(GraphView.PlanChanged)
     def _graph_plan_changed(self) -> None:
@@ -519,8 +549,12 @@ class BpdbgApp(Debugger, App[int]):
             return False  # a dialog is open: its own keys apply, the panes behind stay still
         eps = self.timeline.events_per_step
         match action:
-            case "next_event" | "last_event":
+            case "next_event":
                 enabled = self.cursor < self.last
+            case "last_event":  # while computing, G (again) follows the frontier
+                enabled = self.cursor < self.last or not self.timeline.done
+            case "stop_following":
+                return self.following_frontier
             case "prev_event" | "first_event":
                 enabled = self.cursor > 0
             case "next_step":
@@ -545,6 +579,8 @@ class BpdbgApp(Debugger, App[int]):
                 enabled = plan is not None and not plan.fits(size.width, size.height)
             case "cancel_search":
                 return bool(self._searching)  # else esc is free for others
+            case "chain_back":
+                return self.chain_view.following is not None
             case _:
                 return True
         return True if enabled else None  # None: shown in the footer, greyed out
@@ -644,7 +680,40 @@ class BpdbgApp(Debugger, App[int]):
         self.cursor = 0
 
     def action_last_event(self) -> None:
+        """``G``: the last computed event; while steps are still being computed, say so,
+        and ``G`` there again follows them (:meth:`_follow_frontier`)."""
+        t = self.timeline
+        if t.done:
+            self.cursor = self.last
+            return
+        if self.cursor == self._frontier_at and not self.following_frontier:
+            self.following_frontier = True
+            self.notify(
+                "Following the steps as they are computed. Any move, or esc, stops.",
+                timeout=4,
+            )
+            self._follow_frontier()
+            return
+        self._frontier_at = self.last
         self.cursor = self.last
+        self.notify(
+            f"Step {t.computed_steps - 1:,} is the last computed so far; steps up to"
+            f" {t.total_steps - 1:,} are coming. G again follows them.",
+            timeout=5,
+        )
+
+    def _follow_frontier(self) -> None:
+        """Move the cursor to the newest event (G G), until the run is computed."""
+        self._frontier_at = self.last
+        self.cursor = self.last
+        if self.timeline.done:
+            self.following_frontier = False
+            self.notify(f"All {self.timeline.total_steps:,} steps computed.", timeout=3)
+        self._update_status()
+
+    def action_stop_following(self) -> None:
+        self.following_frontier = False
+        self._update_status()
 
     def action_toggle_play(self) -> None:
         self.playing = not self.playing
