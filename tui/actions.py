@@ -84,12 +84,25 @@ ACTIONS: tuple[Action, ...] = (
         "Stops by itself where c would stop: at a breakpoint, or the first NaN or inf.",
     ),
     Action(
+        "P",
+        "play_steps",
+        "steps",
+        "Play by steps (one training step per tick)",
+        "P",
+        "Like space, but each tick moves a whole training step, to the same place in the"
+        " next step; it still stops at every breakpoint inside the step. space while"
+        " playing by steps goes back to one event per tick.",
+        footer=False,
+    ),
+    Action(
         "plus",
         "faster",
         "faster",
         "Play faster",
         "+",
-        "More events per second (shown in the header while playing).",
+        "More events (or steps) per second, up to as fast as the screen is drawn: every"
+        " event played is painted. The header shows the rate measured over the last two"
+        " seconds, with max when the drawing sets the pace.",
         footer=False,
     ),
     Action("minus", "slower", "slower", "Play slower", "-", footer=False),

@@ -21,7 +21,6 @@ from textual.message import Message
 from textual.notifications import Notification, Notify, SeverityLevel
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.timer import Timer
 from textual.worker import get_current_worker
 
 from engine.fmt import printable
@@ -59,8 +58,6 @@ PHASE_COLORS = {
 Forward and backward match the graph pane's edges (values flow in the primary colour,
 gradients in the accent colour); updated parameters are green there too."""
 
-TICKS_PER_SECOND = 20
-"""Events per second while playing."""
 CHUNK_SECONDS = 0.02
 """Roughly how long one chunk of training ahead runs (cancelling waits for a chunk)."""
 PROGRESS_SECONDS = 0.25
@@ -140,7 +137,6 @@ class BpdbgApp(Debugger, App[int]):
         self._live_reload = live_reload
         self.served_from = served_from
         """The folder served to browsers, or None in a terminal."""
-        self._player: Timer | None = None
         self._history_shown_at = 0.0
         self._bindings_shown: tuple[bool | None, ...] = ()
         self._quitting = False
@@ -217,7 +213,6 @@ class BpdbgApp(Debugger, App[int]):
         for pane, title in zip(self.panes, ("Timeline", "Graph", "Chain rule", "History")):
             pane.border_title = title
         self.gradients_view.border_title = "Gradients"
-        self._player = self.set_interval(1 / TICKS_PER_SECOND, self._tick, pause=True)
         self._start()
         # Live reload starts once the first frame is up: watchfiles takes a while to load.
         self.set_timer(WATCH_DELAY_SECONDS, self._watch_scenario_file)
@@ -561,7 +556,7 @@ class BpdbgApp(Debugger, App[int]):
                 enabled = self.cursor + eps <= self.last
             case "prev_step":
                 enabled = self.cursor >= eps
-            case "toggle_play":
+            case "toggle_play" | "play_steps":
                 enabled = self.playing or self.cursor < self.last or not self.timeline.done
             case "toggle_history":
                 return self.compact  # hidden where graph and history both fit
@@ -716,11 +711,17 @@ class BpdbgApp(Debugger, App[int]):
         self._update_status()
 
     def action_toggle_play(self) -> None:
+        if self.playing and self.by_steps:
+            self.by_steps = False  # space while playing by steps: on by events
+            self._play(True)
+            self._update_status()
+            return
+        if not self.playing:
+            self.by_steps = False
         self.playing = not self.playing
 
     def watch_playing(self, playing: bool) -> None:
-        if self._player is not None:
-            (self._player.resume if playing else self._player.pause)()
+        self._play(playing)
         self._update_status()
         self._refresh_footer()
 

@@ -4,12 +4,18 @@ step-per-tick mode)."""
 
 from __future__ import annotations
 
+import re
+
+import pytest
 from snapshot_apps import chain, event_seq, header, make_app, said, settle, wait_until, xor
 from textual.pilot import Pilot
 
+from engine.debug.breakpoints import Breakpoint
 from engine.open import open_program
 from engine.step.layout import step_layout
 from tui.app import BpdbgApp
+from tui.debugger import SPEEDS
+from tui.play_rate import RateMeter, rate_text
 
 SIZE = (120, 40)
 
@@ -107,3 +113,70 @@ async def test_G_while_training_ahead_goes_to_what_is_computed_then_follows() ->
         here = app.cursor
         await wait_until(pilot, lambda: app.last > here + eps, "more steps")
         assert app.cursor == here
+
+
+def test_the_rate_meter_counts_over_a_sliding_window() -> None:
+    meter = RateMeter(window=2.0)
+    assert meter.rate() is None
+    meter.add(10.0, 0)
+    meter.add(10.2, 5)
+    assert meter.rate() is None  # not enough measured yet
+    for i in range(1, 11):
+        meter.add(10.2 + 0.1 * i, 3)  # 30 events per second
+    assert meter.rate() == pytest.approx((5 + 30) / 1.2)
+    for i in range(1, 31):
+        meter.add(11.2 + 0.1 * i, 1)  # then 10 per second, for 3 s
+    assert meter.rate() == pytest.approx(10.0)  # the old rate has left the window
+    meter.clear()
+    assert meter.rate() is None
+    assert rate_text(48.4) == "48" and rate_text(3.46) == "3.5" and rate_text(0.25) == "0.25"
+
+
+async def test_play_shows_the_rate_measured_and_plays_by_steps() -> None:
+    """space plays one event per tick and the header shows the rate measured (`…/s`
+    until there is enough to measure); P plays one training step per tick, to the same
+    place in each step, with the rate in steps; P again pauses; space goes back to
+    events."""
+    app = make_app(open_program("xor"))  # 600 steps: more than played here
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        eps = app.timeline.events_per_step
+        app.speed = SPEEDS[-1]
+        await pilot.press("space")
+        assert app.playing and not app.by_steps
+        await wait_until(
+            pilot,
+            lambda: re.search(r"playing  \d+(\.\d+)?/s", header(app)),
+            lambda: f"a measured rate in {header(app)!r}",
+        )
+        await pilot.press("space")
+        assert not app.playing
+        start = app.cursor
+        await pilot.press("P")
+        assert app.playing and app.by_steps
+        await wait_until(pilot, lambda: app.cursor >= start + 3 * eps, "three steps played")
+        await wait_until(
+            pilot, lambda: "steps/s" in header(app), lambda: f"a rate in steps: {header(app)!r}"
+        )
+        await pilot.press("P")
+        assert not app.playing
+        assert (app.cursor - start) % eps == 0  # whole steps: the same place in the step
+        await pilot.press("P")
+        assert app.by_steps
+        await pilot.press("space")  # while playing by steps: on by events
+        assert app.playing and not app.by_steps
+        await pilot.press("space")
+        assert not app.playing
+
+
+async def test_play_by_steps_still_stops_at_a_breakpoint_inside_the_step() -> None:
+    program = xor()
+    app = make_app(program)
+    app.breakpoints = (Breakpoint.on_node("W2"),)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        app.cursor = event_seq(program, "update", "W2", step=0) + 1
+        app.speed = SPEEDS[-1]
+        await pilot.press("P")
+        await wait_until(pilot, lambda: not app.playing, "playing to stop")
+        assert app.cursor == event_seq(program, "backward", "W2", step=1)
