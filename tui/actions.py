@@ -70,7 +70,9 @@ ACTIONS: tuple[Action, ...] = (
         "last",
         "Last computed event",
         "G",
-        "Later steps appear as they are computed.",
+        "While later steps are still being computed (the header says so), G goes to the"
+        " last one computed and says more are coming; G again follows them: the cursor"
+        " stays on the newest event as steps are computed, until any move or esc.",
         footer=False,
     ),
     Action(
@@ -82,12 +84,25 @@ ACTIONS: tuple[Action, ...] = (
         "Stops by itself where c would stop: at a breakpoint, or the first NaN or inf.",
     ),
     Action(
+        "P",
+        "play_steps",
+        "steps",
+        "Play by steps (one training step per tick)",
+        "P",
+        "Like space, but each tick moves a whole training step, to the same place in the"
+        " next step; it still stops at every breakpoint inside the step. space while"
+        " playing by steps goes back to one event per tick.",
+        footer=False,
+    ),
+    Action(
         "plus",
         "faster",
         "faster",
         "Play faster",
         "+",
-        "More events per second (shown in the header while playing).",
+        "More events (or steps) per second, up to as fast as the screen is drawn: every"
+        " event played is painted. The header shows the rate measured over the last two"
+        " seconds, with max when the drawing sets the pace.",
         footer=False,
     ),
     Action("minus", "slower", "slower", "Play slower", "-", footer=False),
@@ -136,6 +151,26 @@ ACTIONS: tuple[Action, ...] = (
         "Cancel a search",
         "esc",
         "While c or C is searching (the header says so): stop where it is.",
+        footer=False,
+    ),
+    Action(
+        "escape",
+        "stop_following",
+        "stop",
+        "Stop following the computed steps",
+        "esc",
+        "After G G: leave the cursor where it is.",
+        footer=False,
+    ),
+    Action(
+        "escape",
+        "chain_back",
+        "back",
+        "Chain rule: back to the cursor's event",
+        "esc",
+        "Selecting a node in the graph (↑↓ then enter, or a click) shows its latest event's"
+        " derivation in the chain-rule pane, until the cursor moves; esc shows the cursor's"
+        " event again.",
         footer=False,
     ),
     Action(

@@ -21,7 +21,6 @@ from textual.message import Message
 from textual.notifications import Notification, Notify, SeverityLevel
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.timer import Timer
 from textual.worker import get_current_worker
 
 from engine.fmt import printable
@@ -60,8 +59,6 @@ PHASE_COLORS = {
 Forward and backward match the graph pane's edges (values flow in the primary colour,
 gradients in the accent colour); updated parameters are green there too."""
 
-TICKS_PER_SECOND = 20
-"""Events per second while playing."""
 CHUNK_SECONDS = 0.02
 """Roughly how long one chunk of training ahead runs (cancelling waits for a chunk)."""
 PROGRESS_SECONDS = 0.25
@@ -148,12 +145,16 @@ class BpdbgApp(Debugger, App[int]):
         self._live_reload = live_reload
         self.served_from = served_from
         """The folder served to browsers, or None in a terminal."""
-        self._player: Timer | None = None
         self._history_shown_at = 0.0
         self._bindings_shown: tuple[bool | None, ...] = ()
         self._quitting = False
         self._watcher: ScenarioWatcher | None = None
         """The open scenario's file watcher (live reload), if it comes from a file."""
+        self._frontier_at: int | None = None
+        """Where the last G put the cursor while steps were still being computed: G there
+        again follows the frontier."""
+        self.following_frontier = False
+        """Whether the cursor moves on to the newest event as steps are computed (G G)."""
         self._file_note: Notification | None = None
         """Live reload's news shown now: the next replaces it."""
         self.header = HeaderBar(id="header")
@@ -225,7 +226,6 @@ class BpdbgApp(Debugger, App[int]):
         for pane, title in zip(self.panes, ("Timeline", "Graph", "Chain rule", "History")):
             pane.border_title = title
         self.gradients_view.border_title = "Gradients"
-        self._player = self.set_interval(1 / TICKS_PER_SECOND, self._tick, pause=True)
         self._start()
         # Live reload starts once the first frame is up: watchfiles takes a while to load.
         self.set_timer(WATCH_DELAY_SECONDS, self._watch_scenario_file)
@@ -263,7 +263,9 @@ class BpdbgApp(Debugger, App[int]):
     def validate_cursor(self, cursor: int) -> int:
         return max(0, min(cursor, self.last))
 
-    def watch_cursor(self) -> None:
+    def watch_cursor(self, cursor: int) -> None:
+        if self.following_frontier and cursor != self._frontier_at:
+            self.following_frontier = False  # the user moved: the cursor is theirs again
         self._show()
 
     def _show(self) -> None:
@@ -288,6 +290,8 @@ class BpdbgApp(Debugger, App[int]):
         """Show the current timeline at event ``cursor`` (clamped), start training ahead."""
         self._goto_target = None  # a place in the run shown before
         self.set_reactive(BpdbgApp.cursor, self.validate_cursor(cursor))
+        self.following_frontier = False
+        self._frontier_at = None
         self._debugger_start()
         self._show()
         self._ahead = self.timeline if self._compute_ahead and not self.timeline.done else None
@@ -441,6 +445,8 @@ class BpdbgApp(Debugger, App[int]):
                 total=f"{t.total_steps:,}",
                 bar="▰" * filled + "▱" * (8 - filled),
             )
+            if self.following_frontier:
+                text = Content.assemble(Content.from_markup("[b]following[/b]  "), text)
         elif self.playing:
             text = Content.from_markup("[b]▶ playing[/b]")
         else:
@@ -493,6 +499,8 @@ class BpdbgApp(Debugger, App[int]):
         if message.stopped or self.timeline.done:
             self._ahead = None
         self.timeline_view.set_computed(self.timeline.computed_events)
+        if self.following_frontier:
+            self._follow_frontier()
         now = time.monotonic()
         if self.frame is not None and (
             self.timeline.done or now - self._history_shown_at > HISTORY_REFRESH_SECONDS
@@ -517,6 +525,23 @@ class BpdbgApp(Debugger, App[int]):
         self._graph_subtitle()
         if self.inspector_shown:
             self._show_inspector()
+        self._chain_shows_node(message.name)
+
+    def _chain_shows_node(self, name: str) -> None:
+        """The chain-rule pane shows ``name``'s latest event (up to the cursor) until the
+        cursor moves or ``esc`` (:meth:`action_chain_back`)."""
+        from engine.step.layout import step_layout
+
+        seq = step_layout(self.timeline.program.graph).latest_event(name, self.cursor)
+        if seq is None:
+            self.notify(f"{name} is an input: no event computes it.", timeout=3)
+            return
+        self.chain_view.show_node_event(name, self.timeline.frame(seq), self.timeline)
+        self._refresh_footer()
+
+    def action_chain_back(self) -> None:
+        if self.frame is not None:
+            self.chain_view.show(self.frame, self.timeline)
 
     @on(GraphView.PlanChanged)
     def _graph_plan_changed(self) -> None:
@@ -552,15 +577,19 @@ class BpdbgApp(Debugger, App[int]):
             return False  # a dialog is open: its own keys apply, the panes behind stay still
         eps = self.timeline.events_per_step
         match action:
-            case "next_event" | "last_event":
+            case "next_event":
                 enabled = self.cursor < self.last
+            case "last_event":  # while computing, G (again) follows the frontier
+                enabled = self.cursor < self.last or not self.timeline.done
+            case "stop_following":
+                return self.following_frontier
             case "prev_event" | "first_event":
                 enabled = self.cursor > 0
             case "next_step":
                 enabled = self.cursor + eps <= self.last
             case "prev_step":
                 enabled = self.cursor >= eps
-            case "toggle_play":
+            case "toggle_play" | "play_steps":
                 enabled = self.playing or self.cursor < self.last or not self.timeline.done
             case "toggle_history":
                 return self.compact  # hidden where graph and history both fit
@@ -579,6 +608,8 @@ class BpdbgApp(Debugger, App[int]):
             case "cancel_search":
                 # Else esc is free for others.
                 return bool(self._searching) or self._goto_target is not None
+            case "chain_back":
+                return self.chain_view.following is not None
             case _:
                 return True
         return True if enabled else None  # None: shown in the footer, greyed out
@@ -755,14 +786,53 @@ class BpdbgApp(Debugger, App[int]):
         self.cursor = 0
 
     def action_last_event(self) -> None:
+        """``G``: the last computed event; while steps are still being computed, say so,
+        and ``G`` there again follows them (:meth:`_follow_frontier`)."""
+        t = self.timeline
+        if t.done:
+            self.cursor = self.last
+            return
+        if self.cursor == self._frontier_at and not self.following_frontier:
+            self.following_frontier = True
+            self.notify(
+                "Following the steps as they are computed. Any move, or esc, stops.",
+                timeout=4,
+            )
+            self._follow_frontier()
+            return
+        self._frontier_at = self.last
         self.cursor = self.last
+        self.notify(
+            f"Step {t.computed_steps - 1:,} is the last computed so far; steps up to"
+            f" {t.total_steps - 1:,} are coming. G again follows them.",
+            timeout=5,
+        )
+
+    def _follow_frontier(self) -> None:
+        """Move the cursor to the newest event (G G), until the run is computed."""
+        self._frontier_at = self.last
+        self.cursor = self.last
+        if self.timeline.done:
+            self.following_frontier = False
+            self.notify(f"All {self.timeline.total_steps:,} steps computed.", timeout=3)
+        self._update_status()
+
+    def action_stop_following(self) -> None:
+        self.following_frontier = False
+        self._update_status()
 
     def action_toggle_play(self) -> None:
+        if self.playing and self.by_steps:
+            self.by_steps = False  # space while playing by steps: on by events
+            self._play(True)
+            self._update_status()
+            return
+        if not self.playing:
+            self.by_steps = False
         self.playing = not self.playing
 
     def watch_playing(self, playing: bool) -> None:
-        if self._player is not None:
-            (self._player.resume if playing else self._player.pause)()
+        self._play(playing)
         self._update_status()
         self._refresh_footer()
 
@@ -813,7 +883,12 @@ class BpdbgApp(Debugger, App[int]):
             if program is not None:
                 self.set_program(program)
 
-        picker = PickerScreen(current, cursor_blink=self._cursor_blink, within=self.served_from)
+        picker = PickerScreen(
+            current,
+            cursor_blink=self._cursor_blink,
+            within=self.served_from,
+            branches=len(self.runs.branches),
+        )
         self.push_screen(picker, opened)
 
     def action_description(self) -> None:

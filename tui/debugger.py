@@ -6,10 +6,17 @@ and the search, and leaves layout and stepping to the app module. Finding the ne
 is :func:`engine.debug.search.find_next`; a search that may compute steps or evaluate
 conditions over many steps runs in a thread worker that only posts :class:`SearchDone`,
 and pressing ``c`` (or ``C``, or ``esc``) again cancels it.
+
+Playing moves one event (or, by steps, one training step) per tick, and the next tick
+comes once the last one is painted: every event played is drawn, so the top speed is
+what this machine and terminal can draw, and the header shows the rate measured
+(:class:`tui.play_rate.RateMeter`), never the rate asked for.
 """
 
 from __future__ import annotations
 
+import math
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -23,6 +30,7 @@ from engine.fmt import printable
 from engine.report.diagnose import first_nonfinite_event, nonfinite_cause
 from engine.timeline.timeline import Frame, Timeline
 from tui.pacing import cancel_check
+from tui.play_rate import RateMeter, rate_text
 
 if TYPE_CHECKING:
     from textual.app import App
@@ -36,11 +44,16 @@ if TYPE_CHECKING:
 else:
     _Base = object
 
-SPEEDS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
-"""Play speeds, in events per second, that ``+`` and ``-`` step through."""
-DEFAULT_SPEED = 20
-MAX_TICKS_PER_SECOND = 50
-"""Above this many events per second, playing moves several events per tick."""
+SPEEDS = (1.0, 2.0, 5.0, 10.0, 20.0, 50.0, math.inf)
+"""Play speeds, in events (or steps) per second, that ``+`` and ``-`` step through; the
+last is as fast as the screen is drawn. Each played event is painted, and a terminal
+app paints at most 60 frames a second (Textual's limit): faster would be a promise."""
+DEFAULT_SPEED = 20.0
+IDLE_SECONDS = 0.05
+"""How long playing waits for the next step when it is at the last computed event."""
+MIN_TICK_SECONDS = 0.001
+"""The shortest wait between ticks (Textual's timers need a wait of more than 0)."""
+"""How long playing waits for the next step when it is at the last computed event."""
 HEADER_SPARE = 14
 """Header cells the hit's reason leaves to the title and the margins."""
 ICONS = {"node": "●", "phase": "●", "condition": "◆", "nonfinite": "✖"}
@@ -129,7 +142,6 @@ class Debugger(_Base):
         frame: Frame | None
         selected: str | None
         timeline_view: TimelineView
-        _player: Timer | None
         _cursor_blink: bool
         header: HeaderBar
 
@@ -142,8 +154,10 @@ class Debugger(_Base):
     each enabled or not, in the order they were set (the first wins at one event)."""
     stop_on_nonfinite: reactive[bool] = reactive(True, init=False, repaint=False)
     """Whether ``c`` and playing also stop at the first event holding a NaN or inf."""
-    speed: reactive[int] = reactive(DEFAULT_SPEED, init=False, repaint=False)
-    """Events per second while playing."""
+    speed: reactive[float] = reactive(DEFAULT_SPEED, init=False, repaint=False)
+    """Events (or steps, playing by steps) per second asked for; ``inf``: as fast as drawn."""
+    by_steps: reactive[bool] = reactive(False, init=False, repaint=False)
+    """Whether playing moves one training step per tick (``P``) rather than one event."""
 
     _searching = 0
     """The direction of the search running now; 0 when none is."""
@@ -156,7 +170,11 @@ class Debugger(_Base):
     _marks: tuple[frozenset[int], frozenset[int]] = (frozenset(), frozenset())
     """Positions in a step marked ● (enabled) and ○ (disabled) in the timeline."""
     _marks_shown: tuple[frozenset[int], frozenset[int], int | None] | None = None
-    _per_tick = 1
+    _player: Timer | None = None
+    """The timer of the next tick while playing."""
+    _play_token = 0
+    """Counts plays, so that a paint that follows a stopped play starts no tick."""
+    _meter: RateMeter | None = None
 
     # --- state -----------------------------------------------------------------------------
 
@@ -233,8 +251,18 @@ class Debugger(_Base):
             room = self.size.width - position.cell_length - badge.cell_length - HEADER_SPARE
             return text if text.cell_length <= room else text.truncate(max(room, 8), ellipsis=True)
         if self.playing:
-            return Content.assemble(text, "  ", (f"{self.speed}/s", "$text-muted"))
+            return Content.assemble(text, "  ", (self._rate_shown(), "$text-muted"))
         return text
+
+    def _rate_shown(self) -> str:
+        """The header's rate while playing: measured, ``max`` when no faster is drawn."""
+        unit = "steps/s" if self.by_steps else "/s"
+        rate = self._meter.rate() if self._meter is not None else None
+        if rate is None:
+            return f"… {unit}" if self.by_steps else "…/s"
+        # Asked for more than is achieved: the drawing sets the pace.
+        top = " max" if self.speed > rate * 1.25 else ""
+        return f"{rate_text(rate)} {unit}{top}" if self.by_steps else f"{rate_text(rate)}/s{top}"
 
     # --- continue and reverse-continue -------------------------------------------------------
 
@@ -373,12 +401,28 @@ class Debugger(_Base):
                 return Hit(seq, None, f"first non-finite number: {found[1]}")
         return None
 
+    def _play(self, playing: bool) -> None:
+        """Start (or stop) the ticks of playing; called when ``playing`` changes."""
+        self._play_token += 1
+        if self._player is not None:
+            self._player.stop()
+            self._player = None
+        if playing:
+            self._meter = RateMeter()
+            self._meter.add(time.perf_counter(), 0)
+            self._player = self.set_timer(MIN_TICK_SECONDS, self._tick)
+
     def _tick(self) -> None:
+        """Move one event (or one step), stopping where ``c`` would; the next tick is
+        set once this one is painted (:meth:`_painted`)."""
+        self._player = None
+        if not self.playing or not self.screen_stack:
+            return  # stopped meanwhile, or the app is closing
+        began = time.perf_counter()
         seq, last = self.cursor, self.last
+        target = min(seq + (self.timeline.events_per_step if self.by_steps else 1), last)
         stop: Hit | None = None
-        for _ in range(self._per_tick):
-            if seq >= last:
-                break
+        while seq < target:
             seq += 1
             stop = self._stop_at(seq)
             if stop is not None:
@@ -388,10 +432,29 @@ class Debugger(_Base):
             self.playing = False
         elif seq >= last and self.timeline.done:
             self.playing = False
+        moved = seq - self.cursor
         self.cursor = seq
         if stop is not None:
             self._say_hit(stop)
             self._update_status()
+        if self.playing:
+            token = self._play_token
+            self.call_after_refresh(self._painted, token, began, moved)
+
+    def _painted(self, token: int, began: float, moved: int) -> None:
+        """The tick that began at ``began`` is on the screen: count it, set the next."""
+        if token != self._play_token or not self.playing:
+            return
+        now = time.perf_counter()
+        if self._meter is not None:
+            steps = 1 if moved else 0
+            self._meter.add(now, steps if self.by_steps else moved)
+        # The frame's cost is part of the interval: at the top speed the next event
+        # follows the paint at once, and no speed shows events faster than they are drawn.
+        wait = 1 / self.speed - (now - began)
+        wait = max(wait, MIN_TICK_SECONDS if moved else IDLE_SECONDS)
+        self._player = self.set_timer(wait, self._tick)
+        self._update_status()
 
     def action_faster(self) -> None:
         self.speed = next((s for s in SPEEDS if s > self.speed), SPEEDS[-1])
@@ -399,14 +462,24 @@ class Debugger(_Base):
     def action_slower(self) -> None:
         self.speed = next((s for s in reversed(SPEEDS) if s < self.speed), SPEEDS[0])
 
-    def watch_speed(self, speed: int) -> None:
-        rate = min(speed, MAX_TICKS_PER_SECOND)
-        self._per_tick = max(1, round(speed / rate))
-        if self._player is not None:
-            self._player.stop()
-        self._player = self.set_interval(1 / rate, self._tick, pause=not self.playing)
-        if not self.playing:
-            self.notify(f"Play speed: {speed} events per second.", timeout=2)
+    def action_play_steps(self) -> None:
+        """``P``: play one training step per tick (or stop, when already playing so)."""
+        if self.playing and self.by_steps:
+            self.playing = False
+            return
+        self.by_steps = True
+        if self.playing:
+            self._play(True)  # the meter counts steps from now
+            self._update_status()
+        else:
+            self.playing = True
+
+    def watch_speed(self, speed: float) -> None:
+        unit = "steps" if self.by_steps else "events"
+        said = "as fast as it is drawn" if math.isinf(speed) else f"{speed:g} {unit} per second"
+        if self.playing:
+            self._play(True)  # measure the new speed from now
+        self.notify(f"Play speed: {said}.", timeout=2)
         self._update_status()
 
     # --- setting breakpoints ----------------------------------------------------------------

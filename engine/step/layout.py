@@ -98,6 +98,24 @@ class StepLayout:
             out.append(self.update_pos[name])
         return out
 
+    def latest_event(self, name: str, seq: int) -> int | None:
+        """The ``seq`` of the last event about ``name`` at or before event ``seq``.
+
+        Before its first event of the run (a parameter's gradient while step 0's forward
+        pass runs), its first event instead; None when no event is about it (an input).
+        """
+        positions = self.node_positions(name)
+        if not positions:
+            return None
+        per_step = len(self.events)
+        step, pos = divmod(seq, per_step)
+        before = [p for p in positions if p <= pos]
+        if before:
+            return step * per_step + max(before)
+        if step > 0:
+            return (step - 1) * per_step + max(positions)
+        return min(positions)
+
     def phase_position(self, phase: str) -> int | None:
         """The first event of ``phase`` in a step (None when the phase has no events)."""
         bounds = {

@@ -197,7 +197,7 @@ def test_path_is_the_parameters_at_each_step() -> None:
     for s in steps:
         params = timeline.start_of(int(s))[0]
         assert path[s].tobytes() == np.array([params["a"], params["b"]]).tobytes()
-    assert path[0].tolist() == [-4.0, 1.0]
+    assert path[0].tolist() == [-4.0, 0.9]
 
 
 def test_a_landscape_caches_each_step() -> None:

@@ -81,7 +81,7 @@ def test_dead_relu_curve(snap_compare) -> None:
 
 def test_ravine_contours_and_path(snap_compare) -> None:
     """ravine-momentum at step 20: the loss over (a, b) in eight log-spaced bands, long
-    ellipses around the minimum; the path from ○ at (-4, 1) overshooting across the
+    ellipses around the minimum; the path from ○ at (-4, 0.9) overshooting across the
     valley, ● now; legend with the loss range."""
     app = make_app(open_program("ravine-momentum"))
     assert snap_compare(app, terminal_size=BIG, run_before=at(20, data=True))

@@ -383,10 +383,11 @@ async def test_speed_keys() -> None:
         for _ in SPEEDS:
             await pilot.press("minus")
         assert app.speed == SPEEDS[0]
+        for _ in SPEEDS:
+            await pilot.press("plus")
+        assert app.speed == SPEEDS[-1]
         await pilot.press("space")
-        assert f"playing  {SPEEDS[0]}/s" in header(app)
-        await pilot.press("plus")
-        assert f"playing  {SPEEDS[1]}/s" in header(app)
+        assert "playing" in header(app) and "/s" in header(app)  # a rate, once measured
         await pilot.press("space")
         assert "/s" not in header(app)
 

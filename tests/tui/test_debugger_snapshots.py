@@ -68,6 +68,25 @@ def test_breakpoints_screen_refuses_a_bad_condition(snap_compare) -> None:
     assert snap_compare(xor_with_breakpoints(), terminal_size=BIG, run_before=run_before)
 
 
+def test_breakpoints_screen_after_adding_a_watchpoint(snap_compare) -> None:
+    """XOR's dialog after `w`, `norm(grad) > 1` and enter, keys only: the list has a
+    fourth entry `[x] watch norm(grad) > 1`, highlighted, and the focus is on the list
+    (its border drawn in the focus colour; the condition field empty and unfocused); the
+    subtitle offers the list's keys again: `space on/off · x remove · p phase · …`."""
+
+    async def run_before(pilot: Pilot) -> None:
+        await settle(pilot)
+        screen = await open_dialog(pilot, "B", BreakpointsScreen)
+        await pilot.press("w")
+        box = screen.query_one("#bp-condition", Input)
+        await wait_until(pilot, lambda: box.has_focus, "the condition field's focus")
+        await pilot.press(*"norm(grad)", "space", ">", "space", "1", "enter")
+        options = screen.query_one("#bp-list")
+        await wait_until(pilot, lambda: options.has_focus, "the list's focus")
+
+    assert snap_compare(xor_with_breakpoints(), terminal_size=BIG, run_before=run_before)
+
+
 def test_diverging_stops_at_the_first_nonfinite_event(snap_compare) -> None:
     """`diverging-lr` after `c`: the cursor on the loss event of step 19, marked ✖ in the
     timeline; the header says `✖ the loss L is inf (first NaN/inf)`; the strip

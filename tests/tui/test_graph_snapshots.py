@@ -66,16 +66,16 @@ def test_xor_neurons_forward(snap_compare) -> None:
     """XOR at the forward event of z1, neuron by neuron: inputs x[0] x[1], two tanh units,
     one sigmoid unit; each unit's b1 z1 a1 lines (z1 filled in, marked ▶ on a highlighted
     line), the four W1 edges blue where positive and red where negative with 0.8 -0.2 0.2
-    -1.0 on them, their arrowheads into layer 1 in the forward colour, the W2 edges with
+    -0.9 on them, their arrowheads into layer 1 in the forward colour, the W2 edges with
     0.7 0.8, y and L above the output unit, and the legend line
-    `W1  [0,0] 0.8  [0,1] -0.2  [1,0] 0.2  [1,1] -1.0`."""
+    `W1  [0,0] 0.8  [0,1] -0.2  [1,0] 0.2  [1,1] -0.9`."""
     app = make_app(builtin("xor"))
     assert snap_compare(app, terminal_size=BIG, run_before=at("forward", "z1"))
 
 
 def test_xor_neurons_backward_of_w1(snap_compare) -> None:
     """XOR at the backward event of W1: the band's title reads `▶ ∂L/∂W1`, W1's edges carry
-    ∂L/∂W1 (0.00285408, -0.00679267, -0.0535944, -0.0196003) in the gradient colour, the
+    ∂L/∂W1 (0.00358946, 0.00038898, -0.0540592, -0.0192366) in the gradient colour, the
     legend line lists them with their indices, and every unit shows its gradients."""
     app = make_app(builtin("xor"))
     assert snap_compare(app, terminal_size=BIG, run_before=at("backward", "W1"))
@@ -129,9 +129,12 @@ def test_vanishing_sigmoid_small(snap_compare) -> None:
 
 
 def test_fan_out(snap_compare) -> None:
-    """Fan-out at the backward event of h, top to bottom: w and x into h, h into s and q,
+    """Fan-out's first backward event of h, top to bottom: w and x into h, h into s and q,
     q and y into t1 = q - y, t1 into L; h marked ▶ with ∂ and its gradient, the two edges
-    leaving h (to s and to q) in the gradient colour."""
+    leaving h (to s and to q) in the gradient colour. Its numbers can be told apart
+    (w = 0.4, so h = 0.8 and s = 0.689974): the chain-rule pane reads
+    `∂L/∂h = -0.153337 + (-0.618245) = -0.771583`, `∂q/∂h = s = 0.689974`, and path 1
+    `-0.896041 · 1.0 · 0.8 · 0.21391` (the 1.0 is ∂t1/∂q of the subtraction)."""
     app = make_app(builtin("fan-out"))
     assert snap_compare(app, terminal_size=BIG, run_before=at("backward", "h"))
 

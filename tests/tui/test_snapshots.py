@@ -28,6 +28,23 @@ from tui.screens.help import HelpScreen
 from tui.screens.picker import PickerScreen
 
 BIG = (120, 40)
+PICKER_FOLDER = Path("/tmp/bpdbg-snapshot-folder")
+"""The working folder of the picker's snapshots: the picker shows it, so it must be the
+same on every machine (a pytest tmp_path is not)."""
+
+
+@pytest.fixture
+def picker_folder(monkeypatch: pytest.MonkeyPatch) -> Path:
+    """:data:`PICKER_FOLDER`, emptied of all but a folder with a scenario file in it, as
+    the working folder."""
+    import shutil
+
+    shutil.rmtree(PICKER_FOLDER, ignore_errors=True)
+    (PICKER_FOLDER / "my-scenarios").mkdir(parents=True)
+    source = Path(__file__).parents[2] / "scenarios" / "chain.toml"
+    (PICKER_FOLDER / "my-scenarios" / "chain-copy.toml").write_text(source.read_text())
+    monkeypatch.chdir(PICKER_FOLDER)
+    return PICKER_FOLDER
 
 
 def test_startup(snap_compare) -> None:
@@ -96,9 +113,11 @@ def test_help_screen(snap_compare) -> None:
     assert snap_compare(make_app(worked_example()), terminal_size=BIG, run_before=run_before)
 
 
-def test_picker(snap_compare) -> None:
+def test_picker(snap_compare, picker_folder: Path) -> None:
     """The scenario picker: each built-in scenario's id, name and first line of
-    description, and the path input below."""
+    description, and the path input below, and under it `A relative path starts from the
+    working folder: /tmp/bpdbg-snapshot-folder`; the subtitle `enter open · tab a file
+    path · esc cancel`."""
 
     async def run_before(pilot: Pilot) -> None:
         await settle(pilot)
@@ -107,15 +126,34 @@ def test_picker(snap_compare) -> None:
     assert snap_compare(make_app(worked_example()), terminal_size=BIG, run_before=run_before)
 
 
-def test_error_in_app(snap_compare, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_picker_completes_a_path(snap_compare, picker_folder: Path) -> None:
+    """The picker's path field with `my-scenarios/ch` typed: the rest of the file's name
+    `ain-copy.toml` shown greyed after the cursor (→ takes it), and under the field
+    `→ /tmp/bpdbg-snapshot-folder/my-scenarios/ch`; the subtitle `enter open · → take
+    the completion · ↑ the list · esc cancel`."""
+
+    async def run_before(pilot: Pilot) -> None:
+        await settle(pilot)
+        picker = await open_dialog(pilot, "o", PickerScreen)
+        await pilot.press("tab")
+        path = picker.query_one(Input)
+        await wait_until(pilot, lambda: path.has_focus, "the path field's focus")
+        await pilot.press(*"my-scenarios/ch")
+        await wait_until(
+            pilot, lambda: path._suggestion.endswith("chain-copy.toml"), "the completion"
+        )
+
+    assert snap_compare(make_app(worked_example()), terminal_size=BIG, run_before=run_before)
+
+
+def test_error_in_app(snap_compare, picker_folder: Path) -> None:
     """An invalid file typed into the picker: the picker stays open and shows
     `bad.toml: model.layers[0].activation: …` in the error colour; no traceback."""
-    (tmp_path / "bad.toml").write_text(
+    (picker_folder / "bad.toml").write_text(
         'name = "bad"\n[model]\ninputs = 1\n[[model.layers]]\nunits = 1\n'
         'activation = "tanhh"\n[data]\nx = [[1.0]]\ny = [[0.0]]\n[loss]\nkind = "mse"\n'
         '[optimizer]\nkind = "sgd"\nlr = 0.1\n'
     )
-    monkeypatch.chdir(tmp_path)
 
     async def run_before(pilot: Pilot) -> None:
         await settle(pilot)

@@ -5,6 +5,11 @@ not removed), then each breakpoint: on a node or parameter, on a phase, or a wat
 condition. Conditions are compiled as they are entered; a refused one shows why, in the
 error colour, and changes nothing. Closing the dialog hands the edited list back to the
 app (:class:`BreakpointList`).
+
+Keys follow the focus: in the list, ``p``, ``n`` and ``w`` jump to the phase buttons, the
+node field and the condition field (in a field those letters are typed, and the subtitle
+no longer offers them); ``left`` and ``right`` move along the phase buttons; once an
+entry is added, the focus returns to the list with the new entry highlighted.
 """
 
 from __future__ import annotations
@@ -15,8 +20,9 @@ from rich.cells import cell_len
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Vertical
 from textual.content import Content
+from textual.widget import Widget
 from textual.widgets import Button, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
@@ -26,6 +32,7 @@ from engine.debug.errors import BreakpointError, ConditionError
 from engine.fmt import printable
 from engine.graph.graph import Graph
 from engine.step.events import PHASES
+from tui.screens.button_row import ButtonRow
 from tui.screens.choice_list import ChoiceList
 from tui.screens.dialog import Dialog
 from tui.screens.text_input import TextInput
@@ -35,6 +42,10 @@ KINDS = {"node": "node", "phase": "phase", "condition": "watch"}
 CARET_WINDOW = 60
 """Characters of a refused condition shown around the caret."""
 EXAMPLES = "norm(grad) > 10 · isnan(value) · loss > prev_loss · mean(a1 <= 0) > 0.5"
+LIST_KEYS = "space on/off · x remove · p phase · n node · w watch · esc close"
+"""The subtitle while the list has the focus."""
+PHASE_KEYS = "←→ choose · enter add · ↑↓ fields · esc close"
+FIELD_KEYS = "enter add · ↑↓ fields · tab next · esc close"
 
 
 class BreakpointList(NamedTuple):
@@ -138,9 +149,7 @@ class BreakpointsScreen(Dialog[BreakpointList]):
     def compose(self) -> ComposeResult:
         with Vertical(id="bp-dialog", classes="dialog") as dialog:
             dialog.border_title = "Breakpoints"
-            dialog.border_subtitle = (
-                "space on/off · x remove · p phase · n node · w watch · esc close"
-            )
+            dialog.border_subtitle = LIST_KEYS
             yield Static(
                 Content.from_markup(
                     "[b]c[/b] continues to the next event where an enabled entry stops,"
@@ -150,7 +159,7 @@ class BreakpointsScreen(Dialog[BreakpointList]):
             )
             yield ChoiceList(id="bp-list")
             yield Label("Stop where every step enters a phase:")
-            with Horizontal(id="bp-phases"):
+            with ButtonRow(id="bp-phases"):
                 for phase in PHASES:
                     yield Button(phase, id=f"bp-phase-{phase}", compact=True)
             yield Label("Stop at every event of a node or parameter:")
@@ -184,11 +193,25 @@ class BreakpointsScreen(Dialog[BreakpointList]):
             options.highlighted = max(0, min(at, options.option_count - 1))
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if self.dismissed:
-            return False  # keys that came after the one that closed it
         if action in ("toggle", "remove"):
+            if self.dismissed:
+                return False
             return isinstance(self.focused, OptionList)  # elsewhere the keys type or press
-        return True
+        if action == "focus":
+            # p, n and w from the list or a button; in a field they are letters.
+            return not self.dismissed and not isinstance(self.focused, Input)
+        return super().check_action(action, parameters)
+
+    def hint(self, focused: Widget | None) -> str | None:
+        if isinstance(focused, Input):
+            return FIELD_KEYS
+        if focused is not None and focused.id and focused.id.startswith("bp-phase-"):
+            return PHASE_KEYS
+        return LIST_KEYS
+
+    def _back_to_list(self) -> None:
+        """Focus the list (after an entry was added: it is highlighted there)."""
+        self.query_one(OptionList).focus()
 
     @on(OptionList.OptionSelected)
     def _selected(self) -> None:
@@ -244,6 +267,7 @@ class BreakpointsScreen(Dialog[BreakpointList]):
         phase = (event.button.id or "").removeprefix("bp-phase-")
         if phase in PHASES and not self.dismissed:
             self._add(Breakpoint.on_phase(phase))
+            self._back_to_list()
 
     @on(Input.Submitted, "#bp-node")
     def _node_given(self, event: Input.Submitted) -> None:
@@ -261,27 +285,29 @@ class BreakpointsScreen(Dialog[BreakpointList]):
         self._show_error("bp-node-error", None)
         self._add(bp)
         event.input.clear()
+        self._back_to_list()
 
     @on(Input.Submitted, "#bp-condition")
     def _condition_given(self, event: Input.Submitted) -> None:
-        if not self.dismissed:
-            self.add_condition(event.value)
+        if not self.dismissed and self.add_condition(event.value) is not None:
+            self._back_to_list()  # a refused one keeps the focus, to be mended
 
-    def add_condition(self, text: str) -> bool:
+    def add_condition(self, text: str) -> bool | None:
         """Compile ``text`` as a watchpoint and add it; show why when it is refused.
 
         Returns:
-            Whether it was added. A refused condition leaves the list as it was.
+            Whether it was added (False: it was in the list already, now enabled there);
+            None when it was refused, which leaves the list as it was.
         """
         box = self.query_one("#bp-condition", Input)
         try:
             bp = Breakpoint.when(text, self._graph)
         except ConditionError as err:
             self._show_error("bp-condition-error", err.reason, text.strip(), err.column)
-            return False
+            return None
         except Exception as err:  # nothing typed in a field may end the session
             self._show_error("bp-condition-error", f"cannot use it: {type(err).__name__}: {err}")
-            return False
+            return None
         self._show_error("bp-condition-error", None)
         box.clear()
         return self._add(bp)

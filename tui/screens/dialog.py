@@ -1,13 +1,16 @@
 """The base of the app's dialogs, and of its command palette: screens that close once,
-however fast the keys that close them come."""
+however fast the keys that close them come; dialogs whose keys follow the focus."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from textual.await_complete import AwaitComplete
+from textual.binding import Binding, BindingType
 from textual.command import CommandPalette
 from textual.screen import ModalScreen, Screen
+from textual.widget import Widget
+from textual.widgets import Button, Input
 
 ResultType = TypeVar("ResultType")
 
@@ -49,7 +52,49 @@ class ClosesOnce(_Screen):
 
 
 class Dialog(ClosesOnce, ModalScreen[ResultType]):
-    """A dialog over the main screen (help, notes, picker, breakpoints, what-if)."""
+    """A dialog over the main screen (help, notes, picker, breakpoints, what-if, confirm).
+
+    Its keys follow the focus: ``down`` and ``up`` move from a field or a button to the
+    next or previous one (in a list they move its highlight, as the list binds them
+    first), and the frame's subtitle (``.dialog``'s, the dialog's own footer) says what
+    the keys do where the focus is now (:meth:`hint`). So a key a list takes (``p`` for
+    a phase) is never offered while a field has the focus, where it would be typed.
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("down", "move_focus(1)", "Next field", show=False),
+        Binding("up", "move_focus(-1)", "Previous field", show=False),
+    ]
+
+    def hint(self, focused: Widget | None) -> str | None:
+        """The keys that apply with ``focused`` focused, for the subtitle; None: keep it."""
+        return None
+
+    def on_descendant_focus(self) -> None:
+        self._show_hint()
+
+    def _show_hint(self) -> None:
+        if self.dismissed or not self.is_attached:
+            return
+        text = self.hint(self.focused)
+        frames = self.query(".dialog")
+        if text is not None and frames:
+            frames.first().border_subtitle = text
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if self.dismissed:
+            return False  # keys that came after the one that closed it
+        if action == "move_focus":
+            # Fields and buttons only: lists and scrolled text use up and down themselves.
+            return isinstance(self.focused, (Input, Button))
+        return True
+
+    def action_move_focus(self, delta: int) -> None:
+        """Focus the next (``delta`` 1) or previous (-1) field or button."""
+        if delta > 0:
+            self.focus_next()
+        else:
+            self.focus_previous()
 
 
 class Palette(ClosesOnce, CommandPalette):

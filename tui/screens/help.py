@@ -66,7 +66,13 @@ def key_rows() -> list[tuple[str, str]]:
     """``(keys, what they do)`` for every action of :data:`tui.actions.ACTIONS`, and more."""
     rows = [(a.display, f"{a.title}. {a.help}" if a.help else a.title) for a in ACTIONS]
     rows.append(("ctrl+p", "Command palette: every action above, by name."))
-    rows.append(("↑ ↓ enter", "In the graph: choose a node, and select it (as a click does)."))
+    rows.append(
+        (
+            "↑ ↓ enter",
+            "In the graph: choose a node, and select it (as a click does); the chain rule"
+            " then shows its latest event until the cursor moves.",
+        )
+    )
     rows.append(("esc", "Close this help (also ? or q)."))
     return rows
 

@@ -4,10 +4,17 @@ Choosing one loads and validates it here, in a thread: a slow or stuck file (a n
 drive, a path that names a pipe) never holds up the app, and ``esc`` still closes the
 picker. An invalid file shows its error (file, place, what was wrong) in the picker and
 keeps it open, so the running scenario stays.
+
+The path field completes folder and ``.toml`` file names (``right`` takes the rest shown
+greyed, :mod:`tui.screens.path_suggester`), and the line under it shows the absolute
+path that will be opened, so that a relative path is seen to start from the working
+folder. Opening another scenario while the running one has what-if branches asks first
+(:class:`~tui.screens.confirm.ConfirmScreen`): they would be gone.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 from pathlib import Path
@@ -19,6 +26,7 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.content import Content
 from textual.message import Message
+from textual.widget import Widget
 from textual.widgets import Input, Label, OptionList, Static
 from textual.widgets.option_list import Option, OptionDoesNotExist
 
@@ -29,8 +37,14 @@ from engine.scenario.loader import load
 from engine.step.program import Program
 from scenarios import builtin_dir, builtin_ids
 from tui.screens.choice_list import ChoiceList
+from tui.screens.confirm import ConfirmScreen
 from tui.screens.dialog import Dialog
+from tui.screens.path_suggester import PathSuggester, resolve_typed
 from tui.screens.text_input import TextInput
+
+LIST_KEYS = "enter open · tab a file path · esc cancel"
+"""The subtitle while the list has the focus; in the path field, :data:`PATH_KEYS`."""
+PATH_KEYS = "enter open · → take the completion · ↑ the list · esc cancel"
 
 
 class Entry(msgspec.Struct, frozen=True):
@@ -90,7 +104,12 @@ class PickerScreen(Dialog[Program | None]):
             """The program, or why it cannot be opened."""
 
     def __init__(
-        self, current: str = "", *, cursor_blink: bool = True, within: Path | None = None
+        self,
+        current: str = "",
+        *,
+        cursor_blink: bool = True,
+        within: Path | None = None,
+        branches: int = 0,
     ) -> None:
         """
         Args:
@@ -98,9 +117,15 @@ class PickerScreen(Dialog[Program | None]):
             cursor_blink: Whether the path input's cursor blinks (off for snapshots).
             within: Only files under this folder may be opened, paths taken from it
                 (the app served to browsers); None: any file.
+            branches: The running scenario's what-if branches, which opening another
+                would discard: if any, the picker asks before it closes with a program.
         """
         super().__init__()
         self._current = current
+        self._branches = branches
+        self._builtin_ids: frozenset[str] = frozenset()
+        self._base = within if within is not None else Path.cwd()
+        """The folder a relative path is taken from."""
         self._cursor_blink = cursor_blink
         self._token = 0
         """Counts choices, so that a slow load answers nothing once another is chosen."""
@@ -108,6 +133,7 @@ class PickerScreen(Dialog[Program | None]):
 
     def compose(self) -> ComposeResult:
         entries = builtin_entries()
+        self._builtin_ids = frozenset(e.id for e in entries)
         options: list[Option | None] = []
         for e in entries:
             if options:
@@ -126,7 +152,7 @@ class PickerScreen(Dialog[Program | None]):
             )
         with Vertical(id="picker-dialog", classes="dialog") as dialog:
             dialog.border_title = "Open a scenario"
-            dialog.border_subtitle = "enter to open · esc to cancel"
+            dialog.border_subtitle = LIST_KEYS
             yield Label("Built-in scenarios" if entries else "No built-in scenarios found.")
             yield ChoiceList(*options, id="picker-builtins")
             if self._within is None:
@@ -134,7 +160,12 @@ class PickerScreen(Dialog[Program | None]):
             else:
                 folder = printable(self._within.name) or "/"
                 yield Label(f"…or a scenario file (.toml) in {folder}:")
-            yield TextInput(placeholder="path/to/scenario.toml", id="picker-path")
+            yield TextInput(
+                placeholder="path/to/scenario.toml",
+                id="picker-path",
+                suggester=PathSuggester(self._base, confined=self._within is not None),
+            )
+            yield Static(self._resolved_text(""), id="picker-resolved")
             yield Static(id="picker-status")
             yield Static(id="picker-error")
 
@@ -152,6 +183,29 @@ class PickerScreen(Dialog[Program | None]):
             options.highlighted = 0
         options.focus()
 
+    def hint(self, focused: Widget | None) -> str | None:
+        return PATH_KEYS if isinstance(focused, Input) else LIST_KEYS
+
+    def _resolved_text(self, typed: str) -> Content:
+        """The line under the path field: the absolute path ``typed`` names."""
+        typed = typed.strip()
+        if not typed:
+            where = printable(str(self._base))
+            what = "the folder served" if self._within is not None else "the working folder"
+            return Content.from_markup(
+                "[dim]A relative path starts from $what: $where[/dim]", what=what, where=where
+            )
+        path = resolve_typed(typed if self._within is None else typed.lstrip("~"), self._base)
+        text = Content.from_markup("[dim]→[/dim] $path", path=printable(str(path)))
+        if typed in self._builtin_ids and "/" not in typed:
+            text += Content.from_markup("[dim]  (if there is no such file: the built-in)[/dim]")
+        return text
+
+    @on(Input.Changed, "#picker-path")
+    def _path_changed(self, event: Input.Changed) -> None:
+        if not self.dismissed:
+            self.query_one("#picker-resolved", Static).update(self._resolved_text(event.value))
+
     @on(OptionList.OptionSelected)
     def _builtin_chosen(self, event: OptionList.OptionSelected) -> None:
         if event.option.id is not None and not self.dismissed:
@@ -161,7 +215,9 @@ class PickerScreen(Dialog[Program | None]):
     def _path_given(self, event: Input.Submitted) -> None:
         path = event.value.strip()
         if path and not self.dismissed:
-            self.open(path)
+            # ~ as a shell reads it; otherwise the path as typed, so that messages and
+            # the title name it as the command line would.
+            self.open(os.path.expanduser(path) if self._within is None else path)
 
     def open(self, ref: str) -> None:
         """Load ``ref`` (a built-in id or a path) in a thread; the picker closes when it
@@ -195,8 +251,32 @@ class PickerScreen(Dialog[Program | None]):
         self._show_status(None)
         if isinstance(message.result, str):
             self.show_error(message.result)
+        elif self._branches:
+            self._confirm(message.result)
         else:
             self.dismiss(message.result)
+
+    def _confirm(self, program: Program) -> None:
+        """Ask whether to open ``program`` and lose the what-if branches; close if so."""
+        n = self._branches
+        branches = "1 what-if branch" if n == 1 else f"{n} what-if branches"
+
+        def answered(yes: bool | None) -> None:
+            if yes and not self.dismissed:
+                self.dismiss(program)
+            elif not self.dismissed:
+                self._show_status(f"Nothing opened: {printable(self._current)} keeps its branches.")
+
+        self.app.push_screen(
+            ConfirmScreen(
+                "Discard the what-if branches?",
+                f"Opening {program.scenario.name} closes {printable(self._current)} and"
+                f" its {branches}: they cannot be brought back.",
+                yes="Open it, discard them",
+                no="Keep them",
+            ),
+            answered,
+        )
 
     def _show_status(self, text: str | None) -> None:
         status = self.query_one("#picker-status", Static)

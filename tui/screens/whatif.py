@@ -15,6 +15,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.content import Content
+from textual.widget import Widget
 from textual.widgets import Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
@@ -29,6 +30,9 @@ from tui.screens.text_input import TextInput
 
 OPTIMIZER_HINT = "sgd · momentum momentum=0.9 · adam betas=0.9,0.999 eps=1e-8"
 MAX_SHOWN = 12
+FIELD_KEYS = "enter branch · ↑↓ fields · esc cancel"
+"""The subtitle while a field has the focus; in the list of runs, :data:`LIST_KEYS`."""
+LIST_KEYS = "enter switch to this run · tab fields · esc cancel"
 """Parameters listed with their values; more are counted."""
 
 
@@ -107,7 +111,7 @@ class WhatIfScreen(Dialog[Timeline | None]):
         spec = self._current.program.optimizer.spec
         with VerticalScroll(id="whatif-dialog", classes="dialog") as dialog:
             dialog.border_title = "What if…"
-            dialog.border_subtitle = "enter: branch · esc: cancel"
+            dialog.border_subtitle = FIELD_KEYS
             yield Static(
                 Content.from_markup(
                     "Branch [b]$run[/b] at the start of [b]step $step[/b]: change what you"
@@ -135,6 +139,9 @@ class WhatIfScreen(Dialog[Timeline | None]):
             Option(run_entry(run, self._shown, self._runs), id=str(i))
             for i, run in enumerate(self._runs.all())
         ]
+
+    def hint(self, focused: Widget | None) -> str | None:
+        return LIST_KEYS if isinstance(focused, OptionList) else FIELD_KEYS
 
     def on_mount(self) -> None:
         if not self.is_attached:

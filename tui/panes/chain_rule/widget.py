@@ -15,10 +15,12 @@ from rich.segment import Segment
 from rich.style import Style
 from textual import events
 from textual.binding import Binding
+from textual.content import Content
 from textual.geometry import Region, Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from engine.fmt import printable
 from engine.report.explain import Line, explain
 from engine.timeline.timeline import Frame, Timeline
 from tui.drawing.restyle import RestyledOnCss
@@ -131,6 +133,8 @@ class ChainRuleView(RestyledOnCss, ScrollView, can_focus=True, inherit_bindings=
         self._section: list[Line] = []
         """Lines below the derivation: the gradient check at a parameter's backward event."""
         self.gradcheck = GradcheckSection(self, self.set_section)
+        self.following: str | None = None
+        """The graph's selected node whose latest event is shown (None: the cursor's)."""
         self._wrapped: list[tuple[str, list[Fragment]]] = []
         self._wrap_width = -1
         self._base = Style()
@@ -138,6 +142,9 @@ class ChainRuleView(RestyledOnCss, ScrollView, can_focus=True, inherit_bindings=
 
     def show(self, frame: Frame, timeline: Timeline) -> None:
         """Explain ``frame``'s event."""
+        if self.following is not None:
+            self.following = None
+            self.border_subtitle = ""
         was, width = self._wrapped, self._wrap_width
         self._lines = explain(frame)
         self._section = self.gradcheck.lines(frame, timeline)
@@ -152,6 +159,15 @@ class ChainRuleView(RestyledOnCss, ScrollView, can_focus=True, inherit_bindings=
         for y in range(top, top + self.scrollable_content_region.height):
             if (was[y] if y < len(was) else None) != (now[y] if y < len(now) else None):
                 self.refresh_line(y)
+
+    def show_node_event(self, node: str, frame: Frame, timeline: Timeline) -> None:
+        """Explain ``frame``, the latest event of ``node`` (selected in the graph), in
+        place of the cursor's, saying so in the subtitle until :meth:`show` is called."""
+        self.show(frame, timeline)
+        self.border_subtitle = Content(
+            printable(f"{node} · event {frame.seq:,} · esc: back to the cursor")
+        )
+        self.following = node
 
     def set_section(self, lines: list[Line]) -> None:
         """Replace the lines below the derivation, where the view is scrolled to now."""
