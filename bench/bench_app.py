@@ -173,7 +173,7 @@ def builtin_program(name: str, steps: int):
 
     from engine.open import open_program
 
-    p = open_program("xor")
+    p = open_program(name)
     train = msgspec.structs.replace(p.scenario.train, steps=steps)
     sc = msgspec.structs.replace(p.scenario, train=train)
     return msgspec.structs.replace(p, scenario=sc)
@@ -195,7 +195,14 @@ async def latencies(
     from textual.widgets import Static
 
     from tui.app import BpdbgApp
+    from tui.collector import pause_gc
 
+    # As the installed command starts it (tui.startup): the cyclic collector paused for
+    # start-up, and once the first frame is painted everything alive then frozen out of
+    # its way and the collector resumed (tui.collector). Without this, each full
+    # collection would walk every object of Textual, numpy and the app, a tenth of a
+    # second at random presses, which users never see.
+    pause_gc()
     app = BpdbgApp(program, compute_ahead=False, cursor_blink=False)
     # Every press must step: computed up to the last step the presses reach (past the
     # last computed event, ``n`` does nothing and would time an idle app).

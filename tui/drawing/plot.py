@@ -86,6 +86,16 @@ class Plot(PlotWidget, can_focus=False):
         (each a swatch's ``(text, style)``; the legend is dropped before the title is cut)."""
         self._title, self._legend = parts, legend
 
+    @property
+    def title_parts(self) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+        """The title row's parts and legend entries, as :meth:`set_title` was last given."""
+        return self._title, self._legend
+
+    def draw_title(self) -> None:
+        """Draw the title row again, and nothing else: for a new title over the same
+        curves (the canvases of the curves and the axes keep what they hold)."""
+        self._render_y_label()
+
     def set_axis_ticks(self, axis: str, ticks: Sequence[float], labels: Sequence[str]) -> None:
         """Ticks of ``axis`` (``"x"`` or ``"y"``) at plot coordinates, with their labels."""
         target = self._x_labels if axis == "x" else self._y_labels

@@ -111,6 +111,8 @@ class GradientsView(Widget):
         self._dead: dict[str, list[int]] | None = None
         """Dead units of each ReLU node reached so far; None when the graph has no ReLU."""
         self._names: list[str] = []
+        self._laid_rows = -1
+        """The rows the pane was last laid out for (see :meth:`show`)."""
 
     def show(self, frame: Frame, timeline: Timeline) -> None:
         """Show the gradients known at ``frame`` (computed once per step)."""
@@ -131,7 +133,12 @@ class GradientsView(Widget):
             return
         self._key = key
         self._known, self._dead = known, dead
-        self.refresh(layout=True)
+        # The pane's height follows its rows (height: auto): a layout only when their
+        # number changes. Every layout reflows the whole screen and repaints every
+        # scrollbar, which would cost a step more than everything else it draws.
+        rows = self._rows()
+        self.refresh(layout=rows != self._laid_rows)
+        self._laid_rows = rows
         self._legend(frame.step)
 
     def _legend(self, step: int) -> None:
@@ -170,11 +177,15 @@ class GradientsView(Widget):
             "bold": Style(bold=True),
         }
 
-    def get_content_height(self, container, viewport, width: int) -> int:
-        rows = len(self._layers) + 1  # the scale
+    def _rows(self) -> int:
+        """Rows of content: the scale, one per layer, and the dead units' row (if ReLU)."""
+        rows = len(self._layers) + 1
         if self._dead is not None:
             rows += 1
         return max(1, rows)
+
+    def get_content_height(self, container, viewport, width: int) -> int:
+        return self._rows()
 
     def render(self) -> Text:
         width = self.content_region.width

@@ -251,6 +251,8 @@ class HistoryView(Widget, can_focus=True):
         self._chooser_row: Widget | None = None
         self._plotted: Frame | None = None
         """The frame the plots were last brought up to date with."""
+        self._drawn: dict[Plot, tuple] = {}
+        """What each plot was last drawn with, but for its title (see :meth:`_draw`)."""
 
     # --- public ------------------------------------------------------------------------
 
@@ -441,10 +443,15 @@ class HistoryView(Widget, can_focus=True):
         frame = self._frame
         rec = frame.record
         choice = self._choice
+        # Within a step, an element's curve changes only with its update (the value after
+        # it is drawn) and a gradient norm's only with its backward event: the other of
+        # the two stays False, so it does not replot the same picture.
         updated = grad_known = False
         if choice is not None:
-            updated = rec.update_at[choice[0]] <= frame.pos
-            grad_known = rec.grad_at[choice[0]] <= frame.pos
+            if choice[1] == NORM:
+                grad_known = rec.grad_at[choice[0]] <= frame.pos
+            else:
+                updated = rec.update_at[choice[0]] <= frame.pos
         extent = x_extent(frame.step + 1, self._timeline.total_steps)
         theme = self.app.theme
         # Keys of what each plot shows: the data is fetched only when one changes.
@@ -613,23 +620,26 @@ class HistoryView(Widget, can_focus=True):
         empty: str = "",
     ) -> None:
         """Draw a plot: the other run's curve (if any) under this run's, the current
-        point marked, inf and NaN marked along the top; axes, ticks, title and legend."""
+        point marked, inf and NaN marked along the top; axes, ticks, title and legend.
+
+        What is drawn is worked out first and compared with what the plot shows: drawing
+        it again (every cell of the curves, the axes, the ticks) is most of a step's
+        cost where it changes, and events within a step often change only the title
+        (the loss's value comes and goes) or nothing at all (the parameter's curve at a
+        step's first event is the one its update drew).
+        """
         from textual_plot import HiResMode
 
         colors = self._colors()
         width, height = plot.size
         buckets = max(8, width)
-        plot.clear()
-        plot.margin_bottom = 1 if height >= COMPACT_HEIGHT else 0
+        margin_bottom = 1 if height >= COMPACT_HEIGHT else 0
         runs = [r for r in (other, main) if r is not None]
         drawn = [(Series(x, y, sc, buckets), color) for x, y, color in runs]
         finite = np.concatenate([s.t for s, _ in drawn]) if drawn else np.empty(0)
         lo, hi = scale.limits(finite)
-        plot.set_xlimits(0, extent)
-        plot.set_ylimits(lo, hi)
-        for s, color in drawn:
-            if len(s.x) > 1:
-                plot.plot(s.x, s.t, line_style=color, hires_mode=HiResMode.QUADRANT)
+        lines = [(s.x, s.t, color) for s, color in drawn if len(s.x) > 1]
+        marks: list[tuple[np.ndarray, np.ndarray, str, str]] = []
         legend: list[tuple[str, str]] = []
         if names is not None and other is not None and main is not None:
             legend = [("━ ", main[2]), (names[0], ""), ("  ━ ", other[2]), (names[1], "")]
@@ -638,23 +648,47 @@ class HistoryView(Widget, can_focus=True):
             now = s.last
             if now is not None and sc.drawable(np.array([now[1]]))[0]:
                 t = sc.forward(np.array([now[1]]))
-                plot.scatter([now[0]], t, marker=NOW, marker_style=f"bold {color}")
+                marks.append((np.array([now[0]]), t, NOW, f"bold {color}"))
             if len(s.bad):
                 top = np.full(len(s.bad), hi - (hi - lo) * 0.02)
-                plot.scatter(s.bad, top, marker=NONFINITE, marker_style=f"bold {colors['bad']}")
-                marks = [(f"{NONFINITE} ", f"bold {colors['bad']}"), ("inf/nan", "")]
-                legend = marks + ([("  ", "")] + legend if legend else [])
+                marks.append((s.bad, top, NONFINITE, f"bold {colors['bad']}"))
+                bad = [(f"{NONFINITE} ", f"bold {colors['bad']}"), ("inf/nan", "")]
+                legend = bad + ([("  ", "")] + legend if legend else [])
         if not len(finite):
             bad_only = bool(drawn) and len(drawn[-1][0].bad) > 0
             note = empty or ("inf or nan at every step so far" if bad_only else "")
             if note:
                 title = [*title, (f"  {note}", f"italic {colors['muted']}")]
+        # The step axis's ticks fit the width the previous drawing left the curves.
         ticks = step_ticks(extent, max(1, width - plot.margin_left))
-        plot.set_axis_ticks("x", [float(t) for t in ticks], [step_label(t) for t in ticks])
-        rows = max(2, (height - 1 - plot.margin_bottom - 2) // 2)
+        rows = max(2, (height - 1 - margin_bottom - 2) // 2)
         y_ticks, y_labels = sc.ticks(lo, hi, max(3, min(5, rows)))
+        margin_left = max(4, max((len(label) for label in y_labels), default=1) + 2)
+        body = (
+            (width, height, margin_bottom, margin_left, self.app.theme),
+            (extent, lo, hi, tuple(ticks), tuple(y_ticks), tuple(y_labels)),
+            tuple((x.tobytes(), t.tobytes(), color) for x, t, color in lines),
+            tuple((x.tobytes(), t.tobytes(), m, style) for x, t, m, style in marks),
+        )
+        ready = not (plot._needs_rerender or plot._needs_canvas_resize)
+        if ready and plot._scale_rectangle.area and self._drawn.get(plot) == body:
+            if (title, legend) != plot.title_parts:
+                plot.set_title(title, legend)
+                plot.draw_title()
+                plot.version += 1
+            return
+        self._drawn[plot] = body
+        plot.clear()
+        plot.margin_bottom = margin_bottom
+        plot.set_xlimits(0, extent)
+        plot.set_ylimits(lo, hi)
+        for x, t, color in lines:
+            plot.plot(x, t, line_style=color, hires_mode=HiResMode.QUADRANT)
+        for x, t, marker, style in marks:
+            plot.scatter(x, t, marker=marker, marker_style=style)
+        plot.set_axis_ticks("x", [float(t) for t in ticks], [step_label(t) for t in ticks])
         plot.set_axis_ticks("y", y_ticks, y_labels)
-        plot.margin_left = max(4, max((len(label) for label in y_labels), default=1) + 2)
+        plot.margin_left = margin_left
         plot.set_title(title, legend)
         plot.version += 1
         plot.draw_now()

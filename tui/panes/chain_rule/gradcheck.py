@@ -39,9 +39,14 @@ if TYPE_CHECKING:
 
 IMMEDIATE_ELEMENTS = 64
 """Parameters with at most this many elements are checked while the event is shown…"""
+IMMEDIATE_CPU_SECONDS = 0.004
+"""…if the whole check is on course to take at most this much CPU time (a big batch or a
+wide network downstream may not: 64 elements of spiral-mlp take three times as long as
+the rest of the step's screen update); otherwise the worker takes over. Projected from
+the first elements, so that a check too slow to wait for is abandoned at once; CPU time,
+so that a busy machine does not send small checks to the worker."""
 IMMEDIATE_SECONDS = 0.02
-"""…if that takes at most this long (a big batch or a wide network downstream may not);
-otherwise the worker takes over."""
+"""And in any case, the longest a check may hold the event up in wall-clock time."""
 LISTED = 8
 """Parameters with at most this many elements list every one; larger ones the worst."""
 WORST = 5
@@ -218,9 +223,11 @@ class GradcheckSection:
         size = int(params[param].size)
         if size <= IMMEDIATE_ELEMENTS:
             deadline = time.perf_counter() + IMMEDIATE_SECONDS
+            began = time.thread_time()
 
             def in_time(done: int, total: int) -> None:
-                if time.perf_counter() > deadline:
+                projected = (time.thread_time() - began) * total / done
+                if projected > IMMEDIATE_CPU_SECONDS or time.perf_counter() > deadline:
                     raise _Abandoned
 
             try:

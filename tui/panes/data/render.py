@@ -156,62 +156,80 @@ def color_table(palette: Palette, n: int) -> np.ndarray:
 # --- cells and rows ----------------------------------------------------------------------------
 
 
+NO_COLOR = -1
+"""A cell's foreground code where it has no colour of its own."""
+
+
+def color_code(c: RGB) -> int:
+    """``0xRRGGBB``: a colour as one number, so that a grid of them is one array."""
+    return (int(c[0]) << 16) | (int(c[1]) << 8) | int(c[2])
+
+
 class Canvas:
-    """A grid of cells, each a character with a foreground and a background colour."""
+    """A grid of cells, each a character with a foreground and a background colour.
+
+    The colours are arrays of :func:`color_code` numbers: a heatmap fills every cell
+    each step, and its rows are cut into runs of cells styled alike by comparing whole
+    rows at once rather than cell by cell.
+    """
 
     def __init__(self, width: int, height: int, background: RGB) -> None:
         self.width, self.height = width, height
         self.chars = [[" "] * width for _ in range(height)]
-        self.fg: list[list[RGB | None]] = [[None] * width for _ in range(height)]
-        self.bg: list[list[RGB]] = [[background] * width for _ in range(height)]
-        self.bold = [[False] * width for _ in range(height)]
+        self.fg = np.full((height, width), NO_COLOR, dtype=np.int64)
+        self.bg = np.full((height, width), color_code(background), dtype=np.int64)
+        self.bold = np.zeros((height, width), dtype=bool)
 
     def pixels(self, colors: np.ndarray) -> None:
         """Fill every cell with two pixels of ``colors`` (``(2·height, width, 3)``, top
         row first): the top half as the foreground of ``▀``, the bottom as background."""
-        rgb = [[tuple(p) for p in row] for row in colors.tolist()]
+        c = np.asarray(colors, dtype=np.int64)[: 2 * self.height]
+        codes = (c[..., 0] << 16) | (c[..., 1] << 8) | c[..., 2]
         for r in range(self.height):
             self.chars[r] = [UPPER_HALF] * self.width
-            self.fg[r] = rgb[2 * r]  # type: ignore[assignment]
-            self.bg[r] = rgb[2 * r + 1]
+        self.fg[:] = codes[0::2]
+        self.bg[:] = codes[1::2]
 
     def put(
         self, row: int, col: int, char: str, fg: RGB, *, bold: bool = False, bg: RGB | None = None
     ) -> None:
         if 0 <= row < self.height and 0 <= col < self.width:
             self.chars[row][col] = char
-            self.fg[row][col] = fg
+            self.fg[row, col] = color_code(fg)
             if bg is not None:
-                self.bg[row][col] = bg
-            self.bold[row][col] = bold
+                self.bg[row, col] = color_code(bg)
+            self.bold[row, col] = bold
 
     def rows(self) -> list[Row]:
         """Segments, one run per stretch of cells styled alike."""
         out: list[Row] = []
         styles: dict[tuple, Style] = {}
+        if not self.width:
+            return [[] for _ in range(self.height)]
+        fg, bg, bold = self.fg, self.bg, self.bold
+        # Where each row's style changes from the cell before: the runs' starts.
+        change = (fg[:, 1:] != fg[:, :-1]) | (bg[:, 1:] != bg[:, :-1])
+        change |= bold[:, 1:] != bold[:, :-1]
         for r in range(self.height):
-            segments: Row = []
-            run: list[str] = []
-            key: tuple | None = None
-            for c in range(self.width):
-                k = (self.fg[r][c], self.bg[r][c], self.bold[r][c])
-                if k != key and run:
-                    segments.append(Segment("".join(run), _style(styles, key)))
-                    run = []
-                key = k
-                run.append(self.chars[r][c])
-            if run:
-                segments.append(Segment("".join(run), _style(styles, key)))
-            out.append(segments)
+            cuts = (np.flatnonzero(change[r]) + 1).tolist()
+            starts, ends = [0, *cuts], [*cuts, self.width]
+            fg_r, bg_r, bold_r = fg[r].tolist(), bg[r].tolist(), bold[r].tolist()
+            chars = self.chars[r]
+            out.append(
+                [
+                    Segment("".join(chars[a:b]), _style(styles, (fg_r[a], bg_r[a], bold_r[a])))
+                    for a, b in zip(starts, ends)
+                ]
+            )
         return out
 
 
-def _style(cache: dict[tuple, Style], key: tuple | None) -> Style:
-    style = cache.get(key)  # type: ignore[arg-type]
+def _style(cache: dict[tuple, Style], key: tuple) -> Style:
+    style = cache.get(key)
     if style is None:
-        fg, bg, bold = key  # type: ignore[misc]
-        style = cache[key] = Style(  # type: ignore[index]
-            color=hex_of(fg) if fg is not None else None, bgcolor=hex_of(bg), bold=bold or None
+        fg, bg, bold = key
+        style = cache[key] = Style(
+            color=f"#{fg:06x}" if fg != NO_COLOR else None, bgcolor=f"#{bg:06x}", bold=bold or None
         )
     return style
 
@@ -377,22 +395,32 @@ def _points(
     pal: Palette,
     pixels: np.ndarray,
 ) -> None:
+    x0, x1, y0, y1 = bounds
+    if not (x1 > x0 and y1 > y0):
+        return
+    # Every point's cell at once, as _cell_of finds one (a spiral has hundreds of points).
+    xs, ys = points[:, 0].astype(np.float64), points[:, 1].astype(np.float64)
+    with np.errstate(all="ignore"):
+        cols = np.floor((xs - x0) / (x1 - x0) * fr.width)
+        rows = np.floor((y1 - ys) / (y1 - y0) * 2 * fr.height)
+        inside_plot = np.isfinite(xs) & np.isfinite(ys)
+        inside_plot &= (cols >= 0) & (cols < fr.width) & (rows >= 0) & (rows < 2 * fr.height)
+    colors: dict[float, RGB] = {}
     # Points outside the batch first, so that a batch point sharing a cell wins it.
     for want in (False, True):
-        for (x, y), target, inside in zip(points, targets, in_batch):
-            if bool(inside) != want:
-                continue
-            cell = _cell_of(float(x), float(y), bounds, fr)
-            if cell is None:
-                continue
-            row, col, half = cell
-            under = pixels[2 * row + half, col]
+        for i in np.flatnonzero(inside_plot & (in_batch.astype(bool) == want)).tolist():
+            pixel, col = int(rows[i]), int(cols[i])
+            under = pixels[pixel, col]
             bg = (int(under[0]), int(under[1]), int(under[2]))
-            # Lighter than any region of its class, so that it stands out on its own.
-            color = blend(
-                _point_color(view, float(target), spread, pal.classes), pal.foreground, 0.3
-            )
-            canvas.put(row, col, IN_BATCH if inside else OUT_OF_BATCH, color, bold=True, bg=bg)
+            target = float(targets[i])
+            color = colors.get(target)
+            if color is None:
+                # Lighter than any region of its class, so that it stands out on its own.
+                color = colors[target] = blend(
+                    _point_color(view, target, spread, pal.classes), pal.foreground, 0.3
+                )
+            mark = IN_BATCH if want else OUT_OF_BATCH
+            canvas.put(pixel // 2, col, mark, color, bold=True, bg=bg)
 
 
 def _plane_legend(
