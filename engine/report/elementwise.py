@@ -510,8 +510,9 @@ def gather(source: Callable[[Elem, Index], tuple[int, Index]]) -> Form:
     def backward(e: Elem, k: int, idx: Index) -> Derivation:
         outs = [o for o in np.ndindex(*e.out.shape) if source(e, o) == (k, idx)]
         pieces = [e.upstream_piece(o, "1", 1.0) for o in outs]
-        formula = " + ".join(p.text for p in pieces) if pieces else "0"
-        return _bwd(e, k, idx, formula, pieces)
+        if not pieces:  # no output element copies it: nothing flows back to it
+            return _bwd(e, k, idx, "0", [Piece("0", "0", 0.0)], note="no element copies it")
+        return _bwd(e, k, idx, " + ".join(p.text for p in pieces), pieces)
 
     return Form(forward, backward)
 
@@ -801,6 +802,68 @@ FORMS["bce"] = _loss(
     mean=True,
 )
 FORMS["cross_entropy"] = Form(_ce_forward, _ce_backward)
+FORMS["l1"] = _loss(
+    lambda a, y: f"|{a} − {_neg(y)}|",
+    lambda a, y: float(abs(a - y)),
+    lambda a, y, n: f"sign({a} − {_neg(y)})/{n}",
+    lambda a, y, n: float(np.sign(a - y) / n),
+    mean=True,
+)
+FORMS["hinge"] = _loss(
+    lambda s, y: f"max(0, 1 − {_neg(y)}·{_neg(s)})",
+    lambda s, y: float(max(0.0, 1.0 - y * s)),
+    lambda s, y, n: f"−{_neg(y)}·[1 − {_neg(y)}·{_neg(s)} > 0]/{n}",
+    lambda s, y, n: float((-y if 1.0 - y * s > 0 else 0.0) / n),
+    mean=True,
+)
+
+
+def _huber(delta: float) -> Form:
+    """Huber's loss with threshold ``delta``: ½d² within it, δ·(|d| − ½δ) beyond."""
+    d_text = _attr(delta)
+
+    def value(a: float, y: float) -> float:
+        d = abs(a - y)
+        return float(0.5 * d * d if d < delta else delta * (d - 0.5 * delta))
+
+    return _loss(
+        lambda a, y: f"huber_{d_text}({a} − {_neg(y)})",
+        value,
+        lambda a, y, n: f"clip({a} − {_neg(y)}, −{d_text}, {d_text})/{n}",
+        lambda a, y, n: float(np.clip(a - y, -delta, delta) / n),
+        mean=True,
+    )
+
+
+FORMS["huber"] = Form(
+    lambda e, idx: _huber(float(e.attrs.get("delta", 1.0))).forward(e, idx),
+    lambda e, k, idx: _huber(float(e.attrs.get("delta", 1.0))).backward(e, k, idx),
+)
+FORMS["maximum"] = elementwise()
+FORMS["minimum"] = elementwise()
+FORMS["max"] = along_axis("max", "[{x} = {out}]/k")
+FORMS["min"] = along_axis("min", "[{x} = {out}]/k")
+FORMS["logsumexp"] = along_axis("logsumexp", "exp({x} − {out})")
+FORMS["var"] = along_axis("var", "2·({x} − mean)/n")
+FORMS["transpose"] = gather(lambda e, idx: (0, tuple(reversed(idx))))
+
+
+def _picked_row(e: Elem, idx: Index) -> tuple[int, Index]:
+    """``C[ix]``: output element ``idx`` copies row ``ix[idx[:m]]`` of C (m = ix's rank)."""
+    ix = e.inputs[1]
+    m = ix.ndim
+    return 0, (int(ix[idx[:m]]), *idx[m:])
+
+
+def _picked_element(e: Elem, idx: Index) -> tuple[int, Index]:
+    """``P[ix, jx]``: output element ``idx`` copies ``P[ix[i], jx[i]]`` (i = idx[:m])."""
+    ix, jx = e.inputs[1], e.inputs[2]
+    m = ix.ndim
+    return 0, (int(ix[idx[:m]]), int(jx[idx[:m]]), *idx[m:])
+
+
+FORMS["index"] = gather(_picked_row)
+FORMS["index2"] = gather(_picked_element)
 
 
 def _neg(text: str) -> str:

@@ -20,7 +20,7 @@ from engine.graph.ops import OPS
 from engine.report import elementwise as ew
 from engine.report.elementwise import FORMS, Derivation, Piece
 
-LOSSES = ("mse", "sse", "bce", "cross_entropy")
+LOSSES = ("mse", "sse", "bce", "cross_entropy", "l1", "huber", "hinge")
 
 
 def anything(rng, shape):
@@ -56,15 +56,31 @@ def inputs_for(name: str, data: st.DataObject, rng: np.random.Generator) -> tupl
     if name == "cross_entropy":
         n, c = data.draw(st.integers(1, 4)), data.draw(st.integers(2, 4))
         return [make(rng, (n, c)) * 3, rng.integers(0, c, size=n).astype(np.float64)], {}
+    if name == "hinge":
+        n = data.draw(st.integers(1, 4))
+        return [make(rng, (n, 1)), rng.choice([-1.0, 1.0], size=(n, 1))], {}
     if name in LOSSES:
         shape = data.draw(st.lists(st.integers(1, 3), min_size=1, max_size=2).map(tuple))
         if name == "bce":
             return [rng.uniform(0.05, 0.95, size=shape), rng.uniform(0, 1, size=shape)], {}
-        return [make(rng, shape), make(rng, shape)], {}
+        attrs = {"delta": data.draw(st.sampled_from([0.5, 1.0, 2.0]))} if name == "huber" else {}
+        return [make(rng, shape), make(rng, shape)], attrs
+    if name in ("index", "index2"):
+        rows, cols = data.draw(st.integers(1, 4)), data.draw(st.integers(1, 4))
+        picks = data.draw(st.lists(st.integers(1, 3), min_size=1, max_size=2).map(tuple))
+        ix = rng.integers(0, rows, size=picks).astype(np.float64)  # repeats accumulate
+        if name == "index":
+            return [make(rng, (rows, cols)), ix], {}
+        jx = rng.integers(0, cols, size=picks).astype(np.float64)
+        return [make(rng, (rows, cols)), ix, jx], {}
     shape = data.draw(shapes)
     if name in ("softmax", "log_softmax") and shape == ():
         shape = (3,)
     attrs = {"p": data.draw(st.sampled_from([2.0, 3.0, 0.5, -1.0]))} if name == "pow" else {}
+    if name in ("sum", "mean", "max", "min", "logsumexp", "var") and shape:
+        axis = data.draw(st.sampled_from([None, *range(-len(shape), len(shape))]))
+        if axis is not None:
+            attrs = {"axis": axis, "keepdims": data.draw(st.booleans())}
     if op.arity == 1:
         return [make(rng, shape)], attrs
     # A second operand that broadcasts against the first: leading axes dropped, some 1s.
@@ -105,7 +121,10 @@ def test_element_sums_equal_the_engine(name, data, seed):
     out = np.asarray(op.forward(*inputs, **attrs), dtype=np.float64)
     values = {f"x{k}": a for k, a in enumerate(inputs)} | {"c": out}
     g = np.ones(()) if name in LOSSES else rng.normal(size=out.shape)
-    need = [not (name in LOSSES and k == 1) for k in range(len(inputs))]
+    # A loss's target and an index take no gradient.
+    need = [
+        not ((name in LOSSES or name in ("index", "index2")) and k >= 1) for k in range(len(inputs))
+    ]
     vjp = op.vjp(g, out, inputs, need, attrs)
     grads = {"c": g}
     for idx in np.ndindex(*out.shape):
