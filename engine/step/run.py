@@ -86,6 +86,8 @@ def run_step(
         The step's values, gradients, new parameters and state, and events if recorded.
     """
     graph = program.graph
+    if not record:
+        return _run_fast(program, step, params, state)
     events: list[Event] = []
     with np.errstate(all="ignore"):
         values = _forward(program, params, step)
@@ -107,9 +109,9 @@ def run_step(
             grads = _backward_fast(program, values)
         params_after: dict[str, np.ndarray] = {}
         state_after: dict[str, dict[str, np.ndarray]] = {}
-        update = program.optimizer.update
+        update = program.optimizer.updater(step)
         for p in graph.params:
-            params_after[p], state_after[p] = update(params[p], grads[p], state[p], step)
+            params_after[p], state_after[p] = update(params[p], grads[p], state[p])
         if record:
             for p in graph.params:
                 params_after[p] = _seal(params_after[p])
@@ -126,6 +128,23 @@ def run_step(
                     )
                 )
     return StepResult(step, loss, values, grads, params_after, state_after, tuple(events))
+
+
+def _run_fast(program: Program, step: int, params: Params, state: OptState) -> StepResult:
+    """:func:`run_step` without events, on the program's :class:`FastPlan`."""
+    plan = program.fast_plan()
+    with np.errstate(all="ignore"):
+        values = program.inputs(step)
+        values.update(params)
+        plan.forward(values)
+        loss = float(values[plan.graph.loss].reshape(-1)[0])
+        grads = plan.backward(values)
+        update = program.optimizer.updater(step)
+        params_after: dict[str, np.ndarray] = {}
+        state_after: dict[str, dict[str, np.ndarray]] = {}
+        for p in plan.graph.params:
+            params_after[p], state_after[p] = update(params[p], grads[p], state[p])
+    return StepResult(step, loss, values, grads, params_after, state_after)
 
 
 def _backward(
