@@ -44,6 +44,8 @@ class FastPlan:
 
     def __init__(self, graph: Graph) -> None:
         self.graph = graph
+        self.loss = graph.loss
+        self.scalar_loss = graph[graph.loss].shape == ()
         self.forward_steps: tuple[Forward, ...] = tuple(
             _forward_step(name, fn, inputs, attrs) for name, fn, inputs, attrs in graph.forward_plan
         )
@@ -95,6 +97,11 @@ class FastPlan:
         self._gather: Callable[[Slots], Sequence[np.ndarray]] = (
             itemgetter(*order_slots) if len(order_slots) > 1 else _one_getter(order_slots[0])
         )
+
+    def loss_of(self, values: Values) -> float:
+        """The loss as a Python float (its first element, if the loss node is not a scalar)."""
+        loss = values[self.loss]
+        return float(loss) if self.scalar_loss else float(loss.reshape(-1)[0])
 
     def forward(self, values: Values) -> None:
         """Compute every op node into ``values`` (which holds the leaves)."""
@@ -182,24 +189,33 @@ def _backward_step(
 ) -> Backward:
     """Call one node's vjp and put each contribution in its slot (a node read twice by
     this one gets the sum of its contributions, in argument order, as one delivery)."""
-    fetch: Callable[[Values], Sequence[np.ndarray]]
-    if len(inputs) == 1:
+    if len(inputs) == 1:  # one input, one delivery: the commonest case, spelled out
         (a,) = inputs
+        ((_,), slot) = out[0]
 
-        def fetch(v: Values) -> Sequence[np.ndarray]:
-            return [v[a]]
+        def unary(v: Values, s: Slots) -> None:
+            s[slot] = vjp(s[g], v[name], [v[a]], need, attrs)[0]
 
-    else:
-        fetch = itemgetter(*inputs)
-    if len(out) == 1 and len(out[0][0]) == 1:
-        ((k,), slot) = out[0]
-
-        def one(v: Values, s: Slots) -> None:
-            s[slot] = vjp(s[g], v[name], fetch(v), need, attrs)[k]
-
-        return one
+        return unary
+    fetch = itemgetter(*inputs)
     if all(len(ks) == 1 for ks, _ in out):
         pairs = tuple((ks[0], slot) for ks, slot in out)
+        if len(pairs) == 1:
+            ((k, slot),) = pairs
+
+            def one(v: Values, s: Slots) -> None:
+                s[slot] = vjp(s[g], v[name], fetch(v), need, attrs)[k]
+
+            return one
+        if len(pairs) == 2:
+            (k0, s0), (k1, s1) = pairs
+
+            def two(v: Values, s: Slots) -> None:
+                contrib = vjp(s[g], v[name], fetch(v), need, attrs)
+                s[s0] = contrib[k0]
+                s[s1] = contrib[k1]
+
+            return two
 
         def several(v: Values, s: Slots) -> None:
             contrib = vjp(s[g], v[name], fetch(v), need, attrs)

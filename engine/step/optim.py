@@ -34,6 +34,8 @@ import numpy as np
 from engine.scenario.records import OptimizerSpec
 
 State = Mapping[str, np.ndarray]
+Params = Mapping[str, np.ndarray]
+OptState = Mapping[str, State]
 Updated = tuple[np.ndarray, dict[str, np.ndarray]]
 """A parameter after one update, and its buffers after it."""
 Update = Callable[[np.ndarray, np.ndarray, State], Updated]
@@ -112,6 +114,25 @@ class Optimizer(msgspec.Struct, frozen=True):
             The parameter after the update and the buffers after it.
         """
         return self.updater(step)(p, g, state)
+
+    def update_all(
+        self, step: int, names: tuple[str, ...], params: Params, grads: Params, state: OptState
+    ) -> tuple[dict[str, np.ndarray], dict[str, dict[str, np.ndarray]]]:
+        """:meth:`update` for the parameters ``names`` of one step, in that order.
+
+        Returns:
+            The parameters after the updates and their buffers after them, by name.
+        """
+        s = self.spec
+        if s.kind == "sgd" and not s.weight_decay:  # most scenarios: no per-parameter call
+            lr = s.lr
+            return {p: params[p] - lr * grads[p] for p in names}, {p: {} for p in names}
+        update = self.updater(step)
+        params_after: dict[str, np.ndarray] = {}
+        state_after: dict[str, dict[str, np.ndarray]] = {}
+        for p in names:
+            params_after[p], state_after[p] = update(params[p], grads[p], state[p])
+        return params_after, state_after
 
     def updater(self, step: int) -> Update:
         """:meth:`update` for every parameter of one step: ``fn(p, g, state)``.

@@ -107,11 +107,9 @@ def run_step(
             grads = _backward(program, values, events, seq0, step)
         else:
             grads = _backward_fast(program, values)
-        params_after: dict[str, np.ndarray] = {}
-        state_after: dict[str, dict[str, np.ndarray]] = {}
-        update = program.optimizer.updater(step)
-        for p in graph.params:
-            params_after[p], state_after[p] = update(params[p], grads[p], state[p])
+        params_after, state_after = program.optimizer.update_all(
+            step, graph.params, params, grads, state
+        )
         if record:
             for p in graph.params:
                 params_after[p] = _seal(params_after[p])
@@ -137,13 +135,11 @@ def _run_fast(program: Program, step: int, params: Params, state: OptState) -> S
         values = program.inputs(step)
         values.update(params)
         plan.forward(values)
-        loss = float(values[plan.graph.loss].reshape(-1)[0])
+        loss = plan.loss_of(values)
         grads = plan.backward(values)
-        update = program.optimizer.updater(step)
-        params_after: dict[str, np.ndarray] = {}
-        state_after: dict[str, dict[str, np.ndarray]] = {}
-        for p in plan.graph.params:
-            params_after[p], state_after[p] = update(params[p], grads[p], state[p])
+        params_after, state_after = program.optimizer.update_all(
+            step, plan.graph.params, params, grads, state
+        )
     return StepResult(step, loss, values, grads, params_after, state_after)
 
 
