@@ -178,6 +178,53 @@ def plain_batch_norm(program, steps: int) -> dict[str, np.ndarray]:
     return p
 
 
+def plain_batch_norm_nodes(program, steps: int) -> dict[str, np.ndarray]:
+    """The batch norm graph as the scenario writes it, node by node, each node's backward
+    as its op defines it (no fusing): what the engine computes, without the engine.
+
+    :func:`plain_batch_norm` is what a person would write by hand, and stays the
+    headline baseline; the ratio against this one is the engine's own overhead.
+    """
+    p = {k: np.array(v) for k, v in program.init_params.items()}
+    x, t = program.fixed["x"], program.fixed["t"]
+    lr = program.scenario.optimizer.lr
+    n = x.shape[0]
+    for _ in range(steps):
+        h = x @ p["W"]
+        mu = np.mean(h, axis=0)
+        v = np.var(h, axis=0)
+        t1 = h - mu
+        t2 = v + 1e-5
+        t3 = np.sqrt(t2)
+        hn = t1 / t3
+        t4 = p["gamma"] * hn
+        t5 = t4 + p["beta"]
+        y = np.tanh(t5)
+        t6 = y - t
+        t7 = np.square(t6)
+        _loss = np.mean(t7)
+        g_t7 = np.broadcast_to(1.0 / t7.size, t7.shape)
+        g_t6 = g_t7 * (2.0 * t6)
+        g_t5 = g_t6 * (1.0 - y * y)
+        g_beta = g_t5.sum(axis=0)
+        g_gamma = (g_t5 * hn).sum(axis=0)
+        g_hn = g_t5 * p["gamma"]
+        g_t1 = g_hn * (1.0 / t3)
+        g_t3 = (g_hn * (-hn / t3)).sum(axis=0)
+        g_v = g_t3 * (0.5 / t3)
+        g_mu = -g_t1.sum(axis=0)
+        c_v = g_v * (2.0 * (h - np.mean(h, axis=0, keepdims=True)) / n)
+        c_mu = np.broadcast_to(g_mu * (1.0 / n), h.shape)
+        g_h = c_mu + c_v + g_t1
+        g_W = x.T @ g_h
+        p["W"], p["gamma"], p["beta"] = (
+            p["W"] - lr * g_W,
+            p["gamma"] - lr * g_gamma,
+            p["beta"] - lr * g_beta,
+        )
+    return p
+
+
 def interleaved_min(fns: dict, repeats: int) -> dict[str, float]:
     """Each function's best time over ``repeats`` rounds, the functions taking turns.
 
@@ -238,6 +285,13 @@ def throughput(steps: int) -> None:
         f"batch norm graph: 256×8 → 16 features, mean/var over the batch ({steps} steps)",
         bn,
         lambda k: plain_batch_norm(bn, k),
+        steps,
+    )
+    ratio(
+        "the same batch norm graph against itself written node by node in numpy"
+        " (the engine's own overhead)",
+        bn,
+        lambda k: plain_batch_norm_nodes(bn, k),
         steps,
     )
     tl2 = Timeline(program)
