@@ -45,6 +45,7 @@ from engine.scenario.records import (  # noqa: E402
     optimizer_spec,
 )
 from engine.step.program import make_program
+from engine.step.run import run_step
 from engine.timeline.timeline import Timeline  # noqa: E402
 
 
@@ -252,10 +253,15 @@ def ratio(label: str, program, baseline, steps: int, goal: str = "") -> tuple[fl
     chunk = 100  # short rounds, many of them: more chances for a quiet moment
     rounds = max(5, steps // chunk)
     best = interleaved_min(
-        {"engine": lambda: Timeline(program).compute(chunk), "numpy": lambda: baseline(chunk)},
+        {
+            "engine": lambda: Timeline(program).compute(chunk),
+            "numpy": lambda: baseline(chunk),
+            "steps": lambda: steps_alone(program, chunk),
+        },
         rounds,
     )
     engine_t, numpy_t = best["engine"] * steps / chunk, best["numpy"] * steps / chunk
+    alone_t = best["steps"] * steps / chunk
     # The two must agree, or the comparison means nothing.
     tl = Timeline(program)
     tl.compute(steps)
@@ -266,7 +272,20 @@ def ratio(label: str, program, baseline, steps: int, goal: str = "") -> tuple[fl
     print(f"  plain numpy loop      {numpy_t * 1e6 / steps:8.1f} µs/step (baseline; CPU time)")
     print(f"  engine (fast path)    {engine_t * 1e6 / steps:8.1f} µs/step")
     print(f"  ratio engine/numpy    {engine_t / numpy_t:8.2f}×   ({goal}max |Δparam| {worst:.1e})")
+    print(
+        f"  run_step alone        {alone_t / numpy_t:8.2f}×   (its steps back to back, without the"
+        " timeline's keyframes, history and norms)"
+    )
     return engine_t / steps, engine_t / numpy_t
+
+
+def steps_alone(program, steps: int) -> None:
+    """The fast path's steps back to back, with nothing kept: what the timeline adds to
+    them (keyframes, history rows, gradient norms, the finite check) is left out."""
+    params, state = program.init_params, program.initial_state()
+    for step in range(steps):
+        result = run_step(program, step, params, state)
+        params, state = result.params_after, result.state_after
 
 
 def throughput(steps: int) -> None:

@@ -469,6 +469,7 @@ def _reduction(
     def vjp(g, out, inputs, need, attrs):
         x = inputs[0]
         axis, keepdims = attrs.get("axis"), attrs.get("keepdims", False)
+        seed = g is SEED  # the loss's own upstream, 1: nothing to multiply by
         g = _kept(g, x.shape, axis, keepdims)
         if name == "sum":
             # sum's local derivative is 1: its contribution is the upstream copied back, a view.
@@ -477,7 +478,7 @@ def _reduction(
         if local.ndim == 0:
             # mean's 1/n: each upstream element scaled once, then copied back as a view (the
             # same products as scaling every copy).
-            return [np.broadcast_to(g * local, x.shape)]
+            return [np.broadcast_to(local if seed else g * local, x.shape)]
         return [g * local]  # broadcasting copies the upstream back along the reduced axis
 
     def local(out, inputs, attrs):
