@@ -45,3 +45,21 @@ def test_the_update_is_the_derivation_to_the_bit(kind, settings):
         once, _ = opt.update(p, g, state, step)
         assert np.array_equal(once, after)
         p, state = after, new_state
+
+
+@pytest.mark.parametrize(("kind", "settings"), CASES)
+def test_updating_every_parameter_at_once_is_updating_each(kind, settings):
+    opt = Optimizer(optimizer_spec(kind, 0.03, **settings))
+    rng = np.random.default_rng(3)
+    params = {"W": rng.normal(size=(2, 3)), "b": rng.normal(size=3)}
+    state = {k: opt.init_state(v) for k, v in params.items()}
+    for step in range(3):
+        grads = {k: rng.normal(size=v.shape) for k, v in params.items()}
+        after, new_state = opt.update_all(step, ("W", "b"), params, grads, state)
+        assert list(after) == list(new_state) == ["W", "b"]
+        for k in params:
+            one, one_state = opt.updater(step)(params[k], grads[k], state[k])
+            assert np.array_equal(after[k], one)
+            assert list(new_state[k]) == list(one_state)
+            assert all(np.array_equal(new_state[k][s], one_state[s]) for s in one_state)
+        params, state = after, new_state
