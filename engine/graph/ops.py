@@ -21,6 +21,7 @@ leaky_relu'(0) = 0.01, abs'(0) = 0.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -67,6 +68,8 @@ def unbroadcast(g: Array, shape: Shape) -> Array:
     extra = g.ndim - len(shape)
     if extra > 0:
         g = g.sum(axis=tuple(range(extra)))
+        if g.shape == shape:  # the common case (a bias added to every row): done
+            return g
     stretched = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
     if stretched:
         g = g.sum(axis=stretched, keepdims=True)
@@ -422,21 +425,17 @@ def _reduce_shape(s: Shape, axis: int | None = None, keepdims: bool = False, **_
     return s[:k] + ((1,) if keepdims else ()) + s[k + 1 :]
 
 
-def _expand(g: Array, shape: Shape, axis: int | None, keepdims: bool) -> Array:
-    """An upstream gradient of a reduction's output, broadcast back to the input's shape."""
-    g = np.asarray(g)
-    if axis is not None and not keepdims:
-        g = np.expand_dims(g, axis % len(shape))
-    return np.broadcast_to(g, shape)
-
-
 def _kept(out: Array, shape: Shape, axis: int | None, keepdims: bool) -> Array:
-    """A reduction's output with the reduced axis kept (length 1), to broadcast against its
-    input."""
+    """A reduction's output (or the upstream gradient of it) with the reduced axis kept
+    (length 1), to broadcast against its input. A reshape, a view: cheaper than
+    ``np.expand_dims``, and the same numbers."""
     out = np.asarray(out)
     if axis is None:
         return out.reshape((1,) * len(shape))
-    return out if keepdims else np.expand_dims(out, axis % len(shape))
+    if keepdims:
+        return out
+    k = axis % len(shape)
+    return out.reshape(shape[:k] + (1,) + shape[k + 1 :])
 
 
 def _aligned(ndim: int, axis: int | None, keepdims: bool) -> bool:
@@ -449,7 +448,7 @@ def _aligned(ndim: int, axis: int | None, keepdims: bool) -> bool:
 def _count(shape: Shape, axis: int | None) -> int:
     """How many elements each output element of a reduction reduces."""
     if axis is None:
-        return max(1, int(np.prod(shape, dtype=np.int64)))
+        return max(1, math.prod(shape))
     return shape[axis % len(shape)]
 
 
@@ -470,14 +469,17 @@ def _reduction(
     def vjp(g, out, inputs, need, attrs):
         x = inputs[0]
         axis, keepdims = attrs.get("axis"), attrs.get("keepdims", False)
-        local = (
-            deriv(x, _ONE, axis)
-            if name == "sum"
-            else deriv(x, _kept(out, x.shape, axis, keepdims), axis)
-        )
-        expanded = _expand(g, x.shape, axis, keepdims)
-        # sum's local derivative is 1: its contribution is the upstream copied back, a view.
-        return [expanded if local is _ONE else expanded * local]
+        seed = g is SEED  # the loss's own upstream, 1: nothing to multiply by
+        g = _kept(g, x.shape, axis, keepdims)
+        if name == "sum":
+            # sum's local derivative is 1: its contribution is the upstream copied back, a view.
+            return [np.broadcast_to(g, x.shape)]
+        local = deriv(x, _kept(out, x.shape, axis, keepdims), axis)
+        if local.ndim == 0:
+            # mean's 1/n: each upstream element scaled once, then copied back as a view (the
+            # same products as scaling every copy).
+            return [np.broadcast_to(local if seed else g * local, x.shape)]
+        return [g * local]  # broadcasting copies the upstream back along the reduced axis
 
     def local(out, inputs, attrs):
         x = inputs[0]
@@ -726,7 +728,8 @@ def _loss(
     def vjp(g, out, inputs, need, attrs):
         if not need[0]:
             return [None, None]
-        local = grad(inputs[0], inputs[1], **attrs)
+        # Most losses take no settings: a call without ** is the cheaper one.
+        local = grad(inputs[0], inputs[1], **attrs) if attrs else grad(inputs[0], inputs[1])
         return [local if g is SEED else g * local, None]
 
     def local(out, inputs, attrs):

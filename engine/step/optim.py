@@ -26,7 +26,7 @@ adds to the gradient first (``g ← g + λ·θ``), as torch does.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import msgspec
 import numpy as np
@@ -34,6 +34,12 @@ import numpy as np
 from engine.scenario.records import OptimizerSpec
 
 State = Mapping[str, np.ndarray]
+Params = Mapping[str, np.ndarray]
+OptState = Mapping[str, State]
+Updated = tuple[np.ndarray, dict[str, np.ndarray]]
+"""A parameter after one update, and its buffers after it."""
+Update = Callable[[np.ndarray, np.ndarray, State], Updated]
+"""One step's update of one parameter: ``(p, g, state) -> (after, state after)``."""
 Derivation = list[tuple[str, np.ndarray]]
 """The steps of one update, for the chain-rule pane: ``(formula, value)`` pairs in order."""
 
@@ -107,10 +113,52 @@ class Optimizer(msgspec.Struct, frozen=True):
         Returns:
             The parameter after the update and the buffers after it.
         """
+        return self.updater(step)(p, g, state)
+
+    def update_all(
+        self, step: int, names: tuple[str, ...], params: Params, grads: Params, state: OptState
+    ) -> tuple[dict[str, np.ndarray], dict[str, dict[str, np.ndarray]]]:
+        """:meth:`update` for the parameters ``names`` of one step, in that order.
+
+        Returns:
+            The parameters after the updates and their buffers after them, by name.
+        """
         s = self.spec
-        if s.kind == "sgd" and s.weight_decay == 0:  # the hot path of most scenarios
-            return p - s.lr * g, {}
-        return self._step(p, g, state, step, None)
+        if s.kind == "sgd" and not s.weight_decay:  # most scenarios: no per-parameter call
+            lr = s.lr
+            return {p: params[p] - lr * grads[p] for p in names}, {p: {} for p in names}
+        update = self.updater(step)
+        params_after: dict[str, np.ndarray] = {}
+        state_after: dict[str, dict[str, np.ndarray]] = {}
+        for p in names:
+            params_after[p], state_after[p] = update(params[p], grads[p], state[p])
+        return params_after, state_after
+
+    def updater(self, step: int) -> Update:
+        """:meth:`update` for every parameter of one step: ``fn(p, g, state)``.
+
+        The step's constants (Adam's bias corrections) are worked out once, not once per
+        parameter, and the common kinds (``sgd``, ``adam``, ``adamw``) skip the
+        derivation's bookkeeping; every rule's arithmetic is :meth:`derivation`'s, in the
+        same order, so the bits are the same (tests/engine/test_optim.py checks it).
+        """
+        s = self.spec
+        lr, wd = s.lr, s.weight_decay
+        if s.kind == "sgd":
+            if not wd:  # the hot path of most scenarios
+
+                def sgd(p: np.ndarray, g: np.ndarray, state: State) -> Updated:
+                    return p - lr * g, {}
+
+                return sgd
+
+            def sgd_decay(p: np.ndarray, g: np.ndarray, state: State) -> Updated:
+                return p - lr * (g + wd * p), {}
+
+            return sgd_decay
+        if s.kind in ("adam", "adamw"):
+            return _adam(s, step)
+        return lambda p, g, state: self._step(p, g, state, step, None)
 
     def derivation(self, p: np.ndarray, g: np.ndarray, state: State, step: int) -> Derivation:
         """The update's intermediate quantities in order, each with its formula: what the
@@ -249,3 +297,27 @@ class Optimizer(msgspec.Struct, frozen=True):
         elif s.kind == "adagrad":
             out += [("lr_decay", s.lr_decay), ("ε", s.eps)]
         return out
+
+
+def _adam(s: OptimizerSpec, step: int) -> Update:
+    """Adam's (or AdamW's) update for one step: :meth:`Optimizer.derivation`'s arithmetic,
+    its constants worked out once for every parameter."""
+    b1, b2 = s.betas
+    t = step + 1
+    c1, c2 = 1.0 - b1, 1.0 - b2
+    step_size = s.lr / (1.0 - b1**t)
+    bias2 = math.sqrt(1.0 - b2**t)
+    eps, wd = s.eps, s.weight_decay
+    coupled = bool(wd) and s.kind == "adam"  # Adam adds λ·θ to the gradient
+    decay = 1.0 - s.lr * wd if s.kind == "adamw" and wd else None  # AdamW shrinks θ first
+
+    def adam(p: np.ndarray, g: np.ndarray, state: State) -> Updated:
+        if coupled:
+            g = g + wd * p
+        if decay is not None:
+            p = p * decay
+        m = b1 * state["m"] + c1 * g
+        v = b2 * state["v"] + c2 * (g * g)
+        return p - step_size * (m / (np.sqrt(v) / bias2 + eps)), {"m": m, "v": v}
+
+    return adam

@@ -19,6 +19,7 @@ from engine.graph.build import build, const_value
 from engine.graph.graph import Graph, Node
 from engine.scenario.records import MAX_STEP_ELEMENTS, ModelSpec, OptimizerSpec, Scenario
 from engine.step.events import frozen
+from engine.step.fast import FastPlan
 from engine.step.layout import step_layout
 from engine.step.optim import STATE_KEYS, Optimizer, state_keys
 
@@ -54,6 +55,19 @@ class Program(msgspec.Struct, frozen=True, eq=False):
     y: np.ndarray | None = None
     batch_size: int = 0
     _batch_cache: dict = msgspec.field(default_factory=dict)
+    _plans: dict = msgspec.field(default_factory=dict)
+
+    def fast_plan(self) -> FastPlan:
+        """The fast path's plan of this program's graph, made at the first call.
+
+        Kept by the graph's identity, holding the graph itself so the identity cannot be
+        reused while the plan is kept: a program copied with ``msgspec.structs.replace``
+        shares this cache, and may have another graph.
+        """
+        kept = self._plans.get(id(self.graph))
+        if kept is None:
+            kept = self._plans[id(self.graph)] = FastPlan(self.graph)
+        return kept
 
     @property
     def steps(self) -> int:

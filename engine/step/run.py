@@ -1,9 +1,10 @@
 """One training step of a :class:`~engine.step.program.Program`, with or without events.
 
 :func:`run_step` is the per-step engine loop. With ``record=False`` it is the fast path
-that training ahead uses (values and gradients only, nothing materialised); with
-``record=True`` it also builds the step's events, including every chain-rule term. Both
-paths do the same arithmetic in the same order, so their numbers agree to the bit.
+that training ahead uses (values and gradients only, nothing materialised), run on the
+program's :class:`~engine.step.fast.FastPlan`; with ``record=True`` it also builds the
+step's events, including every chain-rule term. Both paths call the same ops on the same
+arrays in the same order, so their numbers agree to the bit.
 """
 
 from __future__ import annotations
@@ -85,47 +86,55 @@ def run_step(
     Returns:
         The step's values, gradients, new parameters and state, and events if recorded.
     """
+    if not record:
+        return _run_fast(program, step, params, state)
     graph = program.graph
     events: list[Event] = []
     with np.errstate(all="ignore"):
         values = _forward(program, params, step)
         loss_arr = values[graph.loss]
         loss = float(loss_arr.reshape(-1)[0])
-        if record:
-            for name in graph.forward_order:
-                node = graph[name]
-                assert node.op is not None  # the forward pass computes op nodes only
-                events.append(
-                    Forward(
-                        len(events) + seq0, step, name, node.op, node.inputs, frozen(values[name])
-                    )
-                )
-            events.append(Loss(len(events) + seq0, step, graph.loss, loss, frozen(loss_arr)))
-        if record:
-            grads = _backward(program, values, events, seq0, step)
-        else:
-            grads = _backward_fast(program, values)
-        params_after: dict[str, np.ndarray] = {}
-        state_after: dict[str, dict[str, np.ndarray]] = {}
-        update = program.optimizer.update
+        for name in graph.forward_order:
+            node = graph[name]
+            assert node.op is not None  # the forward pass computes op nodes only
+            events.append(
+                Forward(len(events) + seq0, step, name, node.op, node.inputs, frozen(values[name]))
+            )
+        events.append(Loss(len(events) + seq0, step, graph.loss, loss, frozen(loss_arr)))
+        grads = _backward(program, values, events, seq0, step)
+        params_after, state_after = program.optimizer.update_all(
+            step, graph.params, params, grads, state
+        )
         for p in graph.params:
-            params_after[p], state_after[p] = update(params[p], grads[p], state[p], step)
-        if record:
-            for p in graph.params:
-                params_after[p] = _seal(params_after[p])
-                state_after[p] = {k: _seal(v) for k, v in state_after[p].items()}
-                events.append(
-                    Update(
-                        len(events) + seq0,
-                        step,
-                        p,
-                        frozen(params[p]),
-                        frozen(grads[p]),
-                        params_after[p],
-                        state_after[p],
-                    )
+            params_after[p] = _seal(params_after[p])
+            state_after[p] = {k: _seal(v) for k, v in state_after[p].items()}
+            events.append(
+                Update(
+                    len(events) + seq0,
+                    step,
+                    p,
+                    frozen(params[p]),
+                    frozen(grads[p]),
+                    params_after[p],
+                    state_after[p],
                 )
+            )
     return StepResult(step, loss, values, grads, params_after, state_after, tuple(events))
+
+
+def _run_fast(program: Program, step: int, params: Params, state: OptState) -> StepResult:
+    """:func:`run_step` without events, on the program's :class:`FastPlan`."""
+    plan = program.fast_plan()
+    with np.errstate(all="ignore"):
+        values = program.inputs(step)
+        values.update(params)
+        plan.forward(values)
+        loss = plan.loss_of(values)
+        grads = plan.backward(values)
+        params_after, state_after = program.optimizer.update_all(
+            step, plan.graph.params, params, grads, state
+        )
+    return StepResult(step, loss, values, grads, params_after, state_after)
 
 
 def _backward(
@@ -138,9 +147,9 @@ def _backward(
     """Reverse accumulation over ``graph.backward_order``; appends Backward events if asked.
 
     A node's gradient is complete when it is reached, because every consumer comes later
-    in topological order and so earlier here. The fast path (``events is None``) keeps
-    only the contributions; the recorded path also keeps each term's upstream and local
-    derivative. Both sum the same arrays in the same order.
+    in topological order and so earlier here. With ``events`` it also keeps each term's
+    upstream and local derivative. The fast path (:class:`~engine.step.fast.FastPlan`)
+    sums the same contributions in the same order.
     """
     graph = program.graph
     loss = graph.loss
@@ -199,53 +208,6 @@ def _backward(
             if record:
                 terms.setdefault(i, []).append((name, g, loc, val))
     return grads
-
-
-def _backward_fast(program: Program, values: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """:func:`_backward` without events: the same contributions, summed in the same order
-    (so the bits agree), with none of the recording's bookkeeping. A node with one
-    consumer keeps its one contribution as it is; only a node with several collects them
-    in a list."""
-    graph = program.graph
-    loss = graph.loss
-    pending: dict[str, np.ndarray | list[np.ndarray]] = {}  # a list: last consumer first
-    grads: dict[str, np.ndarray] = {}
-    for name, shape, op, inputs, wanted, need, attrs, distinct in graph.backward_plan:
-        parts = pending.pop(name, None)
-        g: np.ndarray
-        if parts is None:
-            g = (SEED if shape == () else np.ones(shape)) if name == loss else np.zeros(shape)
-        elif isinstance(parts, list):
-            g = parts[-1]
-            for k in range(len(parts) - 2, -1, -1):  # in consumer order
-                g = g + parts[k]
-        else:
-            g = parts
-        grads[name] = g
-        if op is None:  # a leaf, or a node none of whose inputs needs a gradient
-            continue
-        contrib = op.vjp(g, values[name], [values[i] for i in inputs], need, attrs)
-        if distinct:
-            for k in wanted:
-                _pend(pending, inputs[k], contrib[k])
-            continue
-        merged: dict[str, np.ndarray] = {}  # one consumer reading a node twice: one term
-        for k in wanted:
-            i = inputs[k]
-            merged[i] = merged[i] + contrib[k] if i in merged else contrib[k]
-        for i, val in merged.items():
-            _pend(pending, i, val)
-    return grads
-
-
-def _pend(pending: dict, name: str, value: np.ndarray) -> None:
-    prev = pending.get(name)
-    if prev is None:
-        pending[name] = value
-    elif type(prev) is list:
-        prev.append(value)
-    else:
-        pending[name] = [prev, value]
 
 
 def _seal(a: np.ndarray) -> np.ndarray:

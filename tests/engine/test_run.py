@@ -427,3 +427,40 @@ def test_kept_mini_batches_stay_within_their_budget(monkeypatch):
         batch = program.inputs(step)["x"]
         assert batch[0].tolist() == x[(step * 7) % 20].tolist()  # still the right rows
     assert len(program._batch_cache) == 100 // (7 * 2 + 7)
+
+
+@pytest.mark.parametrize(
+    ("nodes", "params", "inputs"),
+    [
+        # a node read twice by one consumer, and by several consumers
+        (["u = w * w + w", "L = sum(u * u)"], {"w": [1.5, -2.0]}, {}),
+        # a parameter that cannot reach the loss, a constant, broadcasting
+        (
+            ["u = v * 2", "z = W * x + b", "L = mean(square(z))"],
+            {"v": 5.0, "W": [[1.0, -2.0]], "b": 0.5},
+            {"x": [[1.0], [3.0]]},
+        ),
+        # a node with three consumers, reductions with axes
+        (
+            ["h = x @ W", "mu = mean(h, axis=0)", "d = h - mu", "L = sum(d * d) + max(h)"],
+            {"W": [[0.3, -0.1], [0.2, 0.4]]},
+            {"x": [[1.0, 2.0], [-1.0, 0.5], [0.0, 3.0]]},
+        ),
+    ],
+)
+def test_the_fast_plan_gives_every_value_and_gradient_of_the_recorded_path(nodes, params, inputs):
+    program = graph_program(nodes, params, inputs)
+    p, s = program.init_params, program.initial_state()
+    for step in range(3):
+        fast = run_step(program, step, p, s)
+        rec = run_step(program, step, p, s, record=True)
+        assert fast.loss == rec.loss
+        assert list(fast.grads) == list(rec.grads) == list(program.graph.backward_order)
+        for name, g in rec.grads.items():
+            assert np.array_equal(fast.grads[name], g), name
+        assert set(fast.values) == set(rec.values)
+        for name, v in rec.values.items():
+            assert np.array_equal(fast.values[name], v), name
+        for name in program.graph.params:
+            assert np.array_equal(fast.params_after[name], rec.params_after[name])
+        p, s = fast.params_after, fast.state_after
