@@ -526,15 +526,28 @@ async def test_every_key_on_every_screen_at_every_size() -> None:
 
 async def test_every_theme_draws() -> None:
     """The command palette offers every theme; the ANSI ones write some colours as
-    ``ansi_blue 50%``, which the graph and the plots used to fail to read."""
+    ``ansi_blue 50%``, which the graph, the plots and the inspector's tints used to fail
+    to read. Every theme, with the graph, then the inspector, then the data view."""
     app = make_app(xor())
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
         app.cursor = 30
-        for theme in sorted(app.available_themes):
-            app.theme = theme
-            await settle(pilot)
-            assert app._exception is None, theme
+
+        async def every_theme() -> None:
+            for theme in sorted(app.available_themes):
+                app.theme = theme
+                await settle(pilot)
+                assert app._exception is None, theme
+
+        await every_theme()
+        await pilot.press("i")
+        await wait_until(pilot, lambda: app.inspector_shown, "the inspector")
+        await every_theme()
+        await pilot.press("i")
+        await wait_until(pilot, lambda: not app.inspector_shown, "the inspector to close")
+        await pilot.press("v")
+        await wait_until(pilot, lambda: app.data_shown, "the data view")
+        await every_theme()
         assert app.is_running
 
 

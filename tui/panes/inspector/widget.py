@@ -19,6 +19,7 @@ from rich.segment import Segment
 from rich.style import Style
 from textual import events
 from textual.binding import Binding
+from textual.color import Color
 from textual.message import Message
 from textual.strip import Strip
 from textual.widget import Widget
@@ -157,9 +158,11 @@ class InspectorView(RestyledOnCss, Widget, can_focus=True, inherit_bindings=Fals
             for k in ("heading", "label", "note", "cursor")
         }
         v = self.app.theme_variables
-        background = theme_color(v, "background", "#000000")
-        pos = theme_color(v, "error", "#d2504f")
-        neg = theme_color(v, "primary", "#4a90d9")
+        # Blended as plain RGB: a tint between two of a terminal's own (ANSI) colours
+        # has no ANSI name, and Rich reads none of Textual's (``ansi_red``).
+        background = Color(*theme_color(v, "background", "#000000").rgb)
+        pos = Color(*theme_color(v, "error", "#d2504f").rgb)
+        neg = Color(*theme_color(v, "primary", "#4a90d9").rgb)
         self._scale = {0: base}
         for b in range(1, ig.BANDS + 1):
             alpha = 0.12 + 0.6 * b / ig.BANDS
