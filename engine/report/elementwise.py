@@ -21,8 +21,8 @@ node to ∂L/∂(input ``k``)[``idx``]. Most ops need one line, from a builder:
 
 - :func:`elementwise` — output element ``i`` reads input elements ``i`` (broadcasting as
   numpy does). It writes the op's own ``formula`` and ``dtext`` with element references,
-  and takes its numbers from the op's ``forward`` and ``local``: e.g.
-  ``FORMS["maximum"] = elementwise()``;
+  and takes its numbers from the op's ``forward`` and ``local``. Every op the table
+  marks ``elementwise`` gets this one without a line;
 - :func:`reduction` — sum or mean over all elements or over ``attrs["axis"]`` (with
   ``keepdims``);
 - :func:`along_axis` — any other reduction along ``attrs["axis"]`` (max, min, logsumexp,
@@ -750,29 +750,7 @@ def _ce_backward(e: Elem, k: int, idx: Index) -> Derivation:
     return _bwd(e, k, idx, piece.text, [piece])
 
 
-FORMS: dict[str, Form] = {
-    name: elementwise()
-    for name in (
-        "identity",
-        "neg",
-        "sigmoid",
-        "tanh",
-        "relu",
-        "leaky_relu",
-        "exp",
-        "log",
-        "sin",
-        "cos",
-        "sqrt",
-        "abs",
-        "square",
-        "pow",
-        "add",
-        "sub",
-        "mul",
-        "div",
-    )
-}
+FORMS: dict[str, Form] = {name: elementwise() for name, op in OPS.items() if op.elementwise}
 """Each op's element-wise form, keyed by op name (every op in ``OPS`` has one)."""
 FORMS["matmul"] = _matmul
 FORMS["affine"] = _affine
@@ -839,8 +817,6 @@ FORMS["huber"] = Form(
     lambda e, idx: _huber(float(e.attrs.get("delta", 1.0))).forward(e, idx),
     lambda e, k, idx: _huber(float(e.attrs.get("delta", 1.0))).backward(e, k, idx),
 )
-FORMS["maximum"] = elementwise()
-FORMS["minimum"] = elementwise()
 FORMS["max"] = along_axis("max", "[{x} = {out}]/k")
 FORMS["min"] = along_axis("min", "[{x} = {out}]/k")
 FORMS["logsumexp"] = along_axis("logsumexp", "exp({x} − {out})")
