@@ -87,7 +87,8 @@ def run_step(
         The step's values, gradients, new parameters and state, and events if recorded.
     """
     if not record:
-        return _run_fast(program, step, params, state)
+        with np.errstate(all="ignore"):
+            return fast_step(program, step, params, state)
     graph = program.graph
     events: list[Event] = []
     with np.errstate(all="ignore"):
@@ -122,18 +123,21 @@ def run_step(
     return StepResult(step, loss, values, grads, params_after, state_after, tuple(events))
 
 
-def _run_fast(program: Program, step: int, params: Params, state: OptState) -> StepResult:
-    """:func:`run_step` without events, on the program's :class:`FastPlan`."""
+def fast_step(program: Program, step: int, params: Params, state: OptState) -> StepResult:
+    """:func:`run_step` without events, on the program's :class:`FastPlan`.
+
+    The caller holds ``np.errstate(all="ignore")`` (a loop of steps enters it once: per
+    step, entering it costs about 1% of a small network's step).
+    """
     plan = program.fast_plan()
-    with np.errstate(all="ignore"):
-        values = program.inputs(step)
-        values.update(params)
-        plan.forward(values)
-        loss = plan.loss_of(values)
-        grads = plan.backward(values)
-        params_after, state_after = program.optimizer.update_all(
-            step, plan.graph.params, params, grads, state
-        )
+    values = program.inputs(step)
+    values.update(params)
+    plan.forward(values)
+    loss = plan.loss_of(values)
+    grads = plan.backward(values)
+    params_after, state_after = program.optimizer.update_all(
+        step, plan.graph.params, params, grads, state
+    )
     return StepResult(step, loss, values, grads, params_after, state_after)
 
 

@@ -31,7 +31,7 @@ from engine.graph.graph import Graph
 from engine.step.events import Event
 from engine.step.layout import StepLayout, step_layout
 from engine.step.program import OptState, Params, Program, step_footprint
-from engine.step.run import StepResult, run_step
+from engine.step.run import StepResult, fast_step, run_step
 
 KEYFRAME_BUDGET = 16 * 2**20
 """Bytes of keyframes a timeline keeps at most (parameters + optimizer buffers)."""
@@ -169,8 +169,18 @@ class History:
         self._n = 0
 
     def add(self, step: int, row: np.ndarray) -> None:
+        slot = self.slot(step)
+        if slot is not None:
+            slot[:] = row
+
+    def slot(self, step: int) -> np.ndarray | None:
+        """The row to fill with ``step``'s vector, or None when ``step`` is not kept.
+
+        The row is the store's own memory (filling it in place spares a copy per step);
+        it must be filled before the next call.
+        """
         if step % self.stride:
-            return
+            return None
         if self._n == self.capacity:
             keep = self._steps[: self._n] % (2 * self.stride) == 0
             kept = int(keep.sum())
@@ -179,14 +189,14 @@ class History:
             self._n = kept
             self.stride *= 2
             if step % self.stride:
-                return
+                return None
         if self._n == len(self._steps):
             grow = min(self.capacity, 2 * len(self._steps))
             self._rows = np.resize(self._rows, (grow, self.width))
             self._steps = np.resize(self._steps, grow)
-        self._rows[self._n] = row
         self._steps[self._n] = step
         self._n += 1
+        return self._rows[self._n - 1]
 
     def truncate(self, steps: int) -> None:
         """Forget rows of steps ≥ ``steps``."""
@@ -248,6 +258,7 @@ class Timeline:
             self.param_slices[p] = slice(j, j + n)
             j += n
         self.grad_norm_cols = {p: j + i for i, p in enumerate(params)}
+        self._norms_at = j
         self.history = History(j + len(params), history_budget)
         self.first_nonfinite_step: int | None = None
         """The first step whose loss or gradients are not all finite, once computed."""
@@ -298,13 +309,15 @@ class Timeline:
         """
         done = 0
         program = self.program
-        with self._compute_lock:
+        # One errstate for the whole loop (fast_step and _commit count on it): entering it
+        # per step cost as much as a sixth of the timeline's own work per step.
+        with self._compute_lock, np.errstate(all="ignore"):
             while done < n and self._head_step < self.total_steps:
                 if cancelled is not None and cancelled():
                     break
                 step = self._head_step
                 params, state = self._head
-                result = run_step(program, step, params, state)
+                result = fast_step(program, step, params, state)
                 self._commit(step, params, result)
                 done += 1
         return done
@@ -316,27 +329,34 @@ class Timeline:
             self.compute(target - self._head_step)
 
     def _commit(self, step: int, params: Params, result: StepResult) -> None:
+        """Keep what a step leaves behind: its loss, a history row, the finite check, the
+        new head and maybe a keyframe. Runs under :meth:`compute`'s ``np.errstate``."""
         grads = result.grads
-        with np.errstate(all="ignore"):
-            sq_norms = [float(np.vdot(grads[p], grads[p])) for p in self.graph_params]
-        # A squared norm overflows long before the gradient does: only then look closer.
-        finite = math.isfinite(result.loss) and all(
-            math.isfinite(sq) or bool(np.isfinite(grads[p]).all())
-            for p, sq in zip(self.graph_params, sq_norms)
+        sq_norms = [float(np.vdot(grads[p], grads[p])) for p in self.graph_params]
+        # A squared norm (and their sum) overflows long before the gradient does: only
+        # then look closer.
+        finite = math.isfinite(result.loss) and (
+            math.isfinite(sum(sq_norms))
+            or all(
+                math.isfinite(sq) or bool(np.isfinite(grads[p]).all())
+                for p, sq in zip(self.graph_params, sq_norms)
+            )
         )
-        row = None
-        if step % self.history.stride == 0:  # most steps of a long run are not sampled
-            # ‖g‖ = √(g·g): the squared norms above give them (np.linalg.norm takes the
-            # same square root of the same dot product, so the bits are the same).
-            norms = [math.sqrt(sq) if sq == sq else sq for sq in sq_norms]
-            row = np.concatenate([params[p].reshape(-1) for p in self.graph_params] + [norms])
         with self._lock:
             i = step - self.first_step
             if i >= len(self._losses):
                 self._losses = np.resize(self._losses, 2 * len(self._losses))
             self._losses[i] = result.loss
+            row = self.history.slot(step)  # None on most steps of a long run
             if row is not None:
-                self.history.add(step, row)
+                # Every parameter flattened, then ‖g‖ = √(g·g) for each: np.linalg.norm
+                # takes the same square root of the same dot product (the same bits).
+                np.concatenate(
+                    [params[p].reshape(-1) for p in self.graph_params], out=row[: self._norms_at]
+                )
+                norms = row[self._norms_at :]
+                norms[:] = sq_norms
+                np.sqrt(norms, out=norms)
             if not finite and self.first_nonfinite_step is None:
                 self.first_nonfinite_step = step
             self._head = (result.params_after, result.state_after)

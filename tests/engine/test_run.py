@@ -226,6 +226,44 @@ def test_history_stride_doubles_within_its_budget():
     np.testing.assert_array_equal(h.column(0), steps)
 
 
+def test_history_rows_are_the_parameters_and_gradient_norms_of_their_step():
+    program = open_program("xor")
+    tl = Timeline(program, history_budget=64 * 8 * 12)  # small: the stride doubles
+    tl.compute(400)
+    assert tl.history.stride > 1
+    for p in program.graph.params:
+        steps, norms = tl.grad_norm_history(p)
+        assert len(steps) > 10
+        for step, norm in zip(steps[::7], norms[::7]):
+            grads = tl.record(int(step)).result.grads
+            assert norm == np.linalg.norm(grads[p])  # the same bits, not just close
+        last = tl.start_of(0)[0][p].size - 1
+        steps, vals = tl.param_history(p, last)
+        for step, val in zip(steps[::7], vals[::7]):
+            assert val == tl.start_of(int(step))[0][p].reshape(-1)[last]
+
+
+def test_one_overflowing_gradient_marks_its_step_non_finite():
+    # At w = 0 the loss is tanh(0) = 0, its gradient 1e300 · 1e300 = inf.
+    program = graph_program(["t = 1e300 * w", "L = tanh(1e300 * t)"], {"w": 0.0}, steps=3)
+    tl = Timeline(program)
+    tl.compute(3)
+    assert tl.losses()[0] == 0.0
+    assert tl.first_nonfinite_step == 0
+
+
+def test_an_overflowing_squared_norm_of_finite_gradients_is_not_non_finite():
+    # ∂L/∂w = [1e200, 1e200]: finite, though its squared norm overflows.
+    program = graph_program(
+        ["L = sum(1e200 * w)"], {"w": [0.0, 0.0]}, opt=OptimizerSpec("sgd", 1e-300), steps=3
+    )
+    tl = Timeline(program)
+    tl.compute(3)
+    assert tl.first_nonfinite_step is None
+    _, norms = tl.grad_norm_history("w")
+    assert np.isinf(norms[0])  # √(g·g) overflows, as np.linalg.norm's does
+
+
 def test_a_long_run_opens_lazily():
     program = open_program("worked-example")
     long = make_program(
