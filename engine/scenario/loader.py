@@ -59,6 +59,7 @@ from engine.scenario.records import (
     MAX_UNITS,
     MAX_WEIGHT_ELEMENTS,
     OPTIMIZER_DEFAULTS,
+    OPTIMIZER_SETTINGS,
     OPTIMIZERS,
     BreakpointSpec,
     DataSpec,
@@ -192,26 +193,22 @@ _DATA_KEYS = (
 )
 _GENERATOR_KEYS = ("samples", "noise", "seed", "classes")
 _LOSS_KEYS = ("kind", "delta")
-_OPTIMIZER_SETTINGS: dict[str, tuple[str, ...]] = {
-    "momentum": ("momentum", "rmsprop"),
-    "betas": ("adam", "adamw"),
-    "eps": ("adam", "adamw", "rmsprop", "adagrad"),
-    "weight_decay": OPTIMIZERS,
-    "dampening": ("momentum",),
-    "nesterov": ("momentum",),
-    "alpha": ("rmsprop",),
-    "centered": ("rmsprop",),
-    "lr_decay": ("adagrad",),
-    "initial_accumulator_value": ("adagrad",),
-}
-"""Each optional optimizer key and the kinds it belongs to (those of torch.optim that have
-it)."""
-_OPTIMIZER_KEYS = ("kind", "lr", *_OPTIMIZER_SETTINGS)
+_OPTIMIZER_KEYS = ("kind", "lr", *OPTIMIZER_SETTINGS)
 _TRAIN_KEYS = ("steps", "batch_size", "seed")
 _GRAPH_KEYS = ("inputs", "params", "nodes", "loss")
 _BREAKPOINT_KEYS = ("node", "phase", "when", "enabled")
 _BREAKPOINT_KINDS = {"node": "node", "phase": "phase", "when": "condition"}
 """Each key that says where a breakpoint stops, and the kind it makes."""
+
+
+def check_optimizer(table: dict[str, Any], source: str) -> OptimizerSpec:
+    """An ``[optimizer]`` table checked as a scenario file's is (kinds, settings, ranges,
+    what torch refuses), for anything else that lets people choose an optimizer.
+
+    Raises:
+        ScenarioError: With ``source`` as the file and ``optimizer.KEY`` as the place.
+    """
+    return _Loader(source).optimizer(table)
 
 
 class _Loader(Checker):
@@ -860,7 +857,7 @@ class _Loader(Checker):
             OPTIMIZERS,
             "optimizer",
         )
-        for key, owners in _OPTIMIZER_SETTINGS.items():
+        for key, owners in OPTIMIZER_SETTINGS.items():
             if key in table and kind not in owners:
                 kinds = " or ".join(repr(o) for o in owners)
                 self.fail(

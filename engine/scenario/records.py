@@ -175,6 +175,26 @@ OPTIMIZER_DEFAULTS: dict[str, dict[str, float]] = {
 }
 """The defaults that differ between kinds, as ``torch.optim`` has them."""
 
+OPTIMIZER_SETTINGS: dict[str, tuple[str, ...]] = {
+    "momentum": ("momentum", "rmsprop"),
+    "betas": ("adam", "adamw"),
+    "eps": ("adam", "adamw", "rmsprop", "adagrad"),
+    "weight_decay": OPTIMIZERS,
+    "dampening": ("momentum",),
+    "nesterov": ("momentum",),
+    "alpha": ("rmsprop",),
+    "centered": ("rmsprop",),
+    "lr_decay": ("adagrad",),
+    "initial_accumulator_value": ("adagrad",),
+}
+"""Each optional optimizer setting and the kinds it belongs to (those of torch.optim that
+have it); ``kind`` and ``lr`` are not settings."""
+
+
+def settings_of(kind: str) -> tuple[str, ...]:
+    """The settings optimizer ``kind`` takes besides ``lr``, in the order files list them."""
+    return tuple(key for key, kinds in OPTIMIZER_SETTINGS.items() if kind in kinds)
+
 
 def optimizer_spec(
     kind: str, lr: float, **settings: float | bool | tuple[float, float]

@@ -20,7 +20,16 @@ import msgspec
 import numpy as np
 
 from engine import fmt
-from engine.scenario.records import MAX_DIMS, OPTIMIZERS, OptimizerSpec, optimizer_spec
+from engine.errors import ScenarioError
+from engine.scenario.loader import check_optimizer
+from engine.scenario.records import (
+    MAX_DIMS,
+    OPTIMIZER_SETTINGS,
+    OPTIMIZERS,
+    OptimizerSpec,
+    optimizer_spec,
+    settings_of,
+)
 from engine.step.events import frozen
 from engine.step.optim import Optimizer
 from engine.timeline.runs import Branch
@@ -33,8 +42,8 @@ _WHOLE = re.compile(r"[0-9]+")
 MAX_INDEX_DIGITS = 18
 """An index longer than this is out of range of any array (and int() refuses 4,300)."""
 
-OPTIMIZER_SETTINGS = {"momentum": ("momentum",), "adam": ("betas", "beta1", "beta2", "eps")}
-"""The settings each optimizer kind takes, besides ``lr`` (which has its own field)."""
+BETA_PARTS = ("beta1", "beta2")
+"""Shorthands the optimizer field takes for one of ``betas``."""
 
 
 class WhatIfError(ValueError):
@@ -217,20 +226,51 @@ def parse_params(
     return edited, changes
 
 
+Setting = float | bool | tuple[float, float]
+
+
+def setting_text(value: Setting) -> str:
+    """A setting as the optimizer field writes it: ``0.9``, ``true``, ``0.9,0.999``.
+
+    Numbers are written in full (Python's shortest round-trip form), so reading the text
+    back gives the same setting.
+    """
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, tuple):
+        return ",".join(repr(float(v)) for v in value)
+    return repr(float(value))
+
+
 def optimizer_text(spec: OptimizerSpec) -> str:
-    """How the optimizer field shows ``spec``: ``adam betas=0.9,0.999 eps=1e-08``."""
-    if spec.kind == "momentum":
-        return f"momentum momentum={spec.momentum:g}"
-    if spec.kind == "adam":
-        return f"adam betas={spec.betas[0]:g},{spec.betas[1]:g} eps={spec.eps:g}"
-    return spec.kind
+    """How the optimizer field shows ``spec``: its kind and the settings that differ from
+    that kind's defaults (``adam betas=0.8,0.999``; plain ``adam`` for torch's Adam)."""
+    defaults = optimizer_spec(spec.kind, spec.lr)
+    words = [spec.kind]
+    for key in settings_of(spec.kind):
+        if getattr(spec, key) != getattr(defaults, key):
+            words.append(f"{key}={setting_text(getattr(spec, key))}")
+    return " ".join(words)
+
+
+def optimizer_hint(text: str) -> str:
+    """What the optimizer field accepts, for what is typed in it: the settings of the
+    kind typed, with their defaults, or the kinds while none is recognised."""
+    words = text.split()
+    kind = words[0] if words else ""
+    if kind not in OPTIMIZERS:
+        return " · ".join(OPTIMIZERS)
+    defaults = optimizer_spec(kind, 1.0)
+    settings = " ".join(f"{k}={setting_text(getattr(defaults, k))}" for k in settings_of(kind))
+    return f"{kind}: {settings}"
 
 
 def parse_optimizer(text: str, lr: float, current: OptimizerSpec) -> OptimizerSpec:
     """``KIND [key=value …]``: the kind, then settings of that kind.
 
     Settings not given keep their current values when the kind stays, and their
-    defaults (as in a scenario file) when it changes.
+    defaults (as in a scenario file) when it changes. The result is checked exactly as
+    a scenario file's ``[optimizer]`` is (ranges, and what torch refuses).
     """
     normal = re.sub(r"\s*=\s*", "=", text.strip())
     normal = re.sub(r"\s*,\s*", ",", normal)
@@ -242,53 +282,53 @@ def parse_optimizer(text: str, lr: float, current: OptimizerSpec) -> OptimizerSp
         raise WhatIfError(
             f"optimizer: unknown optimizer {_shown(kind)}; expected one of {', '.join(OPTIMIZERS)}"
         )
-    spec = current if kind == current.kind else optimizer_spec(kind, lr)
-    spec = msgspec.structs.replace(spec, kind=kind, lr=lr)
-    allowed = OPTIMIZER_SETTINGS.get(kind, ())
+    allowed = settings_of(kind)
+    base = current if kind == current.kind else optimizer_spec(kind, lr)
+    table: dict[str, object] = {"kind": kind, "lr": lr}
+    table.update({key: _toml(getattr(base, key)) for key in allowed})
     for word in settings:
         key, eq, value = word.partition("=")
         if not eq:
             raise WhatIfError(f"optimizer: expected key=value after the kind, found {_shown(word)}")
         if key == "lr":
             raise WhatIfError("optimizer: the learning rate has its own field")
+        where = f"optimizer {key}"
+        if key in BETA_PARTS and "betas" in allowed:
+            betas = list(table["betas"])  # type: ignore[call-overload]
+            betas[BETA_PARTS.index(key)] = parse_number(value, where)
+            table["betas"] = betas
+            continue
         if key not in allowed:
-            owner = next((k for k, keys in OPTIMIZER_SETTINGS.items() if key in keys), None)
+            owners = OPTIMIZER_SETTINGS.get("betas" if key in BETA_PARTS else key)
             why = (
-                f"{key} is a setting of {owner}, not of {kind}"
-                if owner
+                f"{key} is a setting of {' or '.join(owners)}, not of {kind}"
+                if owners
                 else f"unknown setting {_shown(key)}"
             )
-            takes = f"{kind} takes {', '.join(allowed)}" if allowed else f"{kind} takes none"
-            raise WhatIfError(f"optimizer: {why}; {takes}")
-        where = f"optimizer {key}"
-        if key == "eps":
-            eps = parse_number(value, where)
-            if eps <= 0:
-                raise WhatIfError(f"{where}: expected a number > 0, found {value}")
-            spec = msgspec.structs.replace(spec, eps=eps)
-            continue
-        if key == "betas":
-            parts = value.split(",")
-            if len(parts) != 2:
-                raise WhatIfError(
-                    f"{where}: expected two numbers beta1,beta2, found {_shown(value)}"
-                )
-            b1, b2 = (_unit(p, where) for p in parts)
-            spec = msgspec.structs.replace(spec, betas=(b1, b2))
-        elif key == "beta1":
-            spec = msgspec.structs.replace(spec, betas=(_unit(value, where), spec.betas[1]))
-        elif key == "beta2":
-            spec = msgspec.structs.replace(spec, betas=(spec.betas[0], _unit(value, where)))
-        else:
-            spec = msgspec.structs.replace(spec, momentum=_unit(value, where))
-    return spec
+            raise WhatIfError(f"optimizer: {why}; {kind} takes {', '.join(allowed)}")
+        table[key] = _setting(value, where, isinstance(getattr(base, key), bool))
+    try:
+        return check_optimizer(table, "what-if")
+    except ScenarioError as e:
+        place = e.place.removeprefix("optimizer.")
+        raise WhatIfError(f"optimizer {place}: {e.message}") from None
 
 
-def _unit(text: str, where: str) -> float:
-    value = parse_number(text, where)
-    if not 0 <= value < 1:
-        raise WhatIfError(f"{where}: expected a number in [0, 1), found {text}")
-    return value
+def _toml(value: Setting) -> object:
+    """A setting as a scenario file's table holds it (``betas`` as a list)."""
+    return list(value) if isinstance(value, tuple) else value
+
+
+def _setting(text: str, where: str, switch: bool) -> object:
+    """One typed setting: ``true``/``false`` for a switch, else a number or numbers
+    joined by commas."""
+    if switch:
+        if text.lower() not in ("true", "false"):
+            raise WhatIfError(f"{where}: expected true or false, found {_shown(text)}")
+        return text.lower() == "true"
+    if "," in text:
+        return [parse_number(part, where) for part in text.split(",")]
+    return parse_number(text, where)
 
 
 def parse_lr(text: str, current: float) -> float:
@@ -309,13 +349,15 @@ def _optimizer_changes(old: OptimizerSpec, new: OptimizerSpec) -> list[str]:
         changes.append(f"lr={fmt.num(new.lr)}")
     # Settings are news when they differ from before, or from the defaults of a new kind.
     base = old if new.kind == old.kind else optimizer_spec(new.kind, new.lr)
-    if new.kind == "momentum" and new.momentum != base.momentum:
-        changes.append(f"momentum={fmt.num(new.momentum)}")
-    if new.kind == "adam":
-        if new.betas != base.betas:
-            changes.append(f"betas={fmt.num(new.betas[0])},{fmt.num(new.betas[1])}")
-        if new.eps != base.eps:
-            changes.append(f"eps={fmt.num(new.eps)}")
+    for key in settings_of(new.kind):
+        value = getattr(new, key)
+        if value != getattr(base, key):
+            if isinstance(value, bool):
+                changes.append(f"{key}={setting_text(value)}")
+            elif isinstance(value, tuple):
+                changes.append(f"{key}={','.join(fmt.num(v) for v in value)}")
+            else:
+                changes.append(f"{key}={fmt.num(value)}")
     return changes
 
 

@@ -20,16 +20,18 @@ from snapshot_apps import (
     worked_example,
     xor,
 )
-from textual.widgets import Input, OptionList, Static
+from textual.widgets import Input, Label, OptionList, Static
 
 from engine.open import open_program
 from engine.report.gradcheck import check_param
-from engine.scenario.records import OptimizerSpec
+from engine.scenario.records import OptimizerSpec, optimizer_spec
 from engine.timeline.runs import Branch
 from engine.timeline.timeline import Timeline
 from engine.timeline.whatif import (
     WhatIfError,
     make_branch,
+    optimizer_hint,
+    optimizer_text,
     parse_optimizer,
     parse_params,
     parse_tensor,
@@ -132,16 +134,62 @@ def test_optimizer_edits() -> None:
     for text, why in [
         ("lbfgs", "unknown optimizer 'lbfgs'; expected one of sgd, momentum, adam"),
         ("", "found nothing"),
-        ("sgd momentum=0.9", "momentum is a setting of momentum, not of sgd"),
-        ("adam momentum=0.9", "not of adam"),
+        ("sgd momentum=0.9", "momentum is a setting of momentum or rmsprop, not of sgd"),
+        ("adam momentum=0.9", "not of adam; adam takes betas, eps, weight_decay"),
         ("momentum momentum=1", r"in \[0, 1\)"),
         ("adam eps=0", "> 0"),
         ("adam betas=0.9", "two numbers"),
         ("sgd lr=0.1", "its own field"),
         ("sgd fast", "key=value"),
+        ("sgd weight_decay=-1", "weight_decay: expected a finite number ≥ 0"),
+        ("rmsprop centered=yes", "centered: expected true or false, found 'yes'"),
+        ("rmsprop alpha=1.5", r"alpha: expected a number in \[0, 1\]"),
+        ("adagrad lr_decay=-0.1", "lr_decay: expected a finite number ≥ 0"),
+        ("adagrad momentum=0.9", "not of adagrad; adagrad takes eps, weight_decay, lr_decay"),
+        # What torch.optim.SGD refuses, refused as a scenario file's [optimizer] is.
+        (
+            "momentum nesterov=true dampening=0.1",
+            "nesterov = true needs momentum > 0 and dampening = 0",
+        ),
     ]:
         with pytest.raises(WhatIfError, match=why):
             parse_optimizer(text, 0.1, sgd)
+
+
+def test_every_optimizer_kind_and_setting_can_be_chosen_and_shown_back() -> None:
+    """Each kind with each of its settings away from the default: the field's text for
+    the result reads back as the same optimizer, and the branch names what changed."""
+    sgd = OptimizerSpec("sgd", 0.1)
+    cases = {
+        "sgd weight_decay=0.01": optimizer_spec("sgd", 0.1, weight_decay=0.01),
+        "momentum momentum=0.5 dampening=0.1 weight_decay=0.2": optimizer_spec(
+            "momentum", 0.1, momentum=0.5, dampening=0.1, weight_decay=0.2
+        ),
+        "momentum nesterov=true": optimizer_spec("momentum", 0.1, nesterov=True),
+        "adam betas=0.8,0.9 eps=1e-06 weight_decay=0.1": optimizer_spec(
+            "adam", 0.1, betas=(0.8, 0.9), eps=1e-6, weight_decay=0.1
+        ),
+        "adamw weight_decay=0.05": optimizer_spec("adamw", 0.1, weight_decay=0.05),
+        "adamw beta1=0.5": optimizer_spec("adamw", 0.1, betas=(0.5, 0.999)),
+        "rmsprop momentum=0.3 eps=1e-06 alpha=0.9 centered=true": optimizer_spec(
+            "rmsprop", 0.1, momentum=0.3, eps=1e-6, alpha=0.9, centered=True
+        ),
+        "adagrad lr_decay=0.01 initial_accumulator_value=0.1 eps=1e-08": optimizer_spec(
+            "adagrad", 0.1, lr_decay=0.01, initial_accumulator_value=0.1, eps=1e-8
+        ),
+    }
+    for text, expected in cases.items():
+        spec = parse_optimizer(text, 0.1, sgd)
+        assert spec == expected, text
+        assert parse_optimizer(optimizer_text(spec), 0.1, sgd) == spec
+    # The field shows only what differs from the kind's defaults.
+    assert optimizer_text(optimizer_spec("adamw", 0.1)) == "adamw"
+    assert optimizer_text(optimizer_spec("rmsprop", 0.1, centered=True)) == "rmsprop centered=true"
+    # The hint above the field: the typed kind's settings with their defaults.
+    assert optimizer_hint("adagrad lr_dec") == (
+        "adagrad: eps=1e-10 weight_decay=0.0 lr_decay=0.0 initial_accumulator_value=0.0"
+    )
+    assert optimizer_hint("ad") == "sgd · momentum · adam · adamw · rmsprop · adagrad"
 
 
 def test_a_whatif_must_change_something_and_names_what_it_changes() -> None:
@@ -316,6 +364,40 @@ async def test_an_invalid_whatif_changes_nothing(field: str, value: str, why: st
         await pilot.press("W")
         assert app.timeline is original
         await wait_until(pilot, lambda: said(app, "No what-if yet"), "the note")
+
+
+async def test_a_whatif_to_centered_rmsprop_shows_its_buffers() -> None:
+    """Typed key by key, the hint follows the kind; the branch updates with RMSprop's
+    buffers, fresh at the branch's step, and the chain-rule pane shows them."""
+    program = xor()
+    app = make_app(program)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        app.cursor = event_seq(program, "forward", program.graph.forward_order[0], 2)
+        screen = await open_dialog(pilot, "w", WhatIfScreen)
+        field = screen.query_one("#whatif-optimizer", Input)
+        hint = screen.query_one("#whatif-optimizer-hint", Label)
+        assert "sgd: weight_decay=0.0" in str(hint.render())
+        field.value = ""
+        field.focus()
+        await pilot.press(*"rmsprop centered=true")
+        await wait_until(pilot, lambda: field.value == "rmsprop centered=true", "the typing")
+        assert "rmsprop: momentum=0.0 eps=1e-08 weight_decay=0.0 alpha=0.99 centered=false" in str(
+            hint.render()
+        )
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.screen is not screen, "the dialog to close")
+        await wait_until(pilot, lambda: app.timeline.first_step == 2, "the branch")
+        await settle(pilot)
+        spec = app.timeline.program.optimizer.spec
+        assert (spec.kind, spec.centered, spec.alpha) == ("rmsprop", True, 0.99)
+        assert "what-if: rmsprop, centered=true" in app.timeline.label
+        _, state = app.timeline.start_of(2)
+        assert set(state["W1"]) == {"square_avg", "grad_avg"}
+        assert not state["W1"]["square_avg"].any()  # fresh buffers for a new kind
+        app.cursor = event_seq(program, "update", "W1", 2)
+        await wait_until(pilot, lambda: "grad_avg" in chain(app), "the update's buffers")
+        assert "square_avg" in chain(app)
 
 
 async def test_history_draws_the_original_beside_the_whatif() -> None:

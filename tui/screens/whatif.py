@@ -23,12 +23,17 @@ from engine import fmt
 from engine.fmt import printable
 from engine.timeline.runs import Runs, run_label
 from engine.timeline.timeline import Timeline
-from engine.timeline.whatif import WhatIfError, make_branch, optimizer_text, parse_whatif
+from engine.timeline.whatif import (
+    WhatIfError,
+    make_branch,
+    optimizer_hint,
+    optimizer_text,
+    parse_whatif,
+)
 from tui.screens.choice_list import ChoiceList
 from tui.screens.dialog import Dialog
 from tui.screens.text_input import TextInput
 
-OPTIMIZER_HINT = "sgd · momentum momentum=0.9 · adam betas=0.9,0.999 eps=1e-8"
 MAX_SHOWN = 12
 FIELD_KEYS = "enter branch · ↑↓ fields · esc cancel"
 """The subtitle while a field has the focus; in the list of runs, :data:`LIST_KEYS`."""
@@ -128,8 +133,9 @@ class WhatIfScreen(Dialog[Timeline | None]):
             yield TextInput(placeholder=hint, id="whatif-params")
             yield Label("Learning rate")
             yield TextInput(f"{spec.lr:g}", id="whatif-lr")
-            yield Label(f"Optimizer   {OPTIMIZER_HINT}")
-            yield TextInput(optimizer_text(spec), id="whatif-optimizer")
+            text = optimizer_text(spec)
+            yield Label(f"Optimizer   {optimizer_hint(text)}", id="whatif-optimizer-hint")
+            yield TextInput(text, id="whatif-optimizer")
             yield Static(id="whatif-error")
             yield Label("Runs of this scenario   enter switches to one")
             yield ChoiceList(*self._run_options(), id="whatif-runs")
@@ -156,6 +162,12 @@ class WhatIfScreen(Dialog[Timeline | None]):
     @on(Input.Submitted)
     def _apply(self) -> None:
         self.apply()
+
+    @on(Input.Changed, "#whatif-optimizer")
+    def _optimizer_typed(self, event: Input.Changed) -> None:
+        """The hint above the field follows the kind typed: its settings and defaults."""
+        label = self.query_one("#whatif-optimizer-hint", Label)
+        label.update(f"Optimizer   {optimizer_hint(event.value)}")
 
     def apply(self) -> None:
         """Check the fields; dismiss with the new branch, or show why it cannot be made."""
