@@ -184,12 +184,32 @@ _HEADER_READERS: dict[tuple[int, int], Callable] = {
 
 
 def parse_npz(raw: bytes, name: str) -> tuple[np.ndarray, np.ndarray]:
-    """Arrays ``x`` and ``y`` of an ``.npz``, as float64, checked before they are loaded.
+    """Arrays ``x`` and ``y`` of an ``.npz`` (it holds nothing else), as float64.
 
     Raises:
-        DataFileError: Not a zip of ``.npy`` arrays, members other than x and y, a dtype
-            that is not a plain number (objects, strings, records, complex), too many
-            elements, or values that are not finite.
+        DataFileError: See :func:`npz_arrays`; also members other than x and y.
+    """
+    arrays = npz_arrays(raw, name, ("x", "y"), only=True, max_axes=2)
+    return arrays["x"], arrays["y"]
+
+
+def npz_arrays(
+    raw: bytes, name: str, wanted: tuple[str, ...], *, only: bool = False, max_axes: int = 2
+) -> dict[str, np.ndarray]:
+    """The arrays ``wanted`` of an ``.npz``, as float64, each checked before it is loaded.
+
+    Args:
+        raw: The file's bytes.
+        name: The file as the scenario names it, for messages.
+        wanted: The arrays to load (others are never read).
+        only: Refuse an archive holding anything but ``wanted``.
+        max_axes: The most axes an array may have.
+
+    Raises:
+        DataFileError: Not a zip of ``.npy`` arrays, a wanted array missing (or, with
+            ``only``, others present), a dtype that is not a plain number (objects,
+            strings, records, complex), too many axes or elements, or values that are not
+            finite.
     """
     try:
         archive = zipfile.ZipFile(io.BytesIO(raw))
@@ -198,11 +218,13 @@ def parse_npz(raw: bytes, name: str) -> tuple[np.ndarray, np.ndarray]:
     with archive:
         members = {info.filename: info for info in archive.infolist()}
         names = sorted(members)
-        if set(names) != {"x.npy", "y.npy"}:
-            found = ", ".join(n.removesuffix(".npy") for n in names[:8]) or "nothing"
-            _fail(f"{name}: expected exactly the arrays x and y, found {found}")
-        for key in ("x", "y"):
-            info = members[f"{key}.npy"]
+        held = ", ".join(n.removesuffix(".npy") for n in names[:8]) or "nothing"
+        if only and set(names) != {f"{key}.npy" for key in wanted}:
+            _fail(f"{name}: expected exactly the arrays {' and '.join(wanted)}, found {held}")
+        for key in wanted:
+            info = members.get(f"{key}.npy")
+            if info is None:
+                _fail(f"{name}: has no array {key!r}; its arrays are {held}")
             # The declared size bounds what reading the member can produce.
             if info.file_size > 8 * MAX_ELEMENTS + 65_536:
                 _fail(f"{name}: array {key} is {info.file_size:,} bytes uncompressed, too large")
@@ -225,23 +247,24 @@ def parse_npz(raw: bytes, name: str) -> tuple[np.ndarray, np.ndarray]:
                     " (objects, strings, records and complex numbers are refused)"
                 )
             size = int(np.prod(shape, dtype=np.int64)) if shape else 1
-            if len(shape) > 2 or size > MAX_ELEMENTS:
+            if len(shape) > max_axes or size > MAX_ELEMENTS:
                 _fail(
-                    f"{name}: array {key} has shape {tuple(shape)}; expected at most 2 axes and"
-                    f" {MAX_ELEMENTS:,} elements"
+                    f"{name}: array {key} has shape {tuple(shape)}; expected at most {max_axes}"
+                    f" axes and {MAX_ELEMENTS:,} elements"
                 )
+        arrays: dict[str, np.ndarray] = {}
         try:
             loaded = np.load(io.BytesIO(raw), allow_pickle=False)
             with loaded:
-                x = np.asarray(loaded["x"], dtype=np.float64)
-                y = np.asarray(loaded["y"], dtype=np.float64)
+                for key in wanted:
+                    arrays[key] = np.asarray(loaded[key], dtype=np.float64)
         except (ValueError, OSError, zipfile.BadZipFile, EOFError) as err:
             _fail(f"{name}: cannot load the arrays ({err})")
-    for key, a in (("x", x), ("y", y)):
+    for key, a in arrays.items():
         bad = np.flatnonzero(~np.isfinite(a))
         if bad.size:
             at = np.unravel_index(int(bad[0]), a.shape) if a.ndim else ()
             _fail(
                 f"{name}: array {key}{list(map(int, at))}: {a.flat[bad[0]]} is not a finite number"
             )
-    return x, y
+    return arrays

@@ -45,6 +45,7 @@ from engine.scenario.records import (
     INITS,
     MAX_BREAKPOINTS,
     MAX_CLASSES,
+    MAX_DIMS,
     MAX_EXPRESSION_CHARS,
     MAX_FILE_BYTES,
     MAX_GENERATED_SAMPLES,
@@ -196,6 +197,7 @@ _LOSS_KEYS = ("kind", "delta")
 _OPTIMIZER_KEYS = ("kind", "lr", *OPTIMIZER_SETTINGS)
 _TRAIN_KEYS = ("steps", "batch_size", "seed")
 _GRAPH_KEYS = ("inputs", "params", "nodes", "loss")
+_VALUE_FILE_KEYS = ("file", "column", "columns", "array")
 _BREAKPOINT_KEYS = ("node", "phase", "when", "enabled")
 _BREAKPOINT_KINDS = {"node": "node", "phase": "phase", "when": "condition"}
 """Each key that says where a breakpoint stops, and the kind it makes."""
@@ -759,8 +761,85 @@ class _Loader(Checker):
         for key, item in table.items():
             where = join_key(place, key)
             self.name(key, where, what)
-            out[key] = self.tensor(item, where, scalar=True)
+            if isinstance(item, dict):
+                out[key] = self.value_file(item, where, key)
+            else:
+                out[key] = self.tensor(item, where, scalar=True)
         return out
+
+    def value_file(self, table: dict[str, Any], place: str, key: str) -> np.ndarray:
+        """A graph input's (or param's) value read from a data file beside the scenario:
+        ``{ file = "a.csv" }`` (every column), with ``column = "c"`` (one column, shape
+        (rows,)) or ``columns = ["a", "b"]`` (shape (rows, 2)); or ``{ file = "a.npz" }``
+        (the array named like the entry, or ``array = "name"``)."""
+        self.keys(table, place, _VALUE_FILE_KEYS)
+        name = self.required(table, "file", place, 'a file name such as "points.csv"')
+        at = join_key(place, "file")
+        if not isinstance(name, str):
+            self.fail(at, f'expected a file name such as "points.csv", found {describe(name)}')
+        if self.folder is None:
+            self.fail(
+                at,
+                "a data file is found beside the scenario file, but this scenario was not read"
+                " from a file",
+            )
+        csv = name.lower().endswith(".csv")
+        for option, needs in (("column", csv), ("columns", csv), ("array", not csv)):
+            if option in table and not needs:
+                self.fail(
+                    join_key(place, option),
+                    f"{option} picks columns of a CSV file; {name} is an .npz: name its array"
+                    " with array"
+                    if csv is False
+                    else f"array names an array of an .npz file; {name} is a CSV: pick its"
+                    " columns with column or columns",
+                )
+        if "column" in table and "columns" in table:
+            self.fail(
+                join_key(place, "columns"), "give column (one) or columns (several), not both"
+            )
+        try:
+            raw = _datafile.read(self.folder, name)
+            if not csv:
+                array = table.get("array", key)
+                if not isinstance(array, str) or not array:
+                    self.fail(
+                        join_key(place, "array"), f"expected an array name, found {describe(array)}"
+                    )
+                return read_only(
+                    _datafile.npz_arrays(raw, name, (array,), max_axes=MAX_DIMS)[array]
+                )
+            header, values = _datafile.parse_csv(raw, name)
+        except _datafile.DataFileError as err:
+            self.fail(at, str(err))
+        if "column" in table:
+            picked = self.columns([table["column"]], header, join_key(place, "column"), name)
+            return read_only(values[:, picked[0]])
+        if "columns" in table:
+            wanted = table["columns"]
+            where = join_key(place, "columns")
+            if not isinstance(wanted, list) or not wanted:
+                self.fail(where, f"expected an array of column names, found {describe(wanted)}")
+            picked = self.columns(wanted, header, where, name)
+            if len(set(picked)) != len(picked):
+                self.fail(where, "a column is named twice")
+            return read_only(values[:, picked])
+        return read_only(values)
+
+    def columns(
+        self, wanted: list[Any], header: tuple[str, ...], place: str, name: str
+    ) -> list[int]:
+        """The positions of columns ``wanted`` in a CSV's ``header``."""
+        picked = []
+        for i, column in enumerate(wanted):
+            where = place if len(wanted) == 1 and not place.endswith("columns") else f"{place}[{i}]"
+            if not isinstance(column, str) or not column:
+                self.fail(where, f"expected a column name, found {describe(column)}")
+            if column not in header:
+                shown = ", ".join(header[:20]) + (", …" if len(header) > 20 else "")
+                self.fail(where, f"{name} has no column {quote(column)}; its columns are {shown}")
+            picked.append(header.index(column))
+        return picked
 
     def graph(self, table: dict[str, Any]) -> GraphSpec:
         self.keys(table, "graph", _GRAPH_KEYS)

@@ -17,6 +17,8 @@ import pytest
 from engine.errors import ScenarioError
 from engine.open import open_program
 from engine.scenario.loader import load, loads
+from engine.step.program import make_program
+from engine.timeline.timeline import Timeline
 
 BAD = Path(__file__).parent.parent / "data" / "bad_v2"
 
@@ -73,6 +75,22 @@ CASES = [
     ("npz_not_finite", "data.file", "array x[0, 1]: inf is not a finite number"),
     ("npz_not_zip", "data.file", "not an .npz file"),
     ("npz_with_target", "data.target", "an .npz holds its targets as array y"),
+    # a graph's input (or param) read from a data file
+    ("graph_file_no_column", "graph.inputs.x.column", "points.csv has no column 'c'; its col"),
+    ("graph_file_columns_twice", "graph.inputs.x.columns", "a column is named twice"),
+    ("graph_file_column_and_columns", "graph.inputs.x.columns", "column (one) or columns"),
+    ("graph_file_array_of_csv", "graph.inputs.x.array", "points.csv is a CSV: pick its columns"),
+    ("graph_file_column_of_npz", "graph.inputs.x.column", "rows.npz is an .npz: name its array"),
+    (
+        "graph_file_no_array",
+        "graph.inputs.x.file",
+        "rows.npz: has no array 'z'; its arrays are x, y",
+    ),
+    ("graph_file_dotdot", "graph.inputs.x.file", "leaves the scenario's folder ('..')"),
+    ("graph_file_unknown_key", "graph.inputs.x.colour", "unknown key 'colour'"),
+    ("graph_file_missing_file_key", "graph.inputs.x.file", "missing required key 'file'"),
+    ("graph_file_object_array", "graph.inputs.x.file", "array x has dtype object"),
+    ("graph_file_bad_csv", "graph.inputs.x.file", "line 3, column 2 (b): 'abc' is not a number"),
 ]
 
 
@@ -210,3 +228,63 @@ def test_optimizer_defaults_are_torchs(tmp_path: Path) -> None:
     assert adagrad.initial_accumulator_value == 0.0
     momentum = spec("momentum")
     assert momentum.momentum == 0.9 and momentum.dampening == 0.0 and not momentum.nesterov
+
+
+GRAPH = """name = "graph values from files"
+[graph]
+inputs = {{ {inputs} }}
+params = {{ {params} }}
+nodes = [{nodes}]
+[optimizer]
+kind = "sgd"
+lr = 0.1
+[train]
+steps = 3
+"""
+
+
+def test_graph_inputs_and_params_come_from_csv_columns_and_npz_arrays(tmp_path: Path) -> None:
+    """A CSV gives every column, one column (1-D) or several; an .npz gives the array named
+    like the entry or the one ``array`` names; indices from a file index as literals do."""
+    (tmp_path / "p.csv").write_text("a,b,label\n0.5,1.0,0\n-1.0,2.0,1\n0.25,-0.5,1\n")
+    np.savez(tmp_path / "e.npz", C=np.arange(6.0).reshape(3, 2), rows=np.array([0, 2, 2]))
+    text = GRAPH.format(
+        inputs='x = { file = "p.csv", columns = ["b", "a"] }, t = { file = "p.csv",'
+        ' column = "label" }, all = { file = "p.csv" }, ix = { file = "e.npz", array = "rows" }',
+        params='w = [0.1, -0.2], C = { file = "e.npz" }',
+        nodes='"e = sum(C[ix], axis=1)", "L = mean(square(x @ w + e - t)) + 0.0 * sum(all)"',
+    )
+    (tmp_path / "g.toml").write_text(text)
+    s = load(tmp_path / "g.toml")
+    assert s.graph is not None
+    inputs, params = s.graph.inputs, s.graph.params
+    np.testing.assert_array_equal(inputs["x"], [[1.0, 0.5], [2.0, -1.0], [-0.5, 0.25]])
+    np.testing.assert_array_equal(inputs["t"], [0.0, 1.0, 1.0])
+    assert inputs["all"].shape == (3, 3) and inputs["all"][1, 2] == 1.0
+    np.testing.assert_array_equal(inputs["ix"], [0, 2, 2])
+    np.testing.assert_array_equal(params["C"], np.arange(6.0).reshape(3, 2))
+    assert all(not a.flags.writeable for a in (*inputs.values(), *params.values()))
+    # The same scenario with the values written inline gives the same numbers.
+    inline = GRAPH.format(
+        inputs="x = [[1.0, 0.5], [2.0, -1.0], [-0.5, 0.25]], t = [0.0, 1.0, 1.0],"
+        " all = [[0.5, 1.0, 0.0], [-1.0, 2.0, 1.0], [0.25, -0.5, 1.0]], ix = [0, 2, 2]",
+        params="w = [0.1, -0.2], C = [[0.0, 1.0], [2.0, 3.0], [4.0, 5.0]]",
+        nodes='"e = sum(C[ix], axis=1)", "L = mean(square(x @ w + e - t)) + 0.0 * sum(all)"',
+    )
+    a, b = Timeline(make_program(s)), Timeline(make_program(loads(inline, "inline")))
+    a.compute(3)
+    b.compute(3)
+    np.testing.assert_array_equal(a.losses(), b.losses())
+    assert np.array_equal(a.start_of(3)[0]["C"], b.start_of(3)[0]["C"])
+
+
+def test_an_index_from_a_file_is_checked_like_an_inline_one(tmp_path: Path) -> None:
+    np.savez(tmp_path / "e.npz", ix=np.array([0, 5]))
+    text = GRAPH.format(
+        inputs='ix = { file = "e.npz" }', params="C = [[1.0], [2.0]]", nodes='"L = sum(C[ix])"'
+    )
+    (tmp_path / "g.toml").write_text(text)
+    with pytest.raises(ScenarioError) as caught:
+        open_program(str(tmp_path / "g.toml"))
+    assert caught.value.place == "graph.nodes[0]"
+    assert "ix[1] = 5 is out of range" in caught.value.message
