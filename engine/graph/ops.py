@@ -48,6 +48,10 @@ SEED = np.ones(())
 upstream is the seed and skip multiplying by it (x·1 is x to the bit)."""
 SEED.flags.writeable = False
 
+_add_reduce = np.add.reduce
+"""``ndarray.sum`` and ``np.mean`` call this after a layer of Python; the hot ops call it
+directly (same function, same arguments, the same bits)."""
+
 
 class ShapeError(ValueError):
     """The inputs' shapes do not fit the op; the message says how."""
@@ -365,7 +369,7 @@ def _affine_vjp(g, out, inputs, need, attrs):
     return [
         g @ w.T if need[0] else None,
         a.T @ g if need[1] else None,
-        g.sum(axis=0) if need[2] else None,
+        _add_reduce(g, axis=0) if need[2] else None,
     ]
 
 
@@ -500,6 +504,23 @@ def _ties(x: Array, kept: Array, axis: int | None) -> Array:
     return hit / np.sum(hit, axis=axis, keepdims=True)
 
 
+def _sum(x: Array, axis: int | None, keepdims: bool) -> Number:
+    return _add_reduce(x, axis=axis, keepdims=keepdims)
+
+
+def _mean_along(x: Array, axis: int | None, keepdims: bool) -> Number:
+    """``np.mean(x, axis, keepdims=…)`` to the bit: the same sum, one division by the count."""
+    return _add_reduce(x, axis=axis, keepdims=keepdims) / _count(x.shape, axis)
+
+
+def _var_along(x: Array, axis: int | None, keepdims: bool) -> Number:
+    """``np.var`` (divisor n) to the bit, as numpy computes it: the mean with the axis kept,
+    the squared deviations, their mean."""
+    n = _count(x.shape, axis)
+    d = x - _add_reduce(x, axis=axis, keepdims=True) / n
+    return _add_reduce(d * d, axis=axis, keepdims=keepdims) / n
+
+
 def _logsumexp(x: Array, axis: int | None, keepdims: bool) -> Number:
     # The shift is the largest element, as torch takes it (an infinite one shifts by 0).
     m = np.amax(x, axis=axis, keepdims=True)
@@ -512,7 +533,7 @@ def _logsumexp(x: Array, axis: int | None, keepdims: bool) -> Number:
 
 _reduction(
     "sum",
-    lambda x, axis, keepdims: np.sum(x, axis=axis, keepdims=keepdims),
+    _sum,
     lambda x, kept, axis: _ONE,
     "Σ {0}{axis}",
     "1",
@@ -520,7 +541,7 @@ _reduction(
 )
 _reduction(
     "mean",
-    lambda x, axis, keepdims: np.mean(x, axis=axis, keepdims=keepdims),
+    _mean_along,
     lambda x, kept, axis: np.float64(1.0 / _count(x.shape, axis)),
     "mean({0}{axis})",
     "1/n",
@@ -552,8 +573,8 @@ _reduction(
 )
 _reduction(
     "var",
-    lambda x, axis, keepdims: np.var(x, axis=axis, keepdims=keepdims),
-    lambda x, kept, axis: 2.0 * (x - np.mean(x, axis=axis, keepdims=True)) / _count(x.shape, axis),
+    _var_along,
+    lambda x, kept, axis: 2.0 * (x - _mean_along(x, axis, True)) / _count(x.shape, axis),
     "var({0}{axis})",
     "2·({0} − mean({0}))/n",
     "{g} ⊙ 2·({0} − mean({0}))/n",
@@ -766,15 +787,22 @@ def _ce_shape(z: Shape, y: Shape, **_: Any) -> Shape:
     return ()
 
 
+def _mean(x: Array) -> Array:
+    """The mean of every element, as ``np.mean`` computes it (the same pairwise sum, then
+    one division by the count: the same bits) without its Python wrapper, which costs as
+    much as the sum for a loss over a small batch."""
+    return _add_reduce(x, axis=None) / x.size
+
+
 def _bce(p: Array, y: Array) -> Array:
     log_p = np.maximum(np.log(p), BCE_LOG_FLOOR)
     log_q = np.maximum(np.log(1.0 - p), BCE_LOG_FLOOR)
-    return np.mean(-(y * log_p + (1.0 - y) * log_q))
+    return _mean(-(y * log_p + (1.0 - y) * log_q))
 
 
 def _cross_entropy(z: Array, y: Array) -> Array:
     logp = _log_softmax(z)
-    return -np.mean(logp[np.arange(z.shape[0]), y.astype(np.intp)])
+    return -_mean(logp[np.arange(z.shape[0]), y.astype(np.intp)])
 
 
 def _cross_entropy_grad(z: Array, y: Array) -> Array:
@@ -785,7 +813,7 @@ def _cross_entropy_grad(z: Array, y: Array) -> Array:
 
 _loss(
     "mse",
-    lambda a, y: np.mean((a - y) ** 2),
+    lambda a, y: _mean((a - y) ** 2),
     lambda a, y: 2.0 * (a - y) / a.size,
     "mean(({0} − {1})²)",
     "2·({0} − {1})/n",
@@ -819,7 +847,7 @@ _loss(
 
 def _huber(a: Array, y: Array, delta: float = 1.0) -> Array:
     d = np.abs(a - y)
-    return np.mean(np.where(d < delta, 0.5 * d * d, delta * (d - 0.5 * delta)))
+    return _mean(np.where(d < delta, 0.5 * d * d, delta * (d - 0.5 * delta)))
 
 
 def _huber_grad(a: Array, y: Array, delta: float = 1.0) -> Array:
@@ -836,7 +864,7 @@ def _hinge_shape(a: Shape, y: Shape, **_: Any) -> Shape:
 
 _loss(
     "l1",
-    lambda a, y: np.mean(np.abs(a - y)),
+    lambda a, y: _mean(np.abs(a - y)),
     # sign(0) = 0: where the prediction hits its target, torch's L1Loss has slope 0.
     lambda a, y: np.sign(a - y) / a.size,
     "mean(|{0} − {1}|)",
@@ -853,7 +881,7 @@ _loss(
 )
 _loss(
     "hinge",
-    lambda s, y: np.mean(np.maximum(0.0, 1.0 - y * s)),
+    lambda s, y: _mean(np.maximum(0.0, 1.0 - y * s)),
     # relu'(0) = 0, as micrograd's (1 − y·s).relu() and torch's relu give at the margin.
     lambda s, y: np.where(1.0 - y * s > 0, -y, 0.0) / s.size,
     "mean(max(0, 1 − {1}·{0}))",

@@ -379,3 +379,26 @@ def test_unbroadcast_sums_stretched_and_added_axes():
 def test_shape_errors_are_found_before_running(name, shapes):
     with pytest.raises(ShapeError):
         OPS[name].shape(*shapes)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    shape=st.lists(st.integers(1, 12), min_size=0, max_size=3),
+    axis=st.integers(-3, 2) | st.none(),
+    keepdims=st.booleans(),
+    scale=st.floats(-6, 6),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_sum_mean_var_give_numpys_own_bits(shape, axis, keepdims, scale, seed):
+    """The reductions call numpy's ufuncs directly (its Python wrappers cost as much as a
+    small sum); what they give must be np.sum/np.mean/np.var's numbers to the bit, so the
+    engine's numbers are the ones numpy users get."""
+    x = np.random.default_rng(seed).normal(size=tuple(shape)) * 10.0**scale
+    if axis is not None and not -len(shape) <= axis < len(shape):
+        axis = None
+    attrs = {"axis": axis, "keepdims": keepdims} if axis is not None or keepdims else {}
+    for name, reference in (("sum", np.sum), ("mean", np.mean), ("var", np.var)):
+        ours = OPS[name].forward(x, **attrs)
+        theirs = reference(x, axis=axis, keepdims=keepdims)
+        assert np.shape(ours) == np.shape(theirs)
+        assert np.array_equal(ours, theirs), name
