@@ -48,7 +48,7 @@ SEED = np.ones(())
 upstream is the seed and skip multiplying by it (x·1 is x to the bit)."""
 SEED.flags.writeable = False
 
-_add_reduce = np.add.reduce
+_add_reduce: Callable[..., Any] = np.add.reduce
 """``ndarray.sum`` and ``np.mean`` call this after a layer of Python; the hot ops call it
 directly (same function, same arguments, the same bits)."""
 
