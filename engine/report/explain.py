@@ -28,7 +28,7 @@ from engine.graph.ops import OPS
 from engine.step.events import Backward, Forward, Loss, Term, Update
 from engine.timeline.timeline import Frame
 
-KINDS = ("title", "formula", "path", "sum", "matrix", "state", "note")
+KINDS = ("title", "formula", "path", "sum", "matrix", "state", "note", "hint")
 """The kinds of :class:`Line`."""
 ROLES = ("", "name", "num", "op", "grad", "param")
 """The roles of a line's parts."""
@@ -41,7 +41,8 @@ class Line(msgspec.Struct, frozen=True):
 
     Attributes:
         kind: ``"title"``, ``"formula"``, ``"path"``, ``"sum"``, ``"matrix"`` (shapes
-            of a tensor product), ``"state"`` (a quantity's value) or ``"note"``.
+            of a tensor product), ``"state"`` (a quantity's value), ``"note"``, or
+            ``"hint"`` (a pointer to one of the app's keys: traces leave it out).
         parts: ``(text, role)`` pairs; role is ``""``, ``"name"`` (a node), ``"num"``,
             ``"op"`` (operators and function names), ``"grad"`` (a ∂ expression) or
             ``"param"`` (a trained parameter).
@@ -626,7 +627,7 @@ def _element(ctx: _Ctx, ev: Backward, term: Term) -> list[Line]:
     words = _in_words(ctx, node, term.via, d)
     lines = [_line("note", _txt(words))] if words else []
     lines.append(_line("note", _txt("for example " + _without_via(d.text()))))
-    lines.append(_line("note", _txt(INSPECT_NOTE)))
+    lines.append(_line("hint", _txt(INSPECT_NOTE)))
     return lines
 
 

@@ -339,6 +339,8 @@ def text(timeline: Timeline, steps: int | None = None, keep: Keep = ALL) -> Iter
                 if ln.kind == "title":
                     subject = ln.text.split(": ", 1)[-1].split(" (")[0]
                     continue
+                if ln.kind == "hint":  # a key of the app: no use on paper
+                    continue
                 if ln.kind == "note" and ln.text in seen_notes:
                     continue
                 if ln.kind == "note":
@@ -414,7 +416,7 @@ def _md_event(lines: list[Line]) -> Iterator[str]:
     for ln in lines:
         if ln.kind == "note":
             yield "# " + ln.text
-        elif ln.kind != "title":
+        elif ln.kind not in ("title", "hint"):
             yield ln.text
     yield "```"
 

@@ -320,7 +320,9 @@ def test_tensor_backward_shows_its_operands_and_one_element_in_words(xor):
     example = f"for example ∂L/∂W1[0,0] = Σₙ x[n,0]·∂L/∂z1[n,0] = {fmt.num(x[0, 0])}·"
     assert any(n.startswith(example) for n in notes)
     assert any(n.endswith(f" = {fmt.num(f.event.grad[0, 0])}") for n in notes)
-    assert any("press i (the inspector) for every element" in n for n in notes)
+    assert texts(lines, "hint") == [
+        "press i (the inspector) for every element, each written out like this"
+    ]
     assert not any("with tensors, each factor" in n for n in notes)
 
 

@@ -322,6 +322,15 @@ def test_text_writes_each_note_once():
     assert len(seed) == 1
 
 
+def test_traces_leave_out_the_apps_keys():
+    """The chain-rule pane's pointer to the inspector (a key) is no use on paper."""
+    tl = Timeline(open_program("xor"))
+    for lines in (trace.text(tl, 1), trace.markdown(tl, 1)):
+        written = "\n".join(lines)
+        assert "for example ∂L/∂W1[0,0]" in written  # the element the pane writes out…
+        assert "press i" not in written  # …without the key that shows the rest
+
+
 def test_markdown_has_headings_and_balanced_code_blocks():
     lines = list(trace.markdown(Timeline(program("worked-example")), 2))
     assert lines[0] == "# Worked example"

@@ -214,6 +214,7 @@ class ChainRuleView(RestyledOnCss, ScrollView, can_focus=True, inherit_bindings=
             name: self.get_component_rich_style(f"chain-rule-view--{name}", partial=True)
             for name in (*ROLES, *KINDS_STYLED)
         }
+        self._styles["hint"] = self._styles["note"]  # a pointer to a key, worded as a note
 
     def render_line(self, y: int) -> Strip:
         width = self.scrollable_content_region.width
