@@ -4,11 +4,16 @@ follows them, esc closes. Also its pure grid layout."""
 
 from __future__ import annotations
 
+import msgspec
 import numpy as np
 from snapshot_apps import event_seq, make_app, settle, wait_until
 
 from engine import fmt
 from engine.open import open_program
+from engine.scenario.records import optimizer_spec
+from engine.step.events import Update
+from engine.step.program import make_program
+from engine.timeline.timeline import Timeline
 from tui.app import BpdbgApp
 from tui.panes.inspector import grid as ig
 from tui.panes.inspector.widget import InspectorView
@@ -141,3 +146,48 @@ def test_scrolling_keeps_the_cursor_in_view_with_the_least_move() -> None:
 def test_bands_are_signed_by_size_and_zero_for_zero() -> None:
     b = ig.bands(np.array([[-2.0, 0.0], [1.0, np.nan]]))
     assert b.tolist() == [[-ig.BANDS, 0], [ig.BANDS // 2 + 1, 0]]
+
+
+def test_every_optimizer_writes_its_update_out_at_the_element() -> None:
+    """At an update the inspector follows the optimizer's own derivation for the element,
+    from θ, g and the buffers before to the new value, which is the update event's."""
+    base = open_program("xor")
+    specs = {
+        "momentum": optimizer_spec("momentum", 0.1, nesterov=True, weight_decay=0.01),
+        "adam": optimizer_spec("adam", 0.05),
+        "adamw": optimizer_spec("adamw", 0.05),
+        "rmsprop": optimizer_spec("rmsprop", 0.01, centered=True, momentum=0.5),
+        "adagrad": optimizer_spec("adagrad", 0.1, lr_decay=0.01),
+        "sgd with weight decay": optimizer_spec("sgd", 0.1, weight_decay=0.1),
+    }
+    for label, spec in specs.items():
+        tl = Timeline(make_program(msgspec.structs.replace(base.scenario, optimizer=spec)))
+        tl.ensure(2)
+        rec = tl.record(2)
+        pos = next(i for i, e in enumerate(rec.events) if isinstance(e, Update) and e.param == "W1")
+        frame = tl.frame(2 * tl.events_per_step + pos)
+        ev = frame.event
+        lines = ig.update_lines(frame, ev, (1, 0))
+        assert lines[0] == (
+            f"θ = W1[1,0] = {fmt.num(ev.before[1, 0])}, g = ∂L/∂W1[1,0] = {fmt.num(ev.grad[1, 0])}"
+        ), label
+        buffers = frame.record.state_before["W1"]
+        if buffers:
+            assert lines[1] == ", ".join(
+                f"{k} before = {fmt.num(v[1, 0])}" for k, v in buffers.items()
+            ), label
+        last = next(line for line in lines if line.startswith("W1[1,0] ← "))
+        assert last.endswith(f" = {fmt.num(ev.after[1, 0])}"), label
+        assert lines[-1].startswith(f"lr = {fmt.num(spec.lr)}"), label
+        for key in ev.state:  # every buffer after the update is derived on the way
+            assert any(
+                line.startswith(key.replace("momentum_buffer", "buf") + " ←") for line in lines
+            ), (label, key)
+    # Plain SGD keeps its one line with numbers.
+    tl = Timeline(base)
+    tl.ensure(0)
+    rec = tl.record(0)
+    pos = next(i for i, e in enumerate(rec.events) if isinstance(e, Update) and e.param == "W1")
+    frame = tl.frame(pos)
+    (line,) = ig.update_lines(frame, frame.event, (0, 0))
+    assert line.startswith("W1[0,0] ← W1[0,0] − lr·∂L/∂W1[0,0] = ")

@@ -119,21 +119,38 @@ def derivations(frame: Frame, node: str, idx: Index) -> list[Section]:
         out.append(Section("Backward", tuple(lines) or (f"{lhs} = {fmt.num(grads[node][idx])}",)))
     update = frame.event
     if isinstance(update, Update) and update.param == node:
-        out.append(Section("Update", (_update_line(frame, update, idx),)))
+        out.append(Section("Update", update_lines(frame, update, idx)))
     return out
 
 
-def _update_line(frame: Frame, ev: Update, idx: Index) -> str:
-    """The element's new value; the rule with numbers where it is plain SGD."""
+def update_lines(frame: Frame, ev: Update, idx: Index) -> tuple[str, ...]:
+    """The element's update with its numbers: for plain SGD the rule in one line; for
+    every other rule and option, the optimizer's own derivation (the chain-rule pane's,
+    for the whole tensor) at this element, from θ, g and the buffers before to the new
+    value, then the settings."""
     p = ew.ref(ev.param, idx)
-    after = fmt.num(ev.after[idx])
+    g = f"∂{frame.program.graph.loss}/∂{p}"
     opt = frame.program.optimizer
-    if opt.kind == "sgd":
-        lr = opt.terms(ev.grad, ev.state, ev.step)["lr"]
-        g = f"∂{frame.program.graph.loss}/∂{p}"
-        nums = f"{fmt.num(ev.before[idx])} − {fmt.num(lr)}·{ew.num(ev.grad[idx])}"
-        return f"{p} ← {p} − lr·{g} = {nums} = {after}"
-    return (
-        f"{p} ← {after} (was {fmt.num(ev.before[idx])}, gradient {fmt.num(ev.grad[idx])};"
-        f" the {opt.kind} rule with its buffers is in the chain-rule pane)"
+    if opt.kind == "sgd" and not opt.spec.weight_decay:
+        nums = f"{fmt.num(ev.before[idx])} − {fmt.num(opt.spec.lr)}·{ew.num(ev.grad[idx])}"
+        return (f"{p} ← {p} − lr·{g} = {nums} = {fmt.num(ev.after[idx])}",)
+    before = frame.record.state_before[ev.param]
+
+    def at(a: np.ndarray) -> str:
+        a = np.asarray(a)
+        return fmt.num(a if a.size == 1 else a[idx])
+
+    lines = [f"θ = {p} = {at(ev.before)}, g = {g} = {at(ev.grad)}"]
+    if before:
+        lines.append(", ".join(f"{key} before = {at(buf)}" for key, buf in before.items()))
+    steps = opt.derivation(ev.before, ev.grad, before, ev.step)
+    for k, (formula, value) in enumerate(steps):
+        if k == len(steps) - 1:  # the new value: θ ← … is this element's
+            formula = formula.replace("θ ←", f"{p} ←", 1)
+        lines.append(f"{formula} = {at(value)}")
+    settings = ", ".join(
+        f"{symbol} = {str(v).lower() if isinstance(v, bool) else fmt.num(v)}"
+        for symbol, v in opt.settings()
     )
+    lines.append(settings)
+    return tuple(lines)
