@@ -39,6 +39,11 @@ PANES = """\
   step's mini-batch. One input: the fitted curve over the points. An expression graph
   with two scalar parameters: the loss over the plane of those parameters, with the path
   they took up to this step. `v` again returns to the graph.
+- **Inspector** (`i`, in the graph's place): the current node's value or gradient
+  (`tab` switches) as a grid of every element, tinted by sign and size; arrows move to an
+  element, and below the grid its forward and backward derivation are written out term by
+  term, and at an update the optimizer's rule for that element. It follows the event as
+  you step; `esc` or `i` returns to the graph.
 - **Chain rule**: the current event worked out with its numbers — a node's value from its
   inputs; the loss; a gradient as upstream gradient × local derivative, summed over every
   path; a parameter's update by the optimizer.
