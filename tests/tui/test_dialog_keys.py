@@ -18,7 +18,7 @@ from tui.screens.breakpoints import LIST_KEYS, BreakpointsScreen
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.help import HelpScreen
 from tui.screens.notes import NotesScreen
-from tui.screens.path_suggester import complete, resolve_typed
+from tui.screens.path_suggester import complete, resolve_typed, shown_path
 from tui.screens.picker import PickerScreen
 from tui.screens.whatif import WhatIfScreen
 
@@ -286,3 +286,12 @@ def test_completion_of_paths(tmp_path: Path) -> None:
     assert complete("on", inner, confined=True) == "one.toml"
     assert resolve_typed("x/../y.toml", tmp_path) == tmp_path / "y.toml"
     assert resolve_typed("/abs/y.toml", tmp_path) == Path("/abs/y.toml")
+
+
+def test_paths_at_home_are_shown_with_a_tilde(tmp_path, monkeypatch) -> None:
+    home = tmp_path / "me"
+    monkeypatch.setenv("HOME", str(home))
+    assert shown_path(home / "scenarios" / "a.toml") == "~/scenarios/a.toml"
+    assert shown_path(home) == "~"
+    assert shown_path(tmp_path / "elsewhere.toml") == str(tmp_path / "elsewhere.toml")
+    assert shown_path(tmp_path / "me2" / "x.toml") == str(tmp_path / "me2" / "x.toml")

@@ -28,23 +28,24 @@ from tui.screens.help import HelpScreen
 from tui.screens.picker import PickerScreen
 
 BIG = (120, 40)
-PICKER_FOLDER = Path("/tmp/bpdbg-snapshot-folder")
-"""The working folder of the picker's snapshots: the picker shows it, so it must be the
-same on every machine (a pytest tmp_path is not)."""
+PICKER_FOLDER = "bpdbg-snapshot-folder"
+"""The working folder of the picker's snapshots, in a home folder of the test's own: the
+picker shows it as ``~/bpdbg-snapshot-folder``, the same on every machine, and suites
+running side by side on one machine each have their own."""
 
 
 @pytest.fixture
-def picker_folder(monkeypatch: pytest.MonkeyPatch) -> Path:
-    """:data:`PICKER_FOLDER`, emptied of all but a folder with a scenario file in it, as
-    the working folder."""
-    import shutil
-
-    shutil.rmtree(PICKER_FOLDER, ignore_errors=True)
-    (PICKER_FOLDER / "my-scenarios").mkdir(parents=True)
+def picker_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """:data:`PICKER_FOLDER` under a fresh home folder, holding a folder with a scenario
+    file in it, as the working folder."""
+    home = tmp_path / "home"
+    folder = home / PICKER_FOLDER
+    (folder / "my-scenarios").mkdir(parents=True)
     source = Path(__file__).parents[2] / "scenarios" / "chain.toml"
-    (PICKER_FOLDER / "my-scenarios" / "chain-copy.toml").write_text(source.read_text())
-    monkeypatch.chdir(PICKER_FOLDER)
-    return PICKER_FOLDER
+    (folder / "my-scenarios" / "chain-copy.toml").write_text(source.read_text())
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(folder)
+    return folder
 
 
 def test_startup(snap_compare) -> None:
@@ -116,7 +117,7 @@ def test_help_screen(snap_compare) -> None:
 def test_picker(snap_compare, picker_folder: Path) -> None:
     """The scenario picker: each built-in scenario's id, name and first line of
     description, and the path input below, and under it `A relative path starts from the
-    working folder: /tmp/bpdbg-snapshot-folder`; the subtitle `enter open · tab a file
+    working folder: ~/bpdbg-snapshot-folder`; the subtitle `enter open · tab a file
     path · esc cancel`."""
 
     async def run_before(pilot: Pilot) -> None:
@@ -129,7 +130,7 @@ def test_picker(snap_compare, picker_folder: Path) -> None:
 def test_picker_completes_a_path(snap_compare, picker_folder: Path) -> None:
     """The picker's path field with `my-scenarios/ch` typed: the rest of the file's name
     `ain-copy.toml` shown greyed after the cursor (→ takes it), and under the field
-    `→ /tmp/bpdbg-snapshot-folder/my-scenarios/ch`; the subtitle `enter open · → take
+    `→ ~/bpdbg-snapshot-folder/my-scenarios/ch`; the subtitle `enter open · → take
     the completion · ↑ the list · esc cancel`."""
 
     async def run_before(pilot: Pilot) -> None:

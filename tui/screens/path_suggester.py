@@ -28,6 +28,20 @@ def resolve_typed(text: str, base: Path) -> Path:
     return Path(os.path.normpath(base / path))
 
 
+def shown_path(path: Path) -> str:
+    """``path`` as the picker shows it: under the home folder as ``~/…``, as shells write
+    it (shorter, and the same for everyone whose files sit in the same place at home)."""
+    try:
+        home = Path.home()
+    except (RuntimeError, KeyError):  # no home folder known
+        return str(path)
+    if path == home:
+        return "~"
+    if path.is_relative_to(home) and str(home) != home.anchor:
+        return "~/" + path.relative_to(home).as_posix()
+    return str(path)
+
+
 def complete(text: str, base: Path, *, confined: bool = False) -> str | None:
     """``text`` with the rest of the folder or ``.toml`` file name it begins, or None.
 

@@ -39,7 +39,7 @@ from scenarios import builtin_dir, builtin_ids
 from tui.screens.choice_list import ChoiceList
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.dialog import Dialog
-from tui.screens.path_suggester import PathSuggester, resolve_typed
+from tui.screens.path_suggester import PathSuggester, resolve_typed, shown_path
 from tui.screens.text_input import TextInput
 
 LIST_KEYS = "enter open · tab a file path · esc cancel"
@@ -190,13 +190,16 @@ class PickerScreen(Dialog[Program | None]):
         """The line under the path field: the absolute path ``typed`` names."""
         typed = typed.strip()
         if not typed:
-            where = printable(str(self._base))
+            where = printable(
+                str(self._base) if self._within is not None else shown_path(self._base)
+            )
             what = "the folder served" if self._within is not None else "the working folder"
             return Content.from_markup(
                 "[dim]A relative path starts from $what: $where[/dim]", what=what, where=where
             )
         path = resolve_typed(typed if self._within is None else typed.lstrip("~"), self._base)
-        text = Content.from_markup("[dim]→[/dim] $path", path=printable(str(path)))
+        shown = str(path) if self._within is not None else shown_path(path)
+        text = Content.from_markup("[dim]→[/dim] $path", path=printable(shown))
         if typed in self._builtin_ids and "/" not in typed:
             text += Content.from_markup("[dim]  (if there is no such file: the built-in)[/dim]")
         return text
