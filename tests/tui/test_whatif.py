@@ -41,6 +41,7 @@ from scenarios import builtin_dir
 from tui.app import BpdbgApp
 from tui.export import scenario_id
 from tui.live_reload import same_place
+from tui.panes.chain_rule.gradcheck import check_lines
 from tui.panes.timeline import TimelineView
 from tui.screens.whatif import WhatIfScreen
 
@@ -714,6 +715,55 @@ async def test_a_large_parameter_is_checked_in_the_background_with_progress() ->
         await pilot.press("n")
         await pilot.press("p")
         assert chain(app) == text
+
+
+async def test_the_check_table_is_laid_out_for_the_panes_width() -> None:
+    """No row of the check wraps: a table where it fits (columns two spaces apart, then
+    one), each element on three lines where it does not; resizing lays it out anew."""
+    program = open_program("spiral-mlp", steps=2)
+    app = make_app(program)
+    async with app.run_test(size=(200, 50)) as pilot:
+        await settle(pilot)
+        app.cursor = event_seq(program, "backward", "b2", 0)
+        await wait_until(pilot, lambda: "✓ agree" in chain(app), "the check")
+        layouts = set()
+        for size in ((200, 50), (80, 24), (64, 24), (56, 24)):
+            await pilot.resize_terminal(*size)
+            view = app.chain_view
+            await wait_until(
+                pilot,
+                lambda: view._wrap_width == view.scrollable_content_region.width,
+                f"the pane laid out at {size}",
+            )
+            width = view.scrollable_content_region.width
+            lines = chain(app).splitlines()
+            rows = [i for i, line in enumerate(lines) if line.startswith(" b2[")]
+            assert len(rows) == 5, (size, lines)
+            for i in rows:
+                words = lines[i].split()
+                if words[1:3] == ["rel.", "err"]:  # three lines per element
+                    assert len(words) == 4, (size, lines[i])
+                    assert lines[i + 1].split()[0] == "analytic"
+                    assert lines[i + 2].split()[0] == "numeric"
+                    layouts.add("stacked")
+                else:  # a table row: label, analytic, numeric, rel. err
+                    assert len(words) == 4, (size, lines[i])
+                    layouts.add("table")
+                assert len(lines[i]) <= width
+        assert layouts == {"table", "stacked"}
+
+
+def test_check_rows_fit_every_width() -> None:
+    program = open_program("spiral-mlp", steps=1)
+    tl = Timeline(program)
+    record = tl.record(0)
+    params, _ = tl.start_of(0)
+    check = check_param(program, 0, params, record.result.grads["W2"], "W2")
+    for width in (None, 60, 52, 48, 44, 40, 30):
+        lines = check_lines(check, width)
+        rows = [ln.text for ln in lines if ln.kind == "formula"]
+        assert rows and (width is None or all(len(r) <= width for r in rows)), width
+        assert "".join(rows).count("W2[") == 5
 
 
 async def test_stepping_past_a_backward_event_sets_no_check_going() -> None:

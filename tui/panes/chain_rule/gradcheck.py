@@ -101,8 +101,13 @@ def _heading(param: str, size: int) -> list[Line]:
     return [BLANK, Line("title", title)]
 
 
-def check_lines(check: ParamCheck) -> list[Line]:
-    """The section for a finished check: elements, then ✓ agree or ✗ disagree."""
+def check_lines(check: ParamCheck, width: int | None = None) -> list[Line]:
+    """The section for a finished check: elements, then ✓ agree or ✗ disagree.
+
+    The elements are a table whose columns are two spaces apart, one where that is too
+    wide for ``width`` cells; where even that is too wide, each element is written on
+    three lines (its relative error, then the two gradients), so no row ever wraps.
+    """
     a, n, rel = check.analytic, check.numeric, check.rel_error
     shape = tuple(a.shape)
     size = a.size
@@ -116,21 +121,32 @@ def check_lines(check: ParamCheck) -> list[Line]:
         worst_note = f"the {len(order)} elements with the largest relative error:"
         lines.append(Line("note", ((worst_note, ""),)))
     labels = [_label(check.param, shape, i) for i in order]
-    width = max(len(s) for s in labels)
+    label_width = max(len(s) for s in labels)
     num = fmt.num
     rows = [(num(a.reshape(-1)[i]), num(n.reshape(-1)[i]), num(flat_rel[i], 2)) for i in order]
     cols = [max(len(h), *(len(r[c]) for r in rows)) for c, h in enumerate(COLUMNS)]
-    head = " " + " " * width + "".join("  " + h.rjust(w) for h, w in zip(COLUMNS, cols))
-    lines.append(Line("note", ((head, ""),)))
+    gap = next(
+        (g for g in (2, 1) if width is None or 1 + label_width + sum(g + c for c in cols) <= width),
+        0,
+    )
+    if gap:
+        sep = " " * gap
+        head = " " + " " * label_width + "".join(sep + h.rjust(w) for h, w in zip(COLUMNS, cols))
+        lines.append(Line("note", ((head, ""),)))
     for label, row in zip(labels, rows):
+        if not gap:  # too narrow for a table: one element on three lines
+            lines.append(Line("formula", ((" " + label, "param"), (f"  rel. err {row[2]}", ""))))
+            lines.append(Line("formula", (("     analytic ", ""), (row[0], "grad"))))
+            lines.append(Line("formula", (("     numeric  ", ""), (row[1], "num"))))
+            continue
         lines.append(
             Line(
                 "formula",
                 (
-                    (" " + label.ljust(width), "param"),
-                    ("  " + row[0].rjust(cols[0]), "grad"),
-                    ("  " + row[1].rjust(cols[1]), "num"),
-                    ("  " + row[2].rjust(cols[2]), ""),
+                    (" " + label.ljust(label_width), "param"),
+                    (sep + row[0].rjust(cols[0]), "grad"),
+                    (sep + row[1].rjust(cols[1]), "num"),
+                    (sep + row[2].rjust(cols[2]), ""),
                 ),
             )
         )
@@ -197,6 +213,8 @@ class GradcheckSection:
         self._shown: Key | None = None
         self._shown_done = -1
         self._timer: Timer | None = None
+        self._finished: ParamCheck | None = None
+        """The check whose result the section shows now, if it shows one."""
 
     def cached(self, timeline: Timeline, step: int, param: str) -> ParamCheck | None:
         """The check of ``param`` at ``step`` of ``timeline``, if it has been made."""
@@ -207,6 +225,7 @@ class GradcheckSection:
         """The section for ``frame``: empty unless it is a parameter's backward event."""
         event = frame.event
         param = event.subject
+        self._finished = None
         if frame.phase != "backward" or param not in frame.program.graph.params:
             self._shown = None
             return []
@@ -216,7 +235,7 @@ class GradcheckSection:
         check = self.cached(run, frame.step, param)
         if check is not None:
             self._cache[run].move_to_end((frame.step, param))
-            return check_lines(check)
+            return self._result(check)
         record = frame.record
         params = record.params_before
         grad = record.result.grads[param]
@@ -240,12 +259,22 @@ class GradcheckSection:
                 return _error_lines(param, size, f"{type(err).__name__}: {err}")
             if check is not None:
                 self._store(key, check)
-                return check_lines(check)
+                return self._result(check)
         job = self._job
         if job is None or job.key != key or job.error is not None:
             job = self._start(key, frame, param, size)
         self._shown_done = job.done
         return progress_lines(param, job.done, job.total)
+
+    def relayout(self) -> list[Line] | None:
+        """The section laid out anew for the pane's width, when it shows a finished check
+        (its table depends on the width); else None."""
+        return None if self._finished is None else self._result(self._finished)
+
+    def _result(self, check: ParamCheck) -> list[Line]:
+        self._finished = check
+        width = self._view.scrollable_content_region.width
+        return check_lines(check, width if width > 0 else None)
 
     def clear(self) -> None:
         """Forget every result (the scenario was replaced)."""
@@ -325,7 +354,7 @@ class GradcheckSection:
         if self._shown != job.key:
             return
         if job.result is not None:
-            self._show(check_lines(job.result))
+            self._show(self._result(job.result))
         elif job.error is not None:
             self._show(_error_lines(job.param, job.total, job.error))
         elif job.done != self._shown_done:

@@ -179,6 +179,10 @@ class ChainRuleView(RestyledOnCss, ScrollView, can_focus=True, inherit_bindings=
         width = self.scrollable_content_region.width
         if width <= 0 or (width == self._wrap_width and not force):
             return
+        if width != self._wrap_width and self._section:
+            relaid = self.gradcheck.relayout()  # its table is laid out for the width
+            if relaid is not None:
+                self._section = relaid
         self._wrap_width = width
         self._wrapped = [
             (line.kind, piece)
