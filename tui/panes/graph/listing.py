@@ -67,8 +67,8 @@ def draw_list(graph: Graph, spec: Spec, rows: int) -> Plan:
                 parts.append((m, " ", "", "live", sw + len(LIVE_PREFIX)))
             entries.append(_Entry((m,), parts))
 
-    per_col = max(1, rows)
-    ncols = -(-len(entries) // per_col)
+    ncols = -(-len(entries) // max(1, rows))
+    per_col = -(-len(entries) // ncols)  # columns of even length: no node left alone in one
     columns = [entries[c * per_col : (c + 1) * per_col] for c in range(ncols)]
     widths = [max(e.width for e in column) for column in columns]
     width = sum(widths) + len(COLUMN_SEP) * (ncols - 1)
