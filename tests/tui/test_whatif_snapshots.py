@@ -50,3 +50,32 @@ def test_whatif_comparison(snap_compare) -> None:
         await settle(pilot)
 
     assert snap_compare(make_app(program), terminal_size=(160, 50), run_before=run_before)
+
+
+def test_whatif_dialog_small(snap_compare) -> None:
+    """xor at 80×24, the what-if dialog scrolled to its optimizer field, where
+    `rmsprop centered=true` is typed: the line above it lists RMSprop's settings with
+    their defaults, `momentum=0.0 eps=1e-08 weight_decay=0.0 alpha=0.99
+    centered=false`, wrapped onto a second line rather than cut."""
+
+    async def run_before(pilot: Pilot) -> None:
+        await settle(pilot)
+        dialog = await open_dialog(pilot, "w", WhatIfScreen)
+        field = dialog.query_one("#whatif-optimizer", Input)
+        field.focus()
+        field.value = "rmsprop centered=true"
+        hint = dialog.query_one("#whatif-optimizer-hint")
+        await wait_until(pilot, lambda: "rmsprop:" in str(hint.render()), "the hint")
+        field.scroll_visible(immediate=True)
+        box = dialog.query_one("#whatif-dialog")
+        await wait_until(
+            pilot,
+            lambda: (
+                box.region.contains_region(hint.region) and box.region.contains_region(field.region)
+            ),
+            "the hint and the field in view",
+        )
+
+    assert snap_compare(
+        make_app(open_program("xor")), terminal_size=(80, 24), run_before=run_before
+    )
