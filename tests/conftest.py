@@ -5,6 +5,8 @@ import pytest
 
 import engine  # noqa: F401  (sets BLAS threads before numpy is imported)
 
+pytest_plugins = ["pytester"]  # tests of the test helpers run pytest on a test file
+
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     torch = [

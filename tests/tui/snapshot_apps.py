@@ -11,7 +11,6 @@ import weakref
 from collections.abc import Awaitable, Callable
 
 import numpy as np
-import pytest
 from rich.console import Console
 from textual import events
 from textual.app import App
@@ -163,6 +162,10 @@ WAIT_SECONDS = 60.0
 assertion (a busy CI machine may take a while; a state that never comes fails)."""
 
 
+class WaitTimedOut(AssertionError):
+    """What :func:`wait_until` waited for did not come in time."""
+
+
 async def wait_until(
     pilot: Pilot,
     predicate: Callable[[], object],
@@ -181,7 +184,9 @@ async def wait_until(
     while not predicate():
         if time.monotonic() > deadline:
             said = what() if callable(what) else what
-            pytest.fail(f"waited {timeout:g} s for {said}", pytrace=False)
+            # An AssertionError, not pytest.fail: that one is a BaseException, which a
+            # snapshot's run_before does not hand back, so the test hung instead of failing.
+            raise WaitTimedOut(f"waited {timeout:g} s for {said}")
         await pilot.pause(0.01)
 
 
