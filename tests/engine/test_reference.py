@@ -296,7 +296,10 @@ def rounding_sensitive(scenario: Scenario, eng: list[dict]) -> str | None:
 
     - a kink input that is ~0 after step 0 (a bit either way flips relu'/abs');
     - Adam on a gradient that is mathematically 0 but computed as rounding noise
-      (~1e-17): Adam divides by √v, turning noise into steps of ~lr·noise/eps.
+      (~1e-17): Adam divides by √v, turning noise into steps of ~lr·noise/eps;
+    - likewise a gradient element that is a small remainder of cancelling terms, whose
+      relative rounding error a normalising optimizer (Adam, RMSprop, Adagrad) passes on
+      to a real step.
 
     Teacher-forced comparisons have neither problem and are always made.
     """
@@ -326,6 +329,14 @@ def rounding_sensitive(scenario: Scenario, eng: list[dict]) -> str | None:
             top = max((float(np.nanmax(g)) for g in gs if g.size), default=0.0)
             if any(np.any(g + o.eps < 1e-4 * o.lr * max(1.0, top)) for g in gs):
                 return f"step {t}: {o.kind} on a gradient element near 0 (slope lr/eps)"
+            # A gradient element left over from cancelling terms (|g| ≪ the terms) carries
+            # a relative rounding error of ~1e-16·G/|g|, and a normalising step keeps it:
+            # lr·g/(|g| + eps) is a real move, wrong by that fraction (seen: g = 4.18e-10
+            # from terms of size 1 differs from torch's by 2.7e-7, and so did the step).
+            for g in gs:
+                tiny = (g > 0) & (g < 1e-6 * max(1.0, top))
+                if np.any(o.lr * g[tiny] / (g[tiny] + o.eps) > 1e-12):
+                    return f"step {t}: {o.kind} normalises a gradient element made of rounding"
     return None
 
 
