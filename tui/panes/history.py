@@ -60,9 +60,6 @@ NONFINITE = "×"
 """The mark of a step whose value is inf or NaN."""
 NOW = "●"
 """The mark of the current step's value."""
-MARGIN_SLACK = 3
-"""Columns a plot's y-axis margin must be too wide by before it narrows (see
-:meth:`HistoryView._draw`'s use)."""
 
 ParamChoice = tuple[str, int]
 """``(parameter, row-major element index)``, or ``(parameter, NORM)``."""
@@ -666,13 +663,7 @@ class HistoryView(Widget, can_focus=True):
         ticks = step_ticks(extent, max(1, width - plot.margin_left))
         rows = max(2, (height - 1 - margin_bottom - 2) // 2)
         y_ticks, y_labels = sc.ticks(lo, hi, max(3, min(5, rows)))
-        needed = max(4, max((len(label) for label in y_labels), default=1) + 2)
-        # A new margin lays the whole screen out again (15–25 ms): it grows at once, for
-        # longer labels, but shrinks only by MARGIN_SLACK or more, so that labels whose
-        # width wavers by a digit as the axis moves step by step keep the margin they have.
-        margin_left = plot.margin_left if plot in self._drawn else needed
-        if needed > margin_left or needed <= margin_left - MARGIN_SLACK:
-            margin_left = needed
+        margin_left = max(4, max((len(label) for label in y_labels), default=1) + 2)
         body = (
             (width, height, margin_bottom, margin_left, self.app.theme),
             (extent, lo, hi, tuple(ticks), tuple(y_ticks), tuple(y_labels)),
