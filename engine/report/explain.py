@@ -964,17 +964,19 @@ def _derived_update(ctx: _Ctx, ev: Update, title: Line, before: Mapping[str, Any
         settings += _op(", " if k else "") + _op(symbol) + _eq()
         settings += [(str(v).lower(), "num")] if isinstance(v, bool) else _n(v)
     lines.append(_line("state", settings))
+    # t only matters to rules that count updates (bias corrections, a decaying rate, the
+    # first momentum step); for the others it would be a number with nothing to do.
+    counted = f"t = {ev.step + 1} counts the updates so far. " if opt.kind in _COUNTING else ""
+    buffers = "; the buffers after it are the update event's state" if before else ""
+    torch_name = _TORCH_NAMES.get(opt.kind, opt.kind)
     lines.append(
-        _line(
-            "note",
-            _txt(
-                f"t = {ev.step + 1} counts the updates so far. Computed as torch.optim's "
-                f"{_TORCH_NAMES.get(opt.kind, opt.kind)} does; the buffers after it are the "
-                "update event's state"
-            ),
-        )
+        _line("note", _txt(f"{counted}Computed as torch.optim's {torch_name} does{buffers}"))
     )
     return lines
+
+
+_COUNTING = ("momentum", "adam", "adamw", "adagrad")
+"""The update rules whose step depends on t."""
 
 
 _TORCH_NAMES = {

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import re
 
+import msgspec
 import pytest
 
 import scenarios
 from engine import fmt
 from engine.report.explain import KINDS, ROLES, Line, explain
 from engine.scenario.loader import loads
+from engine.scenario.records import optimizer_spec
 from engine.step.program import Program, make_program
 from engine.timeline.timeline import Frame, Timeline
 
@@ -420,3 +422,19 @@ def test_every_event_of_every_builtin_is_explained(ident):
         assert lines[0].kind == "title"
         assert len(lines) >= 2
         assert all(ln.text for ln in lines)
+
+
+def test_the_update_note_counts_updates_only_for_rules_that_use_the_count(xor):
+    """t (the update count) is named where the rule depends on it: bias corrections, a
+    decaying rate, momentum's first step; not for SGD with weight decay or RMSprop."""
+    for spec, counted in (
+        (optimizer_spec("sgd", 0.1, weight_decay=0.1), False),
+        (optimizer_spec("rmsprop", 0.01), False),
+        (optimizer_spec("adagrad", 0.1, lr_decay=0.1), True),
+        (optimizer_spec("adamw", 0.01), True),
+        (optimizer_spec("momentum", 0.1, dampening=0.5), True),
+    ):
+        program = make_program(msgspec.structs.replace(xor.scenario, optimizer=spec))
+        notes = texts(lines_for(program, "update", "W1", step=1), "note")
+        assert any("Computed as torch.optim's" in n for n in notes), spec.kind
+        assert any(n.startswith("t = 2 counts the updates") for n in notes) == counted, spec.kind
