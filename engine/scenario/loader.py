@@ -772,8 +772,14 @@ class _Loader(Checker):
         ``{ file = "a.csv" }`` (every column), with ``column = "c"`` (one column, shape
         (rows,)) or ``columns = ["a", "b"]`` (shape (rows, 2)); or ``{ file = "a.npz" }``
         (the array named like the entry, or ``array = "name"``)."""
+        if "file" not in table:  # not meant as a file: a value of the wrong type
+            self.fail(
+                place,
+                "expected a number or an array of numbers (or a data file:"
+                f' {{ file = "points.csv" }}), found {describe(table)}',
+            )
         self.keys(table, place, _VALUE_FILE_KEYS)
-        name = self.required(table, "file", place, 'a file name such as "points.csv"')
+        name = table["file"]
         at = join_key(place, "file")
         if not isinstance(name, str):
             self.fail(at, f'expected a file name such as "points.csv", found {describe(name)}')

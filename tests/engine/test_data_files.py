@@ -88,7 +88,7 @@ CASES = [
     ),
     ("graph_file_dotdot", "graph.inputs.x.file", "leaves the scenario's folder ('..')"),
     ("graph_file_unknown_key", "graph.inputs.x.colour", "unknown key 'colour'"),
-    ("graph_file_missing_file_key", "graph.inputs.x.file", "missing required key 'file'"),
+    ("graph_file_missing_file_key", "graph.inputs.x", "(or a data file: { file = "),
     ("graph_file_object_array", "graph.inputs.x.file", "array x has dtype object"),
     ("graph_file_bad_csv", "graph.inputs.x.file", "line 3, column 2 (b): 'abc' is not a number"),
 ]
