@@ -10,7 +10,9 @@ adds to the gradient first (``g ← g + λ·θ``), as torch does.
 - ``momentum``: ``buf ← g`` on the first update, then ``buf ← μ·buf + (1 − dampening)·g``;
   ``θ ← θ − lr·buf``, or with ``nesterov``, ``θ ← θ − lr·(g + μ·buf)``
   (``torch.optim.SGD(momentum=μ, dampening=…, nesterov=…)``).
-- ``adam``: ``m ← β₁·m + (1−β₁)·g``, ``v ← β₂·v + (1−β₂)·g²``,
+- ``adam``: ``m ← β₁·m + (1−β₁)·g`` (rounded as torch's ``lerp`` towards g by 1−β₁
+  rounds it: for a tiny β₁ the two roundings differ by far more than a last bit),
+  ``v ← β₂·v + (1−β₂)·g²``,
   ``θ ← θ − (lr / (1−β₁ᵗ)) · m / (√v / √(1−β₂ᵗ) + ε)`` (``torch.optim.Adam``).
 - ``adamw``: first ``θ ← θ·(1 − lr·λ)`` (decoupled weight decay, default λ = 0.01), then
   Adam's step without weight decay in the gradient (``torch.optim.AdamW``).
@@ -210,7 +212,7 @@ class Optimizer(msgspec.Struct, frozen=True):
                 p = p * (1.0 - s.lr * s.weight_decay)
                 show("θ ← θ·(1 − lr·λ)", p)
             b1, b2 = s.betas
-            m = b1 * state["m"] + (1.0 - b1) * g
+            m = _lerp(state["m"], g, 1.0 - b1)  # torch: exp_avg.lerp_(grad, 1 − β₁)
             show("m ← β₁·m + (1−β₁)·g", m)
             v = b2 * state["v"] + (1.0 - b2) * (g * g)
             show("v ← β₂·v + (1−β₂)·g²", v)
@@ -316,7 +318,7 @@ def _adam(s: OptimizerSpec, step: int) -> Update:
             g = g + wd * p
         if decay is not None:
             p = p * decay
-        m = b1 * state["m"] + c1 * g
+        m = _lerp(state["m"], g, c1)
         v = b2 * state["v"] + c2 * (g * g)
         return p - step_size * (m / (np.sqrt(v) / bias2 + eps)), {"m": m, "v": v}
 

@@ -24,7 +24,7 @@ The definitions it implements:
 - optimizers as ``torch.optim`` (v2: weight decay, dampening, Nesterov, AdamW, RMSprop,
   Adagrad; see :func:`update`): SGD ``p -= lr g``; SGD with momentum ``buf = g`` on the
   first update, then ``buf = mu buf + g``, ``p -= lr buf``; Adam with ``t = step + 1``,
-  ``m = b1 m + (1 - b1) g``, ``v = b2 v + (1 - b2) g^2``,
+  ``m = b1 m + (1 - b1) g`` (as torch's lerp rounds it), ``v = b2 v + (1 - b2) g^2``,
   ``p -= lr m̂ / (sqrt(v̂) + eps)`` with ``m̂ = m / (1 - b1^t)``, ``v̂ = v / (1 - b2^t)``
   (the paper's form; torch.optim rearranges it, equal in exact arithmetic);
 - mini-batch ``t`` is rows ``[t B, (t + 1) B)`` of the data, taken cyclically.
@@ -258,7 +258,12 @@ def update(scenario: Scenario, step: int, p, g, state):
     if opt.kind == "adamw":
         p = p * (1.0 - opt.lr * opt.weight_decay)
     b1, b2 = opt.betas
-    m = b1 * state["m"] + (1.0 - b1) * g
+    # torch.optim.Adam moves m towards g with exp_avg.lerp_(grad, 1 - b1); torch's lerp
+    # rounds as below, which differs from b1 m + (1 - b1) g by far more than a last bit
+    # when 1 - b1 loses b1's digits (b1 = 1e-10).
+    w = 1.0 - b1
+    m_prev = state["m"]
+    m = m_prev + w * (g - m_prev) if w < 0.5 else g - (g - m_prev) * (1.0 - w)
     v = b2 * state["v"] + (1.0 - b2) * g * g
     m_hat = m / (1.0 - b1**t)
     v_hat = v / (1.0 - b2**t)
