@@ -240,13 +240,27 @@ def _near_tie(e: dict, node: str, op: str, floor: float = 0.0) -> bool:
     return bool(np.any((gap > floor) & (gap <= NEAR_TIE * scale)))
 
 
+TRIG_ARGUMENT = 1e5
+"""The largest |x| whose sin or cos the torch comparisons trust. sin's condition number is
+|x·cot x|: one ulp of a large argument (computed by two libms a last bit apart) moves
+sin by up to |x|·1e-16, so beyond this a 1e-9 comparison measures the argument's last
+bit (seen: sin(2.7e47), where the two sides agreed on x to the bit pattern of their
+libms and gave -0.9998 and 0.7848)."""
+
+
 def well_conditioned(eng: list[dict]) -> bool:
-    """No tanh/sigmoid/softmax output of any step comes within SATURATION of ±1, and no
-    max/min/maximum/minimum has candidates within :data:`NEAR_TIE` but not equal."""
+    """No tanh/sigmoid/softmax output of any step comes within SATURATION of ±1, no
+    max/min/maximum/minimum has candidates within :data:`NEAR_TIE` but not equal, and no
+    sin or cos takes an argument beyond :data:`TRIG_ARGUMENT`."""
     for e in eng:
         for node, op in e["ops"].items():
             if op in ("max", "min", "maximum", "minimum"):
                 if _near_tie(e, node, op):
+                    return False
+                continue
+            if op in ("sin", "cos"):
+                x = np.abs(np.asarray(e["all_values"][e["inputs"][node][0]]))
+                if x.size and not np.all(x <= TRIG_ARGUMENT):  # nan counts as too large
                     return False
                 continue
             a = np.asarray(e["values"][node])
@@ -299,7 +313,9 @@ def rounding_sensitive(scenario: Scenario, eng: list[dict]) -> str | None:
       (~1e-17): Adam divides by √v, turning noise into steps of ~lr·noise/eps;
     - likewise a gradient element that is a small remainder of cancelling terms, whose
       relative rounding error a normalising optimizer (Adam, RMSprop, Adagrad) passes on
-      to a real step.
+      to a real step;
+    - Adam stepping many lr at once (|m̂|/(√v̂ + ε) > 10, as with β₂ near 0), where the
+      step scales with 1/|g| and carries the gradient's relative drift into the parameter.
 
     Teacher-forced comparisons have neither problem and are always made.
     """
@@ -337,6 +353,19 @@ def rounding_sensitive(scenario: Scenario, eng: list[dict]) -> str | None:
                 tiny = (g > 0) & (g < 1e-6 * max(1.0, top))
                 if np.any(o.lr * g[tiny] / (g[tiny] + o.eps) > 1e-12):
                     return f"step {t}: {o.kind} normalises a gradient element made of rounding"
+        if o.kind in ("adam", "adamw"):
+            # |m̂|/(√v̂ + ε) is about 1 in steady use; far above it (β₂ near 0, or a gradient
+            # that shrank at once) the step is many lr wide and scales with 1/|g|, so a
+            # relative drift of the gradient passes whole into a large step, step after step
+            # (seen: a ratio of 20 with β₂ = 0 turned 1e-11 of drift into 1.07e-9).
+            b1, b2 = o.betas
+            for buffers in e["state"].values():
+                m_hat = np.abs(buffers["m"]) / (1.0 - b1 ** (t + 1))
+                v_hat = np.asarray(buffers["v"]) / (1.0 - b2 ** (t + 1))
+                with np.errstate(all="ignore"):
+                    ratio = m_hat / (np.sqrt(v_hat) + o.eps)
+                if np.any(ratio > 10.0):
+                    return f"step {t}: {o.kind}'s step is {float(np.nanmax(ratio)):.0f} lr wide"
     return None
 
 
