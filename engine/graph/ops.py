@@ -509,16 +509,16 @@ def _sum(x: Array, axis: int | None, keepdims: bool) -> Number:
 
 
 def _mean_along(x: Array, axis: int | None, keepdims: bool) -> Number:
-    """``np.mean(x, axis, keepdims=…)`` to the bit: the same sum, one division by the count."""
+    """``np.mean(x, axis, keepdims=…)`` to the bit: the same sum, one division by the count,
+    without np.mean's Python wrapper (which costs as much as the sum on a small batch)."""
     return _add_reduce(x, axis=axis, keepdims=keepdims) / _count(x.shape, axis)
 
 
 def _var_along(x: Array, axis: int | None, keepdims: bool) -> Number:
     """``np.var`` (divisor n) to the bit, as numpy computes it: the mean with the axis kept,
     the squared deviations, their mean."""
-    n = _count(x.shape, axis)
-    d = x - _add_reduce(x, axis=axis, keepdims=True) / n
-    return _add_reduce(d * d, axis=axis, keepdims=keepdims) / n
+    d = x - _mean_along(x, axis, True)
+    return _mean_along(d * d, axis, keepdims)
 
 
 def _logsumexp(x: Array, axis: int | None, keepdims: bool) -> Number:
@@ -788,10 +788,9 @@ def _ce_shape(z: Shape, y: Shape, **_: Any) -> Shape:
 
 
 def _mean(x: Array) -> Array:
-    """The mean of every element, as ``np.mean`` computes it (the same pairwise sum, then
-    one division by the count: the same bits) without its Python wrapper, which costs as
-    much as the sum for a loss over a small batch."""
-    return _add_reduce(x, axis=None) / x.size
+    """The mean of every element (a loss's), as ``np.mean`` computes it: see
+    :func:`_mean_along`."""
+    return _mean_along(x, None, False)
 
 
 def _bce(p: Array, y: Array) -> Array:
