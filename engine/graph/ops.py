@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 import numpy as np
@@ -790,7 +790,7 @@ def _ce_shape(z: Shape, y: Shape, **_: Any) -> Shape:
 def _mean(x: Array) -> Array:
     """The mean of every element (a loss's), as ``np.mean`` computes it: see
     :func:`_mean_along`."""
-    return _mean_along(x, None, False)
+    return cast(Array, _mean_along(x, None, False))
 
 
 def _bce(p: Array, y: Array) -> Array:
