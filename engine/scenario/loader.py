@@ -671,11 +671,7 @@ class _Loader(Checker):
                     'cross_entropy takes one column of class indices: use target = "column"',
                 )
         header, values = _datafile.parse_csv(raw, name)
-        for i, column in enumerate(names):
-            if column not in header:
-                at = "data.target" if key == "target" else f"data.targets[{i}]"
-                shown = ", ".join(header[:20]) + (", …" if len(header) > 20 else "")
-                self.fail(at, f"{name} has no column {quote(column)}; its columns are {shown}")
+        self.columns(names, header, f"data.{key}", name, indexed=key == "targets")
         inputs = [c for c in header if c not in names]
         if len(inputs) != model.inputs:
             self.fail(
@@ -790,16 +786,16 @@ class _Loader(Checker):
                 " from a file",
             )
         csv = name.lower().endswith(".csv")
-        for option, needs in (("column", csv), ("columns", csv), ("array", not csv)):
-            if option in table and not needs:
-                self.fail(
-                    join_key(place, option),
-                    f"{option} picks columns of a CSV file; {name} is an .npz: name its array"
-                    " with array"
-                    if csv is False
-                    else f"array names an array of an .npz file; {name} is a CSV: pick its"
-                    " columns with column or columns",
+        for option in ("array",) if csv else ("column", "columns"):
+            if option in table:
+                why = (
+                    f"array names an array of an .npz file; {name} is a CSV: pick its columns"
+                    " with column or columns"
+                    if csv
+                    else f"{option} picks columns of a CSV file; {name} is an .npz: name its"
+                    " array with array"
                 )
+                self.fail(join_key(place, option), why)
         if "column" in table and "columns" in table:
             self.fail(
                 join_key(place, "columns"), "give column (one) or columns (several), not both"
@@ -819,26 +815,33 @@ class _Loader(Checker):
         except _datafile.DataFileError as err:
             self.fail(at, str(err))
         if "column" in table:
-            picked = self.columns([table["column"]], header, join_key(place, "column"), name)
-            return read_only(values[:, picked[0]])
+            (one,) = self.columns([table["column"]], header, join_key(place, "column"), name)
+            return read_only(values[:, one])
         if "columns" in table:
             wanted = table["columns"]
             where = join_key(place, "columns")
             if not isinstance(wanted, list) or not wanted:
                 self.fail(where, f"expected an array of column names, found {describe(wanted)}")
-            picked = self.columns(wanted, header, where, name)
+            picked = self.columns(wanted, header, where, name, indexed=True)
             if len(set(picked)) != len(picked):
                 self.fail(where, "a column is named twice")
             return read_only(values[:, picked])
         return read_only(values)
 
     def columns(
-        self, wanted: list[Any], header: tuple[str, ...], place: str, name: str
+        self,
+        wanted: list[Any],
+        header: tuple[str, ...],
+        place: str,
+        name: str,
+        *,
+        indexed: bool = False,
     ) -> list[int]:
-        """The positions of columns ``wanted`` in a CSV's ``header``."""
+        """The positions of columns ``wanted`` in CSV ``name``'s ``header``; ``indexed``:
+        ``place`` is an array of names, and a refusal names the element (``place[1]``)."""
         picked = []
         for i, column in enumerate(wanted):
-            where = place if len(wanted) == 1 and not place.endswith("columns") else f"{place}[{i}]"
+            where = f"{place}[{i}]" if indexed else place
             if not isinstance(column, str) or not column:
                 self.fail(where, f"expected a column name, found {describe(column)}")
             if column not in header:
